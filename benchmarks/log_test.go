@@ -1,0 +1,101 @@
+package benchmarks
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/realtimeserver/observability/enrich"
+	"github.com/realtimeserver/observability/handler"
+)
+
+// logCase is one row of BenchmarkLog: one library or pipeline logging the
+// same record.
+type logCase struct {
+	name string
+	run  func(b *testing.B)
+}
+
+// logCases are the rows of BenchmarkLog, in order. Files that measure
+// other backends append their rows from init.
+var logCases []logCase
+
+// BenchmarkLog logs one Info record with the message "message" and three
+// attributes (a=1, b=2, c="three") to io.Discard through each pipeline.
+// slog-json, the standard library's JSON handler, is the baseline.
+func BenchmarkLog(b *testing.B) {
+	for _, c := range logCases {
+		b.Run(c.name, c.run)
+	}
+}
+
+// benchOptions sets every field, so that enrich.New reads nothing from the
+// process.
+var benchOptions = enrich.Options{
+	Service:     "realtime-server",
+	Environment: "production",
+	Version:     "v1.4.0",
+	Host:        "web-1",
+	PID:         4242,
+}
+
+func jsonHandler() slog.Handler { return slog.NewJSONHandler(io.Discard, nil) }
+
+// benchInfo returns the run function of a row that logs the record
+// through h with Info.
+func benchInfo(h slog.Handler) func(b *testing.B) {
+	return func(b *testing.B) {
+		logger := slog.New(h)
+		b.ReportAllocs()
+		for b.Loop() {
+			logger.Info("message", "a", 1, "b", 2, "c", "three")
+		}
+	}
+}
+
+// benchDisabled is the disabled row: a Debug call on an Info logger
+// through enrich and a Fanout of two JSON handlers.
+func benchDisabled(b *testing.B) {
+	logger := slog.New(enrich.New(handler.Fanout(jsonHandler(), jsonHandler()), benchOptions))
+	b.ReportAllocs()
+	for b.Loop() {
+		logger.Debug("message", "a", 1, "b", 2, "c", "three")
+	}
+}
+
+func init() {
+	logCases = append(logCases,
+		logCase{"slog-json", benchInfo(jsonHandler())},
+		logCase{"enrich", benchInfo(enrich.New(jsonHandler(), benchOptions))},
+		logCase{"fanout-2", benchInfo(handler.Fanout(jsonHandler(), jsonHandler()))},
+		logCase{"redact", benchInfo(handler.Redact(jsonHandler()))},
+		logCase{"console", benchInfo(handler.Console(io.Discard, nil))},
+		logCase{"disabled", benchDisabled},
+		logCase{"zap", benchZap},
+		logCase{"zerolog", benchZerolog},
+	)
+}
+
+func benchZap(b *testing.B) {
+	logger := zap.New(zapcore.NewCore(
+		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.AddSync(io.Discard),
+		zapcore.InfoLevel,
+	))
+	b.ReportAllocs()
+	for b.Loop() {
+		logger.Info("message", zap.Int("a", 1), zap.Int("b", 2), zap.String("c", "three"))
+	}
+}
+
+func benchZerolog(b *testing.B) {
+	logger := zerolog.New(io.Discard).With().Timestamp().Logger()
+	b.ReportAllocs()
+	for b.Loop() {
+		logger.Info().Int("a", 1).Int("b", 2).Str("c", "three").Msg("message")
+	}
+}

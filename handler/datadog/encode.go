@@ -1,0 +1,323 @@
+package datadog
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math"
+	"reflect"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// This file writes log entries as JSON, straight into byte slices, in the
+// shape Datadog's intake reads:
+//
+//	{"status":"info","timestamp":1767323045123,"message":"...",
+//	 "service":"...","hostname":"...","ddsource":"go","ddtags":"env:prod,version:1.2",
+//	 "attr":1,"group":{"attr":"v"},"error":{"kind":"*errors.errorString","message":"..."},
+//	 "dd":{"trace_id":"123","span_id":"456"}}
+//
+// The timestamp is the record's time in milliseconds since the Unix epoch,
+// one of the forms Datadog reads for its reserved "timestamp" attribute and
+// the precision it keeps; formatting RFC 3339 would cost more than the rest
+// of the entry's header. Time-valued attributes are RFC 3339 strings with
+// nanoseconds.
+
+const hexDigits = "0123456789abcdef"
+
+// safeASCII[c] reports whether the ASCII byte c stands for itself inside a
+// JSON string.
+var safeASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString appends s to b as a JSON string. Quotes, backslashes and
+// control characters are escaped; so are U+2028 and U+2029, which some
+// JavaScript parsers reject. Each byte of s that is not part of valid UTF-8
+// becomes U+FFFD, so the output is always valid JSON.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+// appendEscaped appends the body of a JSON string holding s (no quotes).
+func appendEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safeASCII[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
+}
+
+// escapedPrefix returns the longest prefix of s whose escaped form (as
+// appendEscaped writes it) fits in max bytes. It never splits a character.
+func escapedPrefix(s string, max int) string {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		in, out := 1, 1
+		if c < utf8.RuneSelf {
+			switch {
+			case safeASCII[c]:
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				out = 2
+			default:
+				out = 6
+			}
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			in, out = size, size
+			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+				out = 6
+			}
+		}
+		if n+out > max {
+			return s[:i]
+		}
+		n += out
+		i += in
+	}
+	return s
+}
+
+// isEmptyAttr reports whether a is the zero Attr, which handlers ignore.
+func isEmptyAttr(a slog.Attr) bool {
+	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
+}
+
+// appendAttr appends a as a member of the JSON object being written; sep
+// says whether a comma must precede it. It reports whether it wrote
+// anything: empty attributes and groups without members are left out.
+// At the root, an error-valued attribute named "err" is written as "error",
+// the attribute Datadog's error tracking reads.
+func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
+	a.Value = a.Value.Resolve()
+	if a.Value.Kind() == slog.KindGroup {
+		attrs := a.Value.Group()
+		if len(attrs) == 0 {
+			return b, false
+		}
+		if a.Key == "" { // an inline group: its members join this object
+			wrote := false
+			for _, ga := range attrs {
+				var w bool
+				if b, w = appendAttr(b, ga, sep, root); w {
+					sep, wrote = true, true
+				}
+			}
+			return b, wrote
+		}
+		mark := len(b)
+		if sep {
+			b = append(b, ',')
+		}
+		b = appendString(b, a.Key)
+		b = append(b, ':', '{')
+		open := len(b)
+		inner := false
+		for _, ga := range attrs {
+			var w bool
+			if b, w = appendAttr(b, ga, inner, false); w {
+				inner = true
+			}
+		}
+		if len(b) == open {
+			return b[:mark], false
+		}
+		return append(b, '}'), true
+	}
+	if isEmptyAttr(a) {
+		return b, false
+	}
+	if sep {
+		b = append(b, ',')
+	}
+	key := a.Key
+	if root && key == "err" && a.Value.Kind() == slog.KindAny {
+		if _, ok := a.Value.Any().(error); ok {
+			key = "error"
+		}
+	}
+	b = appendString(b, key)
+	b = append(b, ':')
+	return appendValue(b, a.Value), true
+}
+
+// appendValue appends v, already resolved, as a JSON value.
+func appendValue(b []byte, v slog.Value) []byte {
+	switch v.Kind() {
+	case slog.KindString:
+		return appendString(b, v.String())
+	case slog.KindInt64:
+		return strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindUint64:
+		return strconv.AppendUint(b, v.Uint64(), 10)
+	case slog.KindFloat64:
+		f := v.Float64()
+		if math.IsNaN(f) || math.IsInf(f, 0) { // not JSON numbers
+			b = append(b, '"')
+			b = strconv.AppendFloat(b, f, 'g', -1, 64)
+			return append(b, '"')
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
+	case slog.KindBool:
+		return strconv.AppendBool(b, v.Bool())
+	case slog.KindDuration:
+		return strconv.AppendInt(b, int64(v.Duration()), 10)
+	case slog.KindTime:
+		return appendTime(b, v.Time())
+	case slog.KindGroup:
+		b = append(b, '{')
+		sep := false
+		for _, a := range v.Group() {
+			var w bool
+			if b, w = appendAttr(b, a, sep, false); w {
+				sep = true
+			}
+		}
+		return append(b, '}')
+	default:
+		return appendAny(b, v.Any())
+	}
+}
+
+// appendTime appends t as a quoted RFC 3339 timestamp with nanoseconds.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// appendAny appends a value of kind Any: an error as an object holding its
+// type and message, anything else as encoding/json renders it. A value
+// encoding/json cannot render becomes a string describing the failure.
+func appendAny(b []byte, x any) []byte {
+	if err, ok := x.(error); ok {
+		return appendError(b, err)
+	}
+	if bs, ok := x.([]byte); ok { // readable text rather than base64
+		return appendString(b, string(bs))
+	}
+	js, err := json.Marshal(x)
+	if err != nil {
+		return appendString(b, "!ERROR:"+err.Error())
+	}
+	return append(b, js...)
+}
+
+// appendError appends {"kind":type,"message":err.Error()}.
+func appendError(b []byte, err error) []byte {
+	b = append(b, `{"kind":`...)
+	if err == nil {
+		b = append(b, `"<nil>"`...)
+	} else {
+		b = appendString(b, reflect.TypeOf(err).String())
+	}
+	b = append(b, `,"message":`...)
+	b = appendString(b, errorMessage(err))
+	return append(b, '}')
+}
+
+// errorMessage returns err.Error(), or a description of the panic it raised
+// ("copy and muddle through", as log/slog does).
+func errorMessage(err error) (msg string) {
+	if err == nil {
+		return "<nil>"
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			msg = "!PANIC in Error method"
+		}
+	}()
+	return err.Error()
+}
+
+// appendIDValue appends a trace or span id as a JSON string, the form
+// Datadog correlates on: numbers as their decimal digits.
+func appendIDValue(b []byte, v slog.Value) []byte {
+	v = v.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return appendString(b, v.String())
+	case slog.KindInt64:
+		b = append(b, '"')
+		b = strconv.AppendInt(b, v.Int64(), 10)
+		return append(b, '"')
+	case slog.KindUint64:
+		b = append(b, '"')
+		b = strconv.AppendUint(b, v.Uint64(), 10)
+		return append(b, '"')
+	default:
+		return appendString(b, v.String())
+	}
+}
+
+// statusOf maps a level to a Datadog status; levels between the named ones
+// map down (slog.LevelWarn-1 is "info").
+func statusOf(l slog.Level) string {
+	switch {
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warn"
+	default:
+		return "error"
+	}
+}
+
+// traceKey tells which correlation id an attribute key names at the root:
+// 1 for the trace id, 2 for the span id, 0 for neither.
+func traceKey(k string) int {
+	switch k {
+	case "dd.trace_id", "trace_id":
+		return 1
+	case "dd.span_id", "span_id":
+		return 2
+	}
+	return 0
+}

@@ -1,0 +1,212 @@
+package datadog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestAppendString(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "hello", `"hello"`},
+		{"empty", "", `""`},
+		{"quote and backslash", `a"b\c`, `"a\"b\\c"`},
+		{"newline tab return", "a\nb\tc\rd", `"a\nb\tc\rd"`},
+		{"control", "\x00\x1f", `"\u0000\u001f"`},
+		{"utf8", "héllo, 世界", `"héllo, 世界"`},
+		{"invalid utf8", "a\xffb\xc3", `"a\ufffdb\ufffd"`},
+		{"line separators", "a\u2028b\u2029", `"a\u2028b\u2029"`},
+		{"html stays", "<a>&", `"<a>&"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(appendString(nil, tt.in)); got != tt.want {
+				t.Errorf("appendString(%q) = %s, want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzAppendString checks that the escaper always writes valid JSON that
+// decodes to the input, with each invalid UTF-8 byte read as U+FFFD.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\\n\r\t\x00\x7f", "é世\U0001F600", "\xff\xfe", "\xe2\x80\xa8", "\xed\xa0\x80", "a\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("appendString(%q) = %s: not valid JSON: %v", s, out, err)
+		}
+		want := string([]rune(s)) // each invalid byte becomes U+FFFD
+		if got != want {
+			t.Fatalf("appendString(%q) decodes to %q, want %q", s, got, want)
+		}
+		if utf8.ValidString(s) && got != s {
+			t.Fatalf("valid UTF-8 %q did not round-trip: %q", s, got)
+		}
+		if p := escapedPrefix(s, len(out)/2); !strings.HasPrefix(s, p) || len(appendEscaped(nil, p)) > len(out)/2 {
+			t.Fatalf("escapedPrefix(%q, %d) = %q does not fit", s, len(out)/2, p)
+		}
+	})
+}
+
+// FuzzEncode checks that any message, key, value and group name make a
+// valid JSON entry.
+func FuzzEncode(f *testing.F) {
+	f.Add("msg", "key", "value", "group", int64(1))
+	f.Add("\xff", "", "\x00", "", int64(-1))
+	f.Add("", "trace_id", "\"", "g\"", int64(0))
+	f.Fuzz(func(t *testing.T, msg, key, val, group string, n int64) {
+		cfg, err := newConfig(&Options{APIKey: testKey, Hostname: "h", Service: "s", MaxRecordBytes: 512})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &Handler{c: newCore(cfg)}
+		defer h.c.cancel()
+		var hh slog.Handler = h.WithAttrs([]slog.Attr{slog.String(key, val)})
+		hh = hh.WithGroup(group).WithAttrs([]slog.Attr{slog.Int64(key, n), slog.Group(group, slog.String(val, key))})
+		r := slog.NewRecord(time.Unix(n, 0), slog.Level(n%16), msg, 0)
+		r.AddAttrs(slog.String(key, val), slog.Any(val, errors.New(msg)), slog.Group(group, slog.Int64(key, n)))
+		hd := hh.(*Handler)
+		b := hd.encode(nil, &r)
+		if !json.Valid(b) {
+			t.Fatalf("entry is not valid JSON: %s", b)
+		}
+		for name, tb := range map[string][]byte{"encodeTruncated": hd.encodeTruncated(nil, &r), "encodeShortened": hd.encodeShortened(nil, &r)} {
+			if len(tb) > 512 || (len(tb) > 0 && !json.Valid(tb)) {
+				t.Fatalf("%s: entry (%d bytes) is invalid or too long: %s", name, len(tb), tb)
+			}
+		}
+	})
+}
+
+type panicErr struct{}
+
+func (panicErr) Error() string { panic("boom") }
+
+type logValuer struct{}
+
+func (logValuer) LogValue() slog.Value { return slog.GroupValue(slog.String("resolved", "yes")) }
+
+func TestAppendValueKinds(t *testing.T) {
+	tests := []struct {
+		name string
+		attr slog.Attr
+		want string
+	}{
+		{"int", slog.Int("k", -3), `"k":-3`},
+		{"uint", slog.Uint64("k", 3), `"k":3`},
+		{"float", slog.Float64("k", 1.5), `"k":1.5`},
+		{"NaN", slog.Float64("k", nan()), `"k":"NaN"`},
+		{"bool", slog.Bool("k", true), `"k":true`},
+		{"duration", slog.Duration("k", time.Millisecond), `"k":1000000`},
+		{"time", slog.Time("k", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), `"k":"2026-01-02T03:04:05Z"`},
+		{"any struct", slog.Any("k", struct{ A int }{1}), `"k":{"A":1}`},
+		{"any nil", slog.Any("k", nil), `"k":null`},
+		{"bytes", slog.Any("k", []byte("hi")), `"k":"hi"`},
+		{"unencodable", slog.Any("k", make(chan int)), `"k":"!ERROR:json: unsupported type: chan int"`},
+		{"error", slog.Any("k", errors.New("x")), `"k":{"kind":"*errors.errorString","message":"x"}`},
+		{"panicking error", slog.Any("k", panicErr{}), `"k":{"kind":"datadog.panicErr","message":"!PANIC in Error method"}`},
+		{"log valuer", slog.Any("k", logValuer{}), `"k":{"resolved":"yes"}`},
+		{"inline group", slog.Group("", slog.Int("a", 1), slog.Int("b", 2)), `"a":1,"b":2`},
+		{"nested empty group", slog.Group("g", slog.Group("h")), ``},
+		{"empty attr", slog.Attr{}, ``},
+		{"empty key kept", slog.Int("", 0), `"":0`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := appendAttr(nil, tt.attr, false, false)
+			if string(got) != tt.want {
+				t.Errorf("appendAttr(%v) = %s, want %s", tt.attr, got, tt.want)
+			}
+		})
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestStatusOf(t *testing.T) {
+	tests := []struct {
+		level slog.Level
+		want  string
+	}{
+		{slog.LevelDebug - 4, "debug"},
+		{slog.LevelDebug, "debug"},
+		{slog.LevelInfo - 1, "debug"},
+		{slog.LevelInfo, "info"},
+		{slog.LevelWarn - 1, "info"},
+		{slog.LevelWarn, "warn"},
+		{slog.LevelError - 1, "warn"},
+		{slog.LevelError, "error"},
+		{slog.LevelError + 4, "error"},
+	}
+	for _, tt := range tests {
+		if got := statusOf(tt.level); got != tt.want {
+			t.Errorf("statusOf(%v) = %q, want %q", tt.level, got, tt.want)
+		}
+	}
+}
+
+func TestWithAttrsAndGroupsRender(t *testing.T) {
+	cfg, err := newConfig(&Options{APIKey: testKey, Hostname: "h", Service: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &Handler{c: newCore(cfg)}
+	defer base.c.cancel()
+	const head = `{"status":"info","message":"m","service":"s","hostname":"h","ddsource":"go"`
+	tests := []struct {
+		name  string
+		h     slog.Handler
+		attrs []slog.Attr
+		want  string
+	}{
+		{"plain", base, []slog.Attr{slog.Int("a", 1)}, head + `,"a":1}`},
+		{"with attrs", base.WithAttrs([]slog.Attr{slog.Int("p", 0)}), []slog.Attr{slog.Int("a", 1)}, head + `,"p":0,"a":1}`},
+		{"group, no attrs", base.WithGroup("g"), nil, head + `}`},
+		{"group, record attrs", base.WithGroup("g"), []slog.Attr{slog.Int("a", 1)}, head + `,"g":{"a":1}}`},
+		{"group, pre attrs", base.WithGroup("g").WithAttrs([]slog.Attr{slog.Int("p", 0)}), nil, head + `,"g":{"p":0}}`},
+		{"group, empty pre attrs", base.WithGroup("g").WithAttrs([]slog.Attr{slog.Group("e")}), nil, head + `}`},
+		{"two groups", base.WithAttrs([]slog.Attr{slog.Int("p", 0)}).WithGroup("g").WithAttrs([]slog.Attr{slog.Int("q", 1)}).WithGroup("h"),
+			[]slog.Attr{slog.Int("a", 1)}, head + `,"p":0,"g":{"q":1,"h":{"a":1}}}`},
+		{"trace ids from WithAttrs", base.WithAttrs([]slog.Attr{slog.Int64("trace_id", 7), slog.String("dd.span_id", "8")}), nil,
+			head + `,"dd":{"trace_id":"7","span_id":"8"}}`},
+		{"record trace id overrides", base.WithAttrs([]slog.Attr{slog.Int64("trace_id", 7)}), []slog.Attr{slog.String("dd.trace_id", "9")},
+			head + `,"dd":{"trace_id":"9"}}`},
+		{"err renamed at root only", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.Group("g", slog.Any("err", errors.New("y")))},
+			head + `,"error":{"kind":"*errors.errorString","message":"x"},"g":{"err":{"kind":"*errors.errorString","message":"y"}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := slog.NewRecord(time.Time{}, slog.LevelInfo, "m", 0)
+			r.AddAttrs(tt.attrs...)
+			got := tt.h.(*Handler).encode(nil, &r)
+			if string(got) != tt.want {
+				t.Errorf("entry:\n got %s\nwant %s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Errorf("entry is not valid JSON")
+			}
+		})
+	}
+	// Clones do not disturb each other.
+	a := base.WithAttrs([]slog.Attr{slog.Int("a", 1)})
+	b1 := a.WithAttrs([]slog.Attr{slog.Int("b", 1)}).(*Handler)
+	b2 := a.WithAttrs([]slog.Attr{slog.Int("b", 2)}).(*Handler)
+	if string(b1.pre) != `,"a":1,"b":1` || string(b2.pre) != `,"a":1,"b":2` {
+		t.Errorf("clones share state: %s / %s", b1.pre, b2.pre)
+	}
+	if base.WithAttrs(nil) != slog.Handler(base) || base.WithGroup("") != slog.Handler(base) {
+		t.Errorf("WithAttrs(nil) and WithGroup(\"\") must return the receiver")
+	}
+	_ = context.Background
+}

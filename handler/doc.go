@@ -1,0 +1,21 @@
+// Package handler provides the slog handlers of the kit: [Console] for
+// people at a terminal, [Fanout] to send one record to several backends,
+// [Redact] to keep secrets out of every backend, and [ParseLevel] for the
+// LOG_LEVEL words.
+//
+// A typical pipeline redacts first, then fans out:
+//
+//	level, err := handler.ParseLevel(os.Getenv("LOG_LEVEL"))
+//	if err != nil {
+//		return err
+//	}
+//	console := handler.Console(os.Stderr, &handler.ConsoleOptions{Level: level})
+//	json := slog.NewJSONHandler(file, &slog.HandlerOptions{Level: level})
+//	slog.SetDefault(slog.New(handler.Redact(handler.Fanout(console, json))))
+//
+//	slog.Info("login", "user", "ann", "password", "hunter2") // password=[REDACTED]
+//
+// Every handler here passes testing/slogtest, never changes the record it
+// is given, and is safe for concurrent use, as are the handlers derived
+// from it with WithAttrs and WithGroup.
+package handler

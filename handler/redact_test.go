@@ -1,0 +1,194 @@
+package handler
+
+import (
+	"bytes"
+	"log/slog"
+	"reflect"
+	"testing"
+	"testing/slogtest"
+	"time"
+)
+
+func TestRedactSlogtest(t *testing.T) {
+	var buf bytes.Buffer
+	slogtest.Run(t, func(*testing.T) slog.Handler {
+		buf.Reset()
+		return Redact(slog.NewJSONHandler(&buf, nil))
+	}, func(t *testing.T) map[string]any { return jsonLine(t, &buf) })
+}
+
+// valuer is a LogValuer, as a user type that logs itself would be.
+type valuer func() slog.Value
+
+func (v valuer) LogValue() slog.Value { return v() }
+
+func TestRedact(t *testing.T) {
+	credentials := valuer(func() slog.Value {
+		return slog.GroupValue(slog.String("user", "ann"), slog.String("Password", "hunter2"))
+	})
+	plain := valuer(func() slog.Value { return slog.StringValue("resolved") })
+	tests := []struct {
+		name  string
+		keys  []string
+		with  func(slog.Handler) slog.Handler
+		attrs []slog.Attr
+		want  map[string]any
+	}{
+		{
+			name:  "nothing sensitive",
+			attrs: []slog.Attr{slog.Int("a", 1), slog.String("user", "ann"), slog.String("password_hint", "pet")},
+			want:  map[string]any{"a": 1.0, "user": "ann", "password_hint": "pet"},
+		},
+		{
+			name: "default keys",
+			attrs: []slog.Attr{
+				slog.String("password", "p"), slog.String("passwd", "p"), slog.String("secret", "s"),
+				slog.String("token", "t"), slog.String("api_key", "k"), slog.String("apikey", "k"),
+				slog.String("authorization", "Bearer x"), slog.String("cookie", "c"), slog.String("set-cookie", "c"),
+				slog.String("user", "ann"),
+			},
+			want: map[string]any{
+				"password": Redacted, "passwd": Redacted, "secret": Redacted, "token": Redacted,
+				"api_key": Redacted, "apikey": Redacted, "authorization": Redacted, "cookie": Redacted,
+				"set-cookie": Redacted, "user": "ann",
+			},
+		},
+		{
+			name:  "mixed case",
+			attrs: []slog.Attr{slog.String("PassWord", "p"), slog.String("Authorization", "x"), slog.String("API_KEY", "k"), slog.String("Set-Cookie", "c")},
+			want:  map[string]any{"PassWord": Redacted, "Authorization": Redacted, "API_KEY": Redacted, "Set-Cookie": Redacted},
+		},
+		{
+			name:  "unicode folding",
+			attrs: []slog.Attr{slog.String("to\u212Aen", "t"), slog.String("tökén", "ok")}, // KELVIN SIGN folds to k
+			want:  map[string]any{"to\u212Aen": Redacted, "tökén": "ok"},
+		},
+		{
+			name: "nested groups",
+			attrs: []slog.Attr{slog.Group("http",
+				slog.String("method", "GET"),
+				slog.Group("headers", slog.String("Authorization", "Bearer x"), slog.String("Accept", "json")),
+			)},
+			want: map[string]any{"http": map[string]any{
+				"method":  "GET",
+				"headers": map[string]any{"Authorization": Redacted, "Accept": "json"},
+			}},
+		},
+		{
+			name:  "group named by a sensitive key",
+			attrs: []slog.Attr{slog.Group("Secret", slog.String("a", "1"), slog.String("b", "2")), slog.Int("n", 1)},
+			want:  map[string]any{"Secret": Redacted, "n": 1.0},
+		},
+		{
+			name:  "inline group",
+			attrs: []slog.Attr{slog.Group("", slog.String("token", "t"), slog.Int("n", 1))},
+			want:  map[string]any{"token": Redacted, "n": 1.0},
+		},
+		{
+			name:  "LogValuer hiding a secret",
+			attrs: []slog.Attr{slog.Any("login", credentials)},
+			want:  map[string]any{"login": map[string]any{"user": "ann", "Password": Redacted}},
+		},
+		{
+			name:  "LogValuer inside a group",
+			attrs: []slog.Attr{slog.Group("req", slog.Any("login", credentials))},
+			want:  map[string]any{"req": map[string]any{"login": map[string]any{"user": "ann", "Password": Redacted}}},
+		},
+		{
+			name:  "LogValuer under a sensitive key",
+			attrs: []slog.Attr{slog.Any("token", plain)},
+			want:  map[string]any{"token": Redacted},
+		},
+		{
+			name:  "plain LogValuer resolved",
+			attrs: []slog.Attr{slog.Any("v", plain)},
+			want:  map[string]any{"v": "resolved"},
+		},
+		{
+			name:  "extra keys",
+			keys:  []string{"SSN", "", "card-number"},
+			attrs: []slog.Attr{slog.String("ssn", "1"), slog.String("Card-Number", "4111"), slog.String("password", "p")},
+			want:  map[string]any{"ssn": Redacted, "Card-Number": Redacted, "password": Redacted},
+		},
+		{
+			name: "With attrs",
+			with: func(h slog.Handler) slog.Handler {
+				return h.WithAttrs([]slog.Attr{slog.String("api_key", "k"), slog.Any("login", credentials), slog.String("svc", "x")})
+			},
+			attrs: []slog.Attr{slog.Int("a", 1)},
+			want: map[string]any{
+				"api_key": Redacted, "login": map[string]any{"user": "ann", "Password": Redacted}, "svc": "x", "a": 1.0,
+			},
+		},
+		{
+			name: "With attrs in a group",
+			with: func(h slog.Handler) slog.Handler {
+				return h.WithGroup("auth").WithAttrs([]slog.Attr{slog.String("Token", "t")})
+			},
+			attrs: []slog.Attr{slog.String("cookie", "c")},
+			want:  map[string]any{"auth": map[string]any{"Token": Redacted, "cookie": Redacted}},
+		},
+		{
+			name:  "WithGroup named by a sensitive key",
+			with:  func(h slog.Handler) slog.Handler { return h.WithGroup("Cookie") },
+			attrs: []slog.Attr{slog.String("session", "s"), slog.Group("g", slog.Int("n", 1))},
+			want:  map[string]any{"Cookie": map[string]any{"session": Redacted, "g": map[string]any{"n": Redacted}}},
+		},
+		{
+			name: "more than five attributes",
+			attrs: []slog.Attr{
+				slog.Int("a", 1), slog.Int("b", 2), slog.Int("c", 3), slog.Int("d", 4), slog.Int("e", 5),
+				slog.String("secret", "s"), slog.Int("f", 6),
+			},
+			want: map[string]any{"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0, "secret": Redacted, "f": 6.0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			h := Redact(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropBuiltins}), tt.keys...)
+			if tt.with != nil {
+				h = tt.with(h)
+			}
+			r := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
+			r.AddAttrs(tt.attrs...)
+			before := attrsOf(r)
+			if err := h.Handle(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			if got := jsonLine(t, &buf); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %v\nwant %v", got, tt.want)
+			}
+			if after := attrsOf(r); !reflect.DeepEqual(after, before) {
+				t.Errorf("caller's record changed: %v, was %v", after, before)
+			}
+		})
+	}
+}
+
+// dropBuiltins removes time, level and message so that a JSON line holds
+// only the attributes.
+func dropBuiltins(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey) {
+		return slog.Attr{}
+	}
+	return a
+}
+
+func attrsOf(r slog.Record) []string {
+	var out []string
+	r.Attrs(func(a slog.Attr) bool {
+		out = append(out, a.String())
+		return true
+	})
+	return out
+}
+
+func TestRedactPanicsOnNil(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Redact(nil) did not panic")
+		}
+	}()
+	Redact(nil)
+}
