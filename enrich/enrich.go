@@ -77,25 +77,7 @@ func New(next slog.Handler, opts Options) slog.Handler {
 	if next == nil {
 		panic("enrich.New: nil next handler")
 	}
-	if opts.Service == "" {
-		opts.Service = filepath.Base(os.Args[0])
-	}
-	if opts.Environment == "" {
-		opts.Environment = "development"
-	}
-	if opts.Version == "" {
-		opts.Version = buildVersion()
-	}
-	if opts.Host == "" {
-		h, err := os.Hostname()
-		if err != nil || h == "" {
-			h = "unknown"
-		}
-		opts.Host = h
-	}
-	if opts.PID == 0 {
-		opts.PID = os.Getpid()
-	}
+	opts = opts.WithDefaults()
 	var ex []Extractor
 	for _, e := range opts.Extractors {
 		if e != nil {
@@ -112,6 +94,32 @@ func New(next slog.Handler, opts Options) slog.Handler {
 		}),
 		extractors: ex,
 	}
+}
+
+// WithDefaults returns a copy of o with every zero field filled from the
+// process as the field's comment says, so that other backends (a Datadog
+// handler, DogStatsD tags) can name the service exactly as New does.
+func (o Options) WithDefaults() Options {
+	if o.Service == "" {
+		o.Service = filepath.Base(os.Args[0])
+	}
+	if o.Environment == "" {
+		o.Environment = "development"
+	}
+	if o.Version == "" {
+		o.Version = buildVersion()
+	}
+	if o.Host == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "unknown"
+		}
+		o.Host = h
+	}
+	if o.PID == 0 {
+		o.PID = os.Getpid()
+	}
+	return o
 }
 
 // buildVersion returns the main module's version, or "dev".

@@ -132,7 +132,10 @@ func isEmptyAttr(a slog.Attr) bool {
 // says whether a comma must precede it. It reports whether it wrote
 // anything: empty attributes and groups without members are left out.
 // At the root, an error-valued attribute named "err" is written as "error",
-// the attribute Datadog's error tracking reads.
+// the attribute Datadog's error tracking reads, and an attribute whose key
+// is one the entry's header uses (see ReservedKeys) is written as "attr."
+// and its key, so that an access log's "status" or enrich's "service"
+// never makes a duplicate JSON key.
 func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
 	a.Value = a.Value.Resolve()
 	if a.Value.Kind() == slog.KindGroup {
@@ -154,7 +157,7 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
 		if sep {
 			b = append(b, ',')
 		}
-		b = appendString(b, a.Key)
+		b = appendKey(b, a.Key, root)
 		b = append(b, ':', '{')
 		open := len(b)
 		inner := false
@@ -181,9 +184,31 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
 			key = "error"
 		}
 	}
-	b = appendString(b, key)
+	b = appendKey(b, key, root)
 	b = append(b, ':')
 	return appendValue(b, a.Value), true
+}
+
+// ReservedKeys are the keys of an entry's header. An attribute at the root
+// with one of these keys is written with the prefix "attr.".
+var ReservedKeys = []string{"message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd"}
+
+// appendKey appends key as a JSON object key, renaming reserved root keys.
+func appendKey(b []byte, key string, root bool) []byte {
+	if root && isReserved(key) {
+		b = append(b, `"attr.`...)
+		b = appendEscaped(b, key)
+		return append(b, '"')
+	}
+	return appendString(b, key)
+}
+
+func isReserved(key string) bool {
+	switch key {
+	case "message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd":
+		return true
+	}
+	return false
 }
 
 // appendValue appends v, already resolved, as a JSON value.

@@ -210,3 +210,31 @@ func TestWithAttrsAndGroupsRender(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+func TestReservedRootKeysAreRenamed(t *testing.T) {
+	tests := []struct {
+		name string
+		attr slog.Attr
+		root bool
+		want string
+	}{
+		{"status at the root", slog.Int("status", 200), true, `"attr.status":200`},
+		{"service at the root", slog.String("service", "x"), true, `"attr.service":"x"`},
+		{"group named message at the root", slog.Group("message", slog.Int("a", 1)), true, `"attr.message":{"a":1}`},
+		{"status inside a group is left alone", slog.Int("status", 200), false, `"status":200`},
+		{"ordinary key", slog.Int("statuses", 2), true, `"statuses":2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := appendAttr(nil, tt.attr, false, tt.root)
+			if string(got) != tt.want {
+				t.Errorf("appendAttr(%v, root=%v) = %s, want %s", tt.attr, tt.root, got, tt.want)
+			}
+		})
+	}
+	for _, k := range ReservedKeys {
+		if !isReserved(k) {
+			t.Errorf("ReservedKeys lists %q but isReserved does not", k)
+		}
+	}
+}
