@@ -1,0 +1,239 @@
+// Package metricsinktest provides a Sink that records every sample in
+// memory, for tests of code that takes a metricsink.Sink:
+//
+//	rec := metricsinktest.New()
+//	handler := httpmetrics.New(rec, ...)   // any code that records
+//	...
+//	if got := rec.Count("http.requests", "status", "200"); got != 1 { t.Errorf(...) }
+//
+// Names and tags are recorded exactly as given, without the mapping or the
+// checks of a real backend, so tests assert on what the code asked for.
+package metricsinktest
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// Kind says which Sink method recorded a sample.
+type Kind string
+
+// The kinds of samples.
+const (
+	Counter   Kind = "counter"   // Increment
+	Gauge     Kind = "gauge"     // Gauge
+	Histogram Kind = "histogram" // Histogram
+	Duration  Kind = "duration"  // Duration; Value is in seconds
+)
+
+// Sample is one recorded call.
+type Sample struct {
+	Name  string
+	Kind  Kind
+	Value float64           // the value; seconds for Duration
+	Tags  map[string]string // nil when the call had no tags
+	Valid bool              // Tags.Valid() of the call
+}
+
+// Recorder is a metricsink.Sink and metricsink.FuncSink that records every
+// sample. It is safe for concurrent use. The zero Recorder is not ready;
+// use New.
+type Recorder struct {
+	mu      sync.Mutex
+	samples []Sample
+	funcs   map[*funcEntry]struct{}
+}
+
+type funcEntry struct {
+	name string
+	kind Kind
+	tags map[string]string
+	f    func() float64
+}
+
+var (
+	_ metricsink.Sink     = (*Recorder)(nil)
+	_ metricsink.FuncSink = (*Recorder)(nil)
+)
+
+// New returns an empty Recorder.
+func New() *Recorder {
+	return &Recorder{funcs: make(map[*funcEntry]struct{})}
+}
+
+func tagMap(tags metricsink.Tags) map[string]string {
+	if tags.Len() == 0 {
+		return nil
+	}
+	m := make(map[string]string, tags.Len())
+	for _, t := range tags.All() {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+func (r *Recorder) add(name string, k Kind, v float64, tags metricsink.Tags) {
+	s := Sample{Name: name, Kind: k, Value: v, Tags: tagMap(tags), Valid: tags.Valid()}
+	r.mu.Lock()
+	r.samples = append(r.samples, s)
+	r.mu.Unlock()
+}
+
+// Increment records a Counter sample.
+func (r *Recorder) Increment(name string, value float64, tags metricsink.Tags) {
+	r.add(name, Counter, value, tags)
+}
+
+// Gauge records a Gauge sample.
+func (r *Recorder) Gauge(name string, value float64, tags metricsink.Tags) {
+	r.add(name, Gauge, value, tags)
+}
+
+// Histogram records a Histogram sample.
+func (r *Recorder) Histogram(name string, value float64, tags metricsink.Tags) {
+	r.add(name, Histogram, value, tags)
+}
+
+// Duration records a Duration sample whose Value is d in seconds.
+func (r *Recorder) Duration(name string, d time.Duration, tags metricsink.Tags) {
+	r.add(name, Duration, d.Seconds(), tags)
+}
+
+// GaugeFunc registers f; Collect reads it. The returned function
+// unregisters it and may be called more than once.
+func (r *Recorder) GaugeFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
+	return r.register(name, Gauge, tags, f)
+}
+
+// CounterFunc registers f; Collect reads it. The returned function
+// unregisters it and may be called more than once.
+func (r *Recorder) CounterFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
+	return r.register(name, Counter, tags, f)
+}
+
+func (r *Recorder) register(name string, k Kind, tags metricsink.Tags, f func() float64) func() {
+	e := &funcEntry{name: name, kind: k, tags: tagMap(tags), f: f}
+	r.mu.Lock()
+	r.funcs[e] = struct{}{}
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		delete(r.funcs, e)
+		r.mu.Unlock()
+	}
+}
+
+// Collect calls every registered GaugeFunc and CounterFunc, as a scrape
+// would, and records what they return as samples of kind Gauge or Counter.
+// The callbacks run without the Recorder's lock held.
+func (r *Recorder) Collect() {
+	r.mu.Lock()
+	entries := make([]*funcEntry, 0, len(r.funcs))
+	for e := range r.funcs {
+		entries = append(entries, e)
+	}
+	r.mu.Unlock()
+	for _, e := range entries {
+		v := e.f()
+		r.mu.Lock()
+		r.samples = append(r.samples, Sample{Name: e.name, Kind: e.kind, Value: v, Tags: e.tags, Valid: true})
+		r.mu.Unlock()
+	}
+}
+
+// Funcs reports how many GaugeFunc and CounterFunc registrations are live.
+func (r *Recorder) Funcs() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.funcs)
+}
+
+// Samples returns a copy of the samples recorded under name whose tags
+// include every key/value pair of kv ("status", "200", ...), in the order
+// they were recorded. An empty name matches every name. An odd kv matches
+// nothing.
+func (r *Recorder) Samples(name string, kv ...string) []Sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Sample
+	if len(kv)%2 != 0 {
+		return nil
+	}
+	for _, s := range r.samples {
+		if (name == "" || s.Name == name) && matches(s.Tags, kv) {
+			s.Tags = cloneTags(s.Tags)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func cloneTags(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func matches(tags map[string]string, kv []string) bool {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if v, ok := tags[kv[i]]; !ok || v != kv[i+1] {
+			return false
+		}
+	}
+	return true
+}
+
+// Count reports how many samples Samples(name, kv...) would return.
+func (r *Recorder) Count(name string, kv ...string) int {
+	return len(r.Samples(name, kv...))
+}
+
+// Sum adds up the values of Samples(name, kv...): the total of a counter.
+func (r *Recorder) Sum(name string, kv ...string) float64 {
+	var sum float64
+	for _, s := range r.Samples(name, kv...) {
+		sum += s.Value
+	}
+	return sum
+}
+
+// Last returns the value of the latest of Samples(name, kv...), the
+// current value of a gauge, and false when there is none.
+func (r *Recorder) Last(name string, kv ...string) (float64, bool) {
+	s := r.Samples(name, kv...)
+	if len(s) == 0 {
+		return 0, false
+	}
+	return s[len(s)-1].Value, true
+}
+
+// Names returns the distinct names recorded, sorted.
+func (r *Recorder) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range r.samples {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Reset forgets every recorded sample; registered functions stay.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	r.samples = nil
+	r.mu.Unlock()
+}

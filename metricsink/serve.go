@@ -1,0 +1,158 @@
+package metricsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Serve listens on the TCP address addr (":9568") and serves the
+// exposition at /metrics and / until ctx ends; see ServeListener.
+func (p *Prometheus) Serve(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metricsink: listen on %q: %w", addr, err)
+	}
+	return p.ServeListener(ctx, ln)
+}
+
+// ServeListener serves the exposition at /metrics and / on ln until ctx
+// ends, then shuts the server down gracefully (waiting up to 5 seconds for
+// scrapes in flight) and returns nil. It closes ln. Any other failure of
+// the server is returned. Use it with a listener of your own, for example
+// net.Listen("tcp", "127.0.0.1:0") to learn the port before serving.
+func (p *Prometheus) ServeListener(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", p)
+	mux.Handle("/{$}", p)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("metricsink: serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("metricsink: shut down the server on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// PushOptions configures Push. A nil or zero PushOptions consists entirely
+// of default values.
+type PushOptions struct {
+	// Interval is the time between two pushes. Default: 10 seconds.
+	Interval time.Duration
+
+	// Timeout bounds each push. Default: Interval, at most 10 seconds.
+	Timeout time.Duration
+
+	// Headers are added to every push request, each as "Name: value"
+	// (an Authorization header, for instance). Default: none.
+	Headers []string
+
+	// DisableCompression sends the body uncompressed. Default: false
+	// (gzip).
+	DisableCompression bool
+}
+
+// Push sends the whole exposition to pushURL every interval until ctx
+// ends, then makes one last push (bounded by the timeout) so that the final
+// values are delivered, and returns nil. pushURL is an import endpoint that
+// reads the Prometheus text format, such as VictoriaMetrics'
+// http://host:8428/api/v1/import/prometheus; requests are POSTs made by
+// VictoriaMetrics/metrics' push support. An invalid pushURL or option is
+// returned at once as an error. A failed push is counted in
+// metricsink_push_errors_total{url} (the URL without credentials), logged
+// when pushes start failing and when they recover, and retried at the next
+// interval. Run it in a goroutine of your own:
+//
+//	go p.Push(ctx, "http://127.0.0.1:8428/api/v1/import/prometheus", nil)
+func (p *Prometheus) Push(ctx context.Context, pushURL string, opts *PushOptions) error {
+	var o PushOptions
+	if opts != nil {
+		o = *opts
+	}
+	u, err := url.Parse(pushURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("metricsink: Push URL %q is not accepted: want an absolute http or https URL", pushURL)
+	}
+	switch {
+	case o.Interval < 0:
+		return fmt.Errorf("metricsink: PushOptions.Interval %v is negative; accepted: 0 (default 10s) or more", o.Interval)
+	case o.Interval == 0:
+		o.Interval = 10 * time.Second
+	}
+	switch {
+	case o.Timeout < 0:
+		return fmt.Errorf("metricsink: PushOptions.Timeout %v is negative; accepted: 0 (default: the interval, at most 10s) or more", o.Timeout)
+	case o.Timeout == 0:
+		o.Timeout = min(o.Interval, 10*time.Second)
+	}
+	for _, h := range o.Headers {
+		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
+			return fmt.Errorf("metricsink: PushOptions.Headers entry %q is not accepted: want \"Name: value\"", h)
+		}
+	}
+	vmOpts := &metrics.PushOptions{Headers: o.Headers, DisableCompression: o.DisableCompression, Method: http.MethodPost}
+	redacted := u.Redacted()
+	p.mu.Lock()
+	errs := p.pushFam.series[redacted]
+	if errs == nil {
+		errs = p.newSeries(p.pushFam, []Tag{{"url", redacted}}, kindCounter)
+		p.pushFam.series[redacted] = errs
+	}
+	p.mu.Unlock()
+
+	failing := false
+	push := func(ctx context.Context) {
+		pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+		err := metrics.PushMetricsExt(pctx, pushURL, p.WritePrometheus, vmOpts)
+		l := p.logger
+		if l == nil {
+			l = slog.Default()
+		}
+		switch {
+		case err != nil:
+			errs.g.Add(1)
+			if !failing {
+				l.Warn("metricsink: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", err.Error()))
+			}
+			failing = true
+		case failing:
+			l.Info("metricsink: push recovered", slog.String("url", redacted))
+			failing = false
+		}
+	}
+	t := time.NewTicker(o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			push(context.WithoutCancel(ctx))
+			return nil
+		case <-t.C:
+			push(ctx)
+		}
+	}
+}
