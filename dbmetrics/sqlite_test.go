@@ -1,0 +1,547 @@
+package dbmetrics
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.uber.org/goleak"
+
+	"github.com/realtimeserver/observability/metricsink/metricsinktest"
+	_ "modernc.org/sqlite"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type comment struct {
+	ID      int64  `db:"id"`
+	VideoID int64  `db:"video_id"`
+	Body    string `db:"body"`
+}
+
+const schemaSQLite = `CREATE TABLE comments (id INTEGER PRIMARY KEY, video_id INTEGER NOT NULL, body TEXT NOT NULL UNIQUE)`
+
+// openSQLite opens a measured SQLite database in a fresh file, with the
+// comments table created, and a sink that records into rec.
+func openSQLite(t *testing.T, opts *Options) (*sqlx.DB, *recSink) {
+	t.Helper()
+	rec := newRecSink()
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Sink = rec
+	dsn := "file:" + filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	db, err := Open("sqlite", dsn, &o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(schemaSQLite); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return db, rec
+}
+
+func wantCount(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v; want %v", what, got, want)
+	}
+}
+
+func TestSQLiteEntryPoints(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	ctx := context.Background()
+	wantCount(t, "other/unknown queries after CREATE TABLE", rec.queries(SourceUnknown, OpOther), 1)
+
+	if _, err := db.ExecContext(ctx, "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", 1, 7, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NamedExecContext(ctx, "INSERT INTO comments (id, video_id, body) VALUES (:id, :video_id, :body)",
+		comment{ID: 2, VideoID: 7, Body: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, "comments/insert", rec.queries("comments", OpInsert), 2)
+
+	var c comment
+	if err := db.GetContext(ctx, &c, "SELECT * FROM comments WHERE id = ?", 1); err != nil {
+		t.Fatal(err)
+	}
+	if c.Body != "first" {
+		t.Errorf("Get body = %q; want %q", c.Body, "first")
+	}
+	var cs []comment
+	if err := db.SelectContext(ctx, &cs, "SELECT * FROM comments WHERE video_id = ? ORDER BY id", 7); err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 {
+		t.Errorf("Select returned %d rows; want 2", len(cs))
+	}
+	nrows, err := db.NamedQueryContext(ctx, "SELECT * FROM comments WHERE video_id = :video_id", map[string]any{"video_id": 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for nrows.Next() {
+		n++
+	}
+	nrows.Close()
+	if n != 2 {
+		t.Errorf("NamedQuery returned %d rows; want 2", n)
+	}
+	qrows, err := db.QueryxContext(ctx, "SELECT id FROM comments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qrows.Close()
+	if err := db.QueryRowxContext(ctx, "SELECT body FROM comments WHERE id = ?", 2).Scan(&c.Body); err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, "comments/select", rec.queries("comments", OpSelect), 5)
+
+	if _, err := db.Exec("UPDATE comments SET body = ? WHERE id = ?", "edited", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DELETE FROM comments WHERE id = ?", 2); err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, "comments/update", rec.queries("comments", OpUpdate), 1)
+	wantCount(t, "comments/delete", rec.queries("comments", OpDelete), 1)
+	if got := len(rec.durs("comments", OpSelect)); got != 5 {
+		t.Errorf("comments/select durations: %d samples; want 5", got)
+	}
+	wantCount(t, "total errors", rec.total(metricErrors), 0)
+
+	var one int
+	if err := db.GetContext(WithSource(ctx, "health"), &one, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, "health/select (WithSource)", rec.queries("health", OpSelect), 1)
+	wantCount(t, "none/select", rec.queries(SourceNone, OpSelect), 0)
+}
+
+func TestSQLiteTransactions(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.MustExec("INSERT INTO comments (video_id, body) VALUES (?, ?)", 1, "a")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithSource(context.Background(), "create_comment")
+	tx, err = db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO comments (video_id, body) VALUES (?, ?)", 1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ source, op string }{
+		{SourceNone, OpBegin}, {SourceNone, OpCommit},
+		{"create_comment", OpBegin}, {"create_comment", OpRollback}, {"create_comment", OpInsert},
+		{"comments", OpInsert},
+	}
+	for _, tt := range tests {
+		wantCount(t, tt.source+"/"+tt.op, rec.queries(tt.source, tt.op), 1)
+	}
+	wantCount(t, "none/rollback", rec.queries(SourceNone, OpRollback), 0)
+	var n int
+	if err := db.Get(&n, "SELECT count(*) FROM comments"); err != nil || n != 1 {
+		t.Errorf("rows after commit and rollback = %d, %v; want 1", n, err)
+	}
+}
+
+func TestSQLitePrepared(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	ins, err := db.PrepareNamed("INSERT INTO comments (video_id, body) VALUES (:video_id, :body)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	for i := range 3 {
+		if _, err := ins.Exec(comment{VideoID: 3, Body: fmt.Sprint("c", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sel, err := db.Preparex("SELECT * FROM comments WHERE body = ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sel.Close()
+	var c comment
+	if err := sel.Get(&c, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	var cs []comment
+	if err := sel.Select(&cs, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, "comments/insert", rec.queries("comments", OpInsert), 3)
+	wantCount(t, "comments/select", rec.queries("comments", OpSelect), 2)
+	// A statement used inside a transaction.
+	tx := db.MustBegin()
+	if err := tx.Stmtx(sel).Get(&c, "c0"); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	wantCount(t, "comments/select after tx", rec.queries("comments", OpSelect), 3)
+}
+
+func TestSQLiteErrors(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	db.MustExec("INSERT INTO comments (id, video_id, body) VALUES (1, 1, 'x')")
+
+	tests := []struct {
+		name, sql   string
+		args        []any
+		source, op  string
+		query       bool
+		wantErrors  float64
+		wantQueries float64
+	}{
+		{"syntax", "SELEKT * FROM comments", nil, SourceUnknown, OpOther, true, 1, 2}, // and CREATE TABLE
+		{"missing table", "SELECT * FROM missing", nil, "missing", OpSelect, true, 1, 1},
+		{"constraint", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{1, 1, "y"}, "comments", OpInsert, false, 1, 2},
+		{"unique", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{2, 1, "x"}, "comments", OpInsert, false, 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.query {
+				var rows *sqlx.Rows
+				rows, err = db.Queryx(tt.sql, tt.args...)
+				if err == nil {
+					rows.Close()
+				}
+			} else {
+				_, err = db.Exec(tt.sql, tt.args...)
+			}
+			if err == nil {
+				t.Fatalf("%s: no error", tt.sql)
+			}
+			wantCount(t, "errors", rec.errors(tt.source, tt.op), tt.wantErrors)
+			wantCount(t, "queries", rec.queries(tt.source, tt.op), tt.wantQueries)
+		})
+	}
+
+	// sql.ErrNoRows is an empty result, not an error.
+	var c comment
+	if err := db.Get(&c, "SELECT * FROM comments WHERE id = ?", 42); !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("Get of a missing row: %v; want sql.ErrNoRows", err)
+	}
+	wantCount(t, "comments/select queries", rec.queries("comments", OpSelect), 1)
+	wantCount(t, "comments/select errors", rec.errors("comments", OpSelect), 0)
+}
+
+func TestSQLiteContextCanceled(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := db.QueryxContext(ctx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	cancel()
+	for rows.Next() {
+	}
+	rows.Close()
+	if !errors.Is(rows.Err(), context.Canceled) {
+		t.Skipf("driver reported %v, not context.Canceled", rows.Err())
+	}
+	wantCount(t, "c/select queries", rec.queries("c", OpSelect), 1)
+	wantCount(t, "c/select errors", rec.errors("c", OpSelect), 1)
+}
+
+func TestSQLiteRowsDurationUntilClose(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	db.MustExec("INSERT INTO comments (video_id, body) VALUES (1, 'a'), (1, 'b')")
+	rows, err := db.Queryx("SELECT * FROM comments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	const hold = 50 * time.Millisecond
+	time.Sleep(hold)
+	if n := len(rec.durs("comments", OpSelect)); n != 0 {
+		t.Errorf("%d samples recorded before the rows were closed; want 0", n)
+	}
+	rows.Close()
+	rows.Close() // a second Close records nothing more
+	d := rec.durs("comments", OpSelect)
+	if len(d) != 1 {
+		t.Fatalf("%d samples after Close; want 1", len(d))
+	}
+	if d[0] < hold {
+		t.Errorf("duration %v; want at least %v (the time the rows were open)", d[0], hold)
+	}
+}
+
+// slowQuery counts to its first argument; slowN finds an argument that
+// makes it take at least d on this machine (the race detector slows SQLite
+// down by an order of magnitude).
+const slowQuery = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ?)
+	SELECT count(*) FROM c WHERE x > 0 AND ? <> ''`
+
+func slowN(t *testing.T, d time.Duration) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for n := 1000; ; n *= 2 {
+		start := time.Now()
+		var got int
+		if err := db.QueryRow(slowQuery, n, "x").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) >= d {
+			return 2 * n
+		}
+	}
+}
+
+func TestSQLiteSlowQueryLog(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	n := slowN(t, 100*time.Millisecond)
+	db, rec := openSQLite(t, &Options{Logger: logger, SlowThreshold: 50 * time.Millisecond, MaxSQLLength: 60})
+
+	var one int
+	if err := db.Get(&one, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	const secret = "secret-argument-value"
+	if err := db.Get(&one, slowQuery, n, secret); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 100*time.Millisecond {
+		t.Fatalf("the slow query took only %v; make it slower", el)
+	}
+	if got := len(rec.durs("c", OpSelect)); got != 1 {
+		t.Errorf("c/select samples = %d; want 1", got)
+	}
+
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("logged %d lines; want 1 (the slow query only):\n%s", len(lines), out)
+	}
+	if strings.Contains(out, secret) || strings.Contains(out, fmt.Sprint(n)) {
+		t.Errorf("the log shows an argument value: %s", out)
+	}
+	var rec0 map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec0); err != nil {
+		t.Fatal(err)
+	}
+	wantSQL := "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM…"
+	for k, want := range map[string]any{"level": "WARN", "msg": "slow query", "source": "c", "operation": "select", "sql": wantSQL} {
+		if rec0[k] != want {
+			t.Errorf("log %s = %v; want %v", k, rec0[k], want)
+		}
+	}
+	if d, ok := rec0["duration"].(float64); !ok || time.Duration(d) < 50*time.Millisecond {
+		t.Errorf("log duration = %v; want at least 50ms in nanoseconds", rec0["duration"])
+	}
+}
+
+func TestSQLiteSlowQueryLogOff(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	n := slowN(t, 20*time.Millisecond)
+	db, _ := openSQLite(t, &Options{Logger: logger, SlowThreshold: -1})
+	if err := db.Get(&n, slowQuery, n, "x"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if buf.Len() != 0 {
+		t.Errorf("SlowThreshold < 0 still logged: %s", buf.String())
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestSQLitePoolGauges(t *testing.T) {
+	db, rec := openSQLite(t, &Options{DBName: "main", SlowThreshold: -1})
+	db.SetMaxOpenConns(2)
+	gauge := func(name string) float64 { return rec.read(t, metricsinktest.Gauge, name, "main") }
+	counter := func(name string) float64 { return rec.read(t, metricsinktest.Counter, name, "main") }
+	wantCount(t, "max_open_connections", gauge("db.pool.max_open_connections"), 2)
+
+	// Hold both connections, then read the gauges.
+	ctx := context.Background()
+	c1, err := db.Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := db.Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, "in_use_connections while holding two", gauge("db.pool.in_use_connections"), 2)
+	wantCount(t, "open_connections while holding two", gauge("db.pool.open_connections"), 2)
+	c1.Close()
+	c2.Close()
+	wantCount(t, "in_use_connections after release", gauge("db.pool.in_use_connections"), 0)
+	wantCount(t, "idle_connections after release", gauge("db.pool.idle_connections"), 2)
+
+	// Contention: both connections held, eight goroutines wait for one.
+	wantCount(t, "waits before contention", counter("db.pool.waits"), 0)
+	c1, _ = db.Connx(ctx)
+	c2, _ = db.Connx(ctx)
+	const waiters = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, waiters)
+	for range waiters {
+		wg.Go(func() {
+			var n int
+			if err := db.Get(&n, "SELECT count(*) FROM comments"); err != nil {
+				errs <- err
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for counter("db.pool.waits") < waiters && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	wantCount(t, "waits while both connections are held", counter("db.pool.waits"), waiters)
+	wantCount(t, "in_use_connections under contention", gauge("db.pool.in_use_connections"), 2)
+	time.Sleep(10 * time.Millisecond)
+	c1.Close()
+	c2.Close()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	wantCount(t, "comments/select queries after contention", rec.queries("comments", OpSelect), waiters)
+	if s := counter("db.pool.wait_seconds"); s < 0.01 {
+		t.Errorf("wait_seconds after contention = %v; want >= 0.01", s)
+	}
+	for _, name := range []string{"db.pool.closed_max_idle", "db.pool.closed_max_idle_time", "db.pool.closed_max_lifetime"} {
+		if v := counter(name); v < 0 {
+			t.Errorf("%s = %v; want >= 0", name, v)
+		}
+	}
+	if got := rec.Funcs(); got != 9 {
+		t.Errorf("%d pool functions registered; want 9", got)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Funcs(); got != 0 {
+		t.Errorf("after Close, %d pool functions still registered; want 0", got)
+	}
+}
+
+func TestNoPoolMetrics(t *testing.T) {
+	db, rec := openSQLite(t, &Options{NoPoolMetrics: true})
+	db.MustExec("SELECT 1")
+	if got := rec.Funcs(); got != 0 {
+		t.Errorf("NoPoolMetrics: %d functions registered; want 0", got)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open("no-such-driver", "", nil); err == nil || !strings.Contains(err.Error(), "no-such-driver") {
+		t.Errorf("Open of an unknown driver: %v; want an error naming it", err)
+	}
+}
+
+func TestSQLiteColumnTypesAndUnwrap(t *testing.T) {
+	db, _ := openSQLite(t, nil)
+	rows, err := db.Queryx("SELECT id, body FROM comments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cts[0].DatabaseTypeName(); got != "INTEGER" {
+		t.Errorf("DatabaseTypeName = %q; want INTEGER (the driver's RowsColumnTypeDatabaseTypeName)", got)
+	}
+	rows.Close()
+
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(c any) error {
+		inner := c.(interface{ Unwrap() driver.Conn }).Unwrap()
+		if _, ok := inner.(interface{ Serialize() ([]byte, error) }); !ok {
+			return fmt.Errorf("Unwrap gave %T, not the SQLite connection", inner)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSourceAndCacheBounds(t *testing.T) {
+	in := newInstrument(nil)
+	for i := range 2 * MaxCachedStatements {
+		info := in.info(fmt.Sprintf("SELECT * FROM t%d", i))
+		want := fmt.Sprintf("t%d", i)
+		if i >= MaxSources {
+			want = SourceOther
+		}
+		if info.source != want {
+			t.Fatalf("statement %d: source %q; want %q", i, info.source, want)
+		}
+	}
+	if n := in.cached.Load(); n != MaxCachedStatements {
+		t.Errorf("cached %d statements; want %d", n, MaxCachedStatements)
+	}
+	if got := in.admit("t5"); got != "t5" {
+		t.Errorf("admit of a known source = %q; want t5", got)
+	}
+	if got := in.admit("fresh"); got != SourceOther {
+		t.Errorf("admit past MaxSources = %q; want %q", got, SourceOther)
+	}
+	long := "SELECT * FROM t1 WHERE " + strings.Repeat("x = 1 AND ", MaxCachedSQLLen/10) + "1"
+	in2 := newInstrument(nil)
+	if info := in2.info(long); info.source != "t1" {
+		t.Errorf("long statement source %q; want t1", info.source)
+	}
+	if n := in2.cached.Load(); n != 0 {
+		t.Errorf("a statement longer than MaxCachedSQLLen was cached")
+	}
+}

@@ -1,0 +1,82 @@
+package dbmetrics
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// BenchmarkRecord is the work added to each query, without the database:
+// reading the cached statement, timing it and recording into a sink.
+func BenchmarkRecord(b *testing.B) {
+	prom, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range []struct {
+		name string
+		sink metricsink.Sink
+	}{{"discard", metricsink.Discard}, {"prometheus", prom}} {
+		b.Run(s.name, func(b *testing.B) {
+			in := newInstrument(&Options{Sink: s.sink, SlowThreshold: -1})
+			ctx := context.Background()
+			const q = "SELECT id, video_id, body FROM comments WHERE id = ?"
+			b.ReportAllocs()
+			for b.Loop() {
+				c := in.begin(ctx, in.info(q))
+				in.end(ctx, &c, nil)
+			}
+		})
+	}
+}
+
+// BenchmarkGet is a point select through sqlx's Get on in-memory SQLite,
+// plain and measured into a Prometheus sink.
+func BenchmarkGet(b *testing.B) {
+	for _, measured := range []bool{false, true} {
+		name := "sqlx"
+		if measured {
+			name = "ours"
+		}
+		b.Run(name, func(b *testing.B) {
+			var db *sqlx.DB
+			var err error
+			if measured {
+				prom, perr := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+				if perr != nil {
+					b.Fatal(perr)
+				}
+				db, err = Open("sqlite", ":memory:", &Options{Sink: prom, SlowThreshold: -1})
+			} else {
+				db, err = sqlx.Open("sqlite", ":memory:")
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			db.MustExec(schemaSQLite)
+			db.MustExec("INSERT INTO comments (id, video_id, body) VALUES (1, 1, 'x')")
+			var c comment
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.Get(&c, "SELECT * FROM comments WHERE id = ?", 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReadSQL is the cost of reading a statement that is not cached.
+func BenchmarkReadSQL(b *testing.B) {
+	const q = `WITH recent AS (SELECT id FROM videos WHERE created_at > $1)
+		SELECT c.id, c.body, c.user_id FROM "public"."comments" c JOIN recent r ON r.id = c.video_id WHERE c.id > $2 ORDER BY c.id LIMIT 50`
+	b.ReportAllocs()
+	for b.Loop() {
+		readSQL(q)
+	}
+}
