@@ -1,0 +1,315 @@
+package httpmetrics
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/felixge/httpsnoop"
+
+	"github.com/realtimeserver/observability/enrich"
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// Metric names recorded for every request, in the sink's dotted style.
+const (
+	// DurationMetric is recorded with Sink.Duration: the time from the
+	// middleware's start to the handler's return.
+	DurationMetric = "http.request.duration"
+	// CountMetric is recorded with Sink.Increment, by 1.
+	CountMetric = "http.requests"
+)
+
+// Unmatched is the route of requests no pattern matched.
+const Unmatched = "unmatched"
+
+// DefaultRequestIDHeader is the default of Options.RequestIDHeader.
+const DefaultRequestIDHeader = "X-Request-ID"
+
+// Options configures Middleware. A nil *Options, or a zero Options, means
+// every default. The middleware copies it; later changes have no effect.
+type Options struct {
+	// RouteFunc returns the route of a request for routers other than
+	// net/http's ServeMux. It is called after the handler returns, with the
+	// request the handler received. Its result must have few distinct
+	// values; "" is recorded as "unmatched". Default: r.Pattern without its
+	// method prefix.
+	RouteFunc func(r *http.Request) string
+
+	// RequestIDHeader is the header the request id is read from and written
+	// to. Default: DefaultRequestIDHeader. It must be a valid header name.
+	RequestIDHeader string
+
+	// IgnoreIncomingRequestID makes every request get a new id, even when
+	// the client sent a sane one. Default: false (sane incoming ids are kept).
+	IgnoreIncomingRequestID bool
+
+	// RecoverPanics recovers a panicking handler's panic, logs it and
+	// answers 500 (see the package documentation). Default: false (the
+	// panic goes on to net/http, after it has been recorded as 500).
+	RecoverPanics bool
+
+	// AccessLog writes one record per request to Logger. Default: false.
+	AccessLog bool
+
+	// Logger receives the access log and recovered panics. Default:
+	// slog.Default(), looked up at each request.
+	Logger *slog.Logger
+}
+
+// Middleware returns a function that wraps a handler so that every request
+// is measured into sink (a nil sink means metricsink.Discard), gets a request
+// id, and is logged when opts asks for it. The returned handlers are safe
+// for concurrent use.
+//
+// Middleware panics when opts.RequestIDHeader is not a valid header name:
+// that is a programming error, found when the server is built.
+func Middleware(sink metricsink.Sink, opts *Options) func(http.Handler) http.Handler {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if sink == nil {
+		sink = metricsink.Discard
+	}
+	if o.RequestIDHeader == "" {
+		o.RequestIDHeader = DefaultRequestIDHeader
+	}
+	if !validHeaderName(o.RequestIDHeader) {
+		panic(fmt.Sprintf("httpmetrics: Options.RequestIDHeader %q is not a valid header name; want a token such as %q", o.RequestIDHeader, DefaultRequestIDHeader))
+	}
+	cfg := &config{
+		sink:    sink,
+		routeFn: o.RouteFunc,
+		header:  textproto.CanonicalMIMEHeaderKey(o.RequestIDHeader),
+		trustID: !o.IgnoreIncomingRequestID,
+		recover: o.RecoverPanics,
+		access:  o.AccessLog,
+		logger:  o.Logger,
+	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic("httpmetrics: Middleware given a nil handler")
+		}
+		return &handler{config: cfg, next: next}
+	}
+}
+
+type config struct {
+	sink    metricsink.Sink
+	routeFn func(*http.Request) string
+	header  string // canonical form
+	trustID bool
+	recover bool
+	access  bool
+	logger  *slog.Logger
+}
+
+type handler struct {
+	*config
+	next http.Handler
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+
+	var hdr []string // the response header's value: the id
+	if h.trustID {
+		if v := r.Header[h.header]; len(v) > 0 && SaneRequestID(v[0]) {
+			hdr = []string{v[0]}
+		}
+	}
+	if hdr == nil {
+		hdr = newRequestID()
+	}
+	w.Header()[h.header] = hdr
+	r = r.WithContext(enrich.WithRequestID(r.Context(), hdr[0]))
+
+	rec := getRecorder()
+	ww := httpsnoop.Wrap(w, rec.hooks)
+
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// The handler panicked or called runtime.Goexit. The recorder is
+		// not reused: the handler may have left goroutines holding it.
+		if !h.recover {
+			h.record(r, rec, start, http.StatusInternalServerError, true)
+			return // the panic goes on
+		}
+		h.recovered(w, r, rec, start, recover())
+	}()
+	h.next.ServeHTTP(ww, r)
+	finished = true
+
+	h.record(r, rec, start, rec.statusOr200(), false)
+	putRecorder(rec)
+}
+
+// recovered handles a panic recovered from the handler (v == nil when it
+// called runtime.Goexit instead) when Options.RecoverPanics is set.
+func (h *handler) recovered(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Time, v any) {
+	h.record(r, rec, start, http.StatusInternalServerError, true)
+	if v == nil {
+		return // runtime.Goexit goes on
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	h.log().LogAttrs(r.Context(), slog.LevelError, "http: panic serving request",
+		slog.Any("panic", v),
+		slog.String("method", r.Method),
+		slog.String("route", h.route(r)),
+		slog.String("path", r.URL.Path),
+		slog.String("stack", string(debug.Stack())),
+	)
+	if rec.status != 0 || rec.hijacked {
+		// The client has a status already; abort so that it cannot take a
+		// truncated body for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+	hdr := w.Header()
+	for k := range hdr {
+		if k != h.header {
+			delete(hdr, k)
+		}
+	}
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+func (h *handler) log() *slog.Logger {
+	if h.logger != nil {
+		return h.logger
+	}
+	return slog.Default()
+}
+
+// record sends the request's metrics and its access log line.
+func (h *handler) record(r *http.Request, rec *recorder, start time.Time, status int, panicked bool) {
+	d := time.Since(start)
+	route := h.route(r)
+	method := methodLabel(r.Method)
+	if rec.hijacked && !panicked {
+		status = http.StatusSwitchingProtocols
+	}
+	tags := metricsink.KV("route", route, "method", method, "status", statusLabel(status))
+	if !rec.hijacked {
+		h.sink.Duration(DurationMetric, d, tags)
+	}
+	h.sink.Increment(CountMetric, 1, tags)
+	if h.access {
+		h.accessLog(r.Context(), r, route, status, d, rec.bytes)
+	}
+}
+
+func (h *handler) accessLog(ctx context.Context, r *http.Request, route string, status int, d time.Duration, bytes int64) {
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	l := h.log()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	l.LogAttrs(ctx, level, "http request",
+		slog.String("method", r.Method),
+		slog.String("route", route),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.Int64("bytes", bytes),
+	)
+}
+
+// route returns the route label of r, read after the handler returned.
+func (h *handler) route(r *http.Request) string {
+	var route string
+	if h.routeFn != nil {
+		route = h.routeFn(r)
+	} else {
+		route = PatternRoute(r.Pattern)
+	}
+	if route == "" {
+		return Unmatched
+	}
+	return route
+}
+
+// PatternRoute returns the route of a ServeMux pattern: the pattern without
+// its method prefix ("GET /videos/{id}" gives "/videos/{id}"), or "" for
+// the empty pattern.
+func PatternRoute(pattern string) string {
+	for i := 0; i < len(pattern); i++ {
+		if c := pattern[i]; c == ' ' || c == '\t' {
+			return strings.TrimLeft(pattern[i+1:], " \t")
+		}
+	}
+	return pattern
+}
+
+// methodLabel returns method when it is a standard method, else "other",
+// so that a client cannot create series at will.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodConnect:
+		return http.MethodConnect
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodTrace:
+		return http.MethodTrace
+	}
+	return "other"
+}
+
+// statusLabels holds the label of every status net/http lets a handler
+// write (100 to 999), so that labelling allocates nothing.
+var statusLabels = func() (s [1000]string) {
+	for i := 100; i < len(s); i++ {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110, 5.6.2).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

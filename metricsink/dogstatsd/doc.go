@@ -1,0 +1,60 @@
+// Package dogstatsd is a [metricsink.Sink] that sends every sample to a
+// Datadog Agent over DogStatsD, through Datadog's own client
+// (github.com/DataDog/datadog-go/v5/statsd): its buffering, client-side
+// aggregation and UDP, Unix-socket and named-pipe transports.
+//
+// Usage:
+//
+//	sink, err := dogstatsd.New(&dogstatsd.Options{Namespace: "realtime"})
+//	if err != nil {
+//		return err
+//	}
+//	defer sink.Close() // flushes
+//	sink.Increment("comments.created", 1, metricsink.KV("channel", "video"))
+//
+// # Mapping
+//
+//   - Increment sends a count (|c). DogStatsD counts are integers in Datadog's
+//     client; a fractional increment is rounded to one of the two nearest
+//     integers at random, in proportion, so totals stay right on average
+//     (0.25 sent four times adds 1 on average).
+//   - Gauge sends a gauge (|g).
+//   - Histogram sends a histogram (|h), or a distribution (|d) when
+//     [Options.Distributions] is set.
+//   - Duration sends a timing (|ms) in milliseconds.
+//   - Tags are sent as "key:value".
+//
+// Names keep Datadog's dotted style ("comments.created"). Datadog accepts
+// ASCII letters, digits, underscores and periods, a leading letter and at
+// most 200 characters (namespace included): any other character is replaced
+// with '_', and a name that still breaks the rules (empty, not starting with
+// a letter, too long) is dropped and counted. In tag keys and values the
+// characters that would break the protocol ('|', ',', '#', CR, LF, and ':' in
+// keys) are replaced with '_'; a tag with an empty key, or Tags that are not
+// Valid, drop the sample and count it. [Sink.Stats] reports the counts; the
+// first drop of each kind is also logged once through [slog.Default].
+//
+// # Address
+//
+// [Options.Addr] wins. When it is empty the client reads the environment as
+// Datadog documents it: DD_DOGSTATSD_URL (udp://host:port or
+// unix:///path.sock), else DD_AGENT_HOST with DD_DOGSTATSD_PORT (8125 by
+// default). When none of these is set, the Agent's default address
+// localhost:8125 is used.
+//
+// # Functions read on an interval
+//
+// A Sink is a [metricsink.FuncSink]: GaugeFunc and CounterFunc functions are
+// read by one goroutine every [Options.PollInterval] (10 s by default) and
+// once more by Close. A gauge sends its value; a counter sends the increase
+// since the previous read as a count (the whole first reading, and the whole
+// value again after the counter went backwards, as after a restart).
+//
+// # Cost
+//
+// Each distinct name and Tags pair is converted once, to a sanitised name and
+// the client's []string of tags, and cached (up to [Options.MaxSeries]
+// pairs), so a call for a known series allocates nothing in this package.
+// The Datadog client never blocks the caller: it buffers, and drops and
+// counts what it cannot send.
+package dogstatsd

@@ -1,0 +1,92 @@
+package dogstatsd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+func TestSanitizeName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"comments.created", "comments.created", true},
+		{"db.pool.wait_seconds", "db.pool.wait_seconds", true},
+		{"a-b c", "a_b_c", true},
+		{"x:1|c\n", "x_1_c_", true},
+		{"日本", "__", true},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := sanitizeName(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("sanitizeName(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestAppendKeyIsUnambiguous(t *testing.T) {
+	kv := metricsink.KV
+	pairs := [][2]struct {
+		name string
+		tags metricsink.Tags
+	}{
+		{{"ab", kv("c", "d")}, {"a", kv("bc", "d")}},
+		{{"a", kv("b", "cd")}, {"a", kv("bc", "d")}},
+		{{"a", kv("b", "")}, {"a", metricsink.Tags{}}},
+		{{"a", kv("b", "c", "d", "e")}, {"a", kv("b", "c\x01d\x01e")}},
+	}
+	for _, p := range pairs {
+		k0 := string(appendKey(nil, p[0].name, &p[0].tags))
+		k1 := string(appendKey(nil, p[1].name, &p[1].tags))
+		if k0 == k1 {
+			t.Errorf("%v and %v share the key %q", p[0], p[1], k0)
+		}
+	}
+}
+
+// FuzzSeries checks that whatever names and tags a caller gives, the
+// series sent has only characters DogStatsD can carry, and that nothing
+// panics.
+func FuzzSeries(f *testing.F) {
+	f.Add("comments.created", "channel", "video", 0)
+	f.Add("a b|c:d\n#", "k:|,#\r\n", "v|,#\n:", 3)
+	f.Add("", "", "", 200)
+	f.Add("日本.語", "ключ", "значение", 0)
+	f.Fuzz(func(t *testing.T, name, key, value string, nsLen int) {
+		if nsLen < 0 || nsLen > 300 {
+			nsLen = 0
+		}
+		tags := metricsink.KV(key, value)
+		sr := newSeries(name, &tags, nsLen)
+		if sr.reason != reasonNone {
+			return
+		}
+		if sr.name == "" || nsLen+len(sr.name) > maxNameLen {
+			t.Fatalf("series name %q accepted for %q", sr.name, name)
+		}
+		for i := 0; i < len(sr.name); i++ {
+			if !nameByte(sr.name[i]) {
+				t.Fatalf("series name %q (from %q) holds %q", sr.name, name, sr.name[i])
+			}
+		}
+		if again, _ := sanitizeName(sr.name); again != sr.name {
+			t.Fatalf("sanitizeName is not idempotent: %q -> %q", sr.name, again)
+		}
+		if len(sr.tags) != 1 {
+			t.Fatalf("tags = %q, want one", sr.tags)
+		}
+		k, v, ok := strings.Cut(sr.tags[0], ":")
+		if !ok || k == "" {
+			t.Fatalf("tag %q has no key", sr.tags[0])
+		}
+		if strings.ContainsAny(k, "|,#\r\n:") || strings.ContainsAny(v, "|,#\r\n") {
+			t.Fatalf("tag %q (from %q, %q) breaks the protocol", sr.tags[0], key, value)
+		}
+		if len(k) != len(key) || len(v) != len(value) {
+			t.Fatalf("tag %q changed length from %q:%q", sr.tags[0], key, value)
+		}
+	})
+}

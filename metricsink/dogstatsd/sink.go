@@ -1,0 +1,399 @@
+package dogstatsd
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/DataDog/datadog-go/v5/statsd"
+
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// DefaultAddr is the address used when neither Options.Addr nor Datadog's
+// environment variables name one: the Agent's default DogStatsD port.
+const DefaultAddr = "localhost:8125"
+
+// DefaultPollInterval is how often GaugeFunc and CounterFunc functions are
+// read when Options.PollInterval is zero.
+const DefaultPollInterval = 10 * time.Second
+
+// DefaultMaxSeries is the default of Options.MaxSeries.
+const DefaultMaxSeries = 10000
+
+// Options configures a Sink. A nil *Options, or a zero Options, means every
+// default.
+type Options struct {
+	// Addr is the Agent's DogStatsD address: "host:port" for UDP,
+	// "unix:///path.sock" (or unixgram://, unixstream://) for a Unix socket,
+	// `\\.\pipe\name` for a Windows named pipe. Default: read from
+	// DD_DOGSTATSD_URL, else DD_AGENT_HOST and DD_DOGSTATSD_PORT, else
+	// DefaultAddr.
+	Addr string
+
+	// Namespace is prefixed, with a '.', to every metric name
+	// ("realtime" gives "realtime.comments.created"). Default: none. It must
+	// start with a letter and hold only ASCII letters, digits, '_' and '.'.
+	Namespace string
+
+	// Tags are sent with every sample, as "key:value" or a bare "value".
+	// Default: none. Datadog's client also adds env, service and version
+	// from DD_ENV, DD_SERVICE and DD_VERSION when they are set. A tag may not
+	// be empty nor contain '|', ',', '#', CR or LF.
+	Tags []string
+
+	// Distributions makes Histogram send distributions (|d), aggregated
+	// across hosts by Datadog, instead of histograms (|h), aggregated per
+	// host by the Agent. Default: false (histograms).
+	Distributions bool
+
+	// PollInterval is how often GaugeFunc and CounterFunc functions are
+	// read. Default: DefaultPollInterval. Negative values are an error.
+	PollInterval time.Duration
+
+	// MaxSeries bounds the cache of converted names and tags. Past it, new
+	// series still work but are converted on every call, which allocates.
+	// Default: DefaultMaxSeries. Negative values are an error.
+	MaxSeries int
+
+	// ClientOptions are passed to statsd.New after the Sink's own (an error
+	// handler that counts client errors into Stats), so they can override
+	// them: statsd.WithoutClientSideAggregation, statsd.WithChannelMode,
+	// statsd.WithoutTelemetry and so on. Default: Datadog's defaults.
+	ClientOptions []statsd.Option
+}
+
+// Sink is a metricsink.Sink and metricsink.FuncSink that sends samples over
+// DogStatsD. Build it with New. It is safe for concurrent use; its methods
+// never block on the network and never panic.
+type Sink struct {
+	client        *statsd.Client
+	distributions bool
+	namespaceLen  int
+	maxSeries     int
+	pollInterval  time.Duration
+
+	mu     sync.RWMutex
+	series map[string]*series // by appendKey
+
+	// closeMu orders Flush, Close and the poller's start.
+	closeMu sync.Mutex
+	closed  atomic.Bool
+
+	poll poller
+
+	stats counters
+}
+
+var (
+	_ metricsink.Sink     = (*Sink)(nil)
+	_ metricsink.FuncSink = (*Sink)(nil)
+)
+
+// New returns a Sink sending to the address Options.Addr names, or the one
+// Datadog's environment variables name (see the package documentation).
+// It returns an error naming the option for invalid Options, and the
+// client's error when the address cannot be used.
+func New(opts *Options) (*Sink, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.PollInterval < 0 {
+		return nil, fmt.Errorf("dogstatsd: Options.PollInterval %v is negative; want 0 (default %v) or more", o.PollInterval, DefaultPollInterval)
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.MaxSeries < 0 {
+		return nil, fmt.Errorf("dogstatsd: Options.MaxSeries %d is negative; want 0 (default %d) or more", o.MaxSeries, DefaultMaxSeries)
+	}
+	if o.MaxSeries == 0 {
+		o.MaxSeries = DefaultMaxSeries
+	}
+	if o.Namespace != "" && !validNamespace(o.Namespace) {
+		return nil, fmt.Errorf("dogstatsd: Options.Namespace %q is invalid; want a leading ASCII letter, then letters, digits, '_' or '.', at most %d characters", o.Namespace, maxNameLen-2)
+	}
+	tags := make([]string, 0, len(o.Tags))
+	for _, t := range o.Tags {
+		if t == "" || !validGlobalTag(t) {
+			return nil, fmt.Errorf("dogstatsd: Options.Tags entry %q is invalid; want \"key:value\" or \"value\", not empty, without '|', ',', '#', CR or LF", t)
+		}
+		tags = append(tags, t)
+	}
+	addr := o.Addr
+	if addr == "" && os.Getenv("DD_DOGSTATSD_URL") == "" && os.Getenv("DD_AGENT_HOST") == "" {
+		addr = DefaultAddr
+	}
+
+	s := &Sink{
+		distributions: o.Distributions,
+		maxSeries:     o.MaxSeries,
+		pollInterval:  o.PollInterval,
+		series:        make(map[string]*series),
+	}
+	copts := []statsd.Option{
+		statsd.WithErrorHandler(func(error) { s.stats.clientErrors.Add(1) }),
+	}
+	if o.Namespace != "" {
+		ns := o.Namespace
+		if ns[len(ns)-1] != '.' {
+			ns += "."
+		}
+		s.namespaceLen = len(ns)
+		copts = append(copts, statsd.WithNamespace(ns))
+	}
+	if len(tags) > 0 {
+		copts = append(copts, statsd.WithTags(tags))
+	}
+	copts = append(copts, o.ClientOptions...)
+	c, err := statsd.New(addr, copts...)
+	if err != nil {
+		if addr == "" {
+			return nil, fmt.Errorf("dogstatsd: no usable address in DD_DOGSTATSD_URL=%q (accepted: udp://host[:port], unix:///path) or DD_AGENT_HOST=%q, DD_DOGSTATSD_PORT=%q: %w",
+				os.Getenv("DD_DOGSTATSD_URL"), os.Getenv("DD_AGENT_HOST"), os.Getenv("DD_DOGSTATSD_PORT"), err)
+		}
+		return nil, fmt.Errorf("dogstatsd: Options.Addr %q cannot be used: %w", addr, err)
+	}
+	s.client = c
+	return s, nil
+}
+
+// Increment sends value as a count. Negative, NaN and infinite values are
+// dropped and counted; a fractional value is rounded at random to one of its
+// two nearest integers so that sums stay right on average.
+func (s *Sink) Increment(name string, value float64, tags metricsink.Tags) {
+	n, ok := toCount(value)
+	if !ok {
+		s.drop(reasonValue, name)
+		return
+	}
+	if n == 0 && value != 0 {
+		return // rounded down to nothing: nothing to send
+	}
+	if sr := s.lookup(name, &tags); sr != nil {
+		s.sent(s.client.Count(sr.name, n, sr.tags, 1))
+	}
+}
+
+// Gauge sends value as a gauge. NaN and infinite values are dropped and
+// counted.
+func (s *Sink) Gauge(name string, value float64, tags metricsink.Tags) {
+	if math.IsNaN(value) || math.IsInf(value, 0) {
+		s.drop(reasonValue, name)
+		return
+	}
+	if sr := s.lookup(name, &tags); sr != nil {
+		s.sent(s.client.Gauge(sr.name, value, sr.tags, 1))
+	}
+}
+
+// Histogram sends value as a histogram sample, or a distribution sample
+// when Options.Distributions is set. NaN and infinite values are dropped and
+// counted.
+func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
+	if math.IsNaN(value) || math.IsInf(value, 0) {
+		s.drop(reasonValue, name)
+		return
+	}
+	if sr := s.lookup(name, &tags); sr != nil {
+		if s.distributions {
+			s.sent(s.client.Distribution(sr.name, value, sr.tags, 1))
+		} else {
+			s.sent(s.client.Histogram(sr.name, value, sr.tags, 1))
+		}
+	}
+}
+
+// Duration sends d as a timing in milliseconds (fractions kept). Negative
+// durations are dropped and counted.
+func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
+	if d < 0 {
+		s.drop(reasonValue, name)
+		return
+	}
+	if sr := s.lookup(name, &tags); sr != nil {
+		s.sent(s.client.TimeInMilliseconds(sr.name, float64(d)/float64(time.Millisecond), sr.tags, 1))
+	}
+}
+
+// Flush sends everything the client buffers or aggregates now, and returns
+// when it has been written. It is not needed before Close, which flushes.
+// After Close it does nothing.
+func (s *Sink) Flush() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed.Load() {
+		return nil
+	}
+	return s.client.Flush()
+}
+
+// Close stops the poller, reads the GaugeFunc and CounterFunc functions one
+// last time, flushes everything buffered and closes the connection. Samples
+// given after Close are dropped and counted as closed. Calling Close again
+// does nothing and returns nil.
+func (s *Sink) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed.Load() {
+		return nil
+	}
+	s.poll.stop()
+	s.collect()
+	s.closed.Store(true)
+	return s.client.Close()
+}
+
+// lookup returns the converted series for name and tags, or nil after
+// counting the drop when the sample cannot be sent.
+func (s *Sink) lookup(name string, tags *metricsink.Tags) *series {
+	if s.closed.Load() {
+		s.drop(reasonClosed, name)
+		return nil
+	}
+	if !tags.Valid() {
+		s.drop(reasonTags, name)
+		return nil
+	}
+	var arr [256]byte
+	key := appendKey(arr[:0], name, tags)
+	s.mu.RLock()
+	sr := s.series[string(key)]
+	s.mu.RUnlock()
+	if sr == nil {
+		sr = s.convert(key, name, tags)
+	}
+	if sr.reason != reasonNone {
+		s.drop(sr.reason, name)
+		return nil
+	}
+	return sr
+}
+
+// convert builds the series for name and tags and caches it under key
+// while there is room.
+func (s *Sink) convert(key []byte, name string, tags *metricsink.Tags) *series {
+	sr := newSeries(name, tags, s.namespaceLen)
+	s.mu.Lock()
+	if old := s.series[string(key)]; old != nil {
+		sr = old
+	} else if len(s.series) < s.maxSeries {
+		s.series[string(key)] = sr
+	}
+	s.mu.Unlock()
+	return sr
+}
+
+func (s *Sink) sent(err error) {
+	if err != nil {
+		s.stats.clientErrors.Add(1)
+		return
+	}
+	s.stats.sent.Add(1)
+}
+
+// toCount converts an increment to the integer DogStatsD counts carry,
+// rounding fractions at random in proportion (stochastic rounding).
+func toCount(v float64) (int64, bool) {
+	if !(v >= 0) || v > 1<<62 { // also rejects NaN
+		return 0, false
+	}
+	n := int64(v)
+	if frac := v - float64(n); frac > 0 && rand.Float64() < frac {
+		n++
+	}
+	return n, true
+}
+
+// Stats counts what a Sink did with the samples it was given. Every sample
+// is either Sent or in exactly one of the Dropped counts.
+type Stats struct {
+	// Sent counts samples handed to Datadog's client (before its
+	// aggregation). What the client then failed to deliver is in Client.
+	Sent uint64
+	// DroppedInvalidName counts samples whose name was empty, did not start
+	// with a letter or was too long.
+	DroppedInvalidName uint64
+	// DroppedInvalidTags counts samples whose Tags were not Valid or had an
+	// empty key.
+	DroppedInvalidTags uint64
+	// DroppedInvalidValue counts NaN or infinite values, negative
+	// increments and durations, and function reads that panicked.
+	DroppedInvalidValue uint64
+	// DroppedClosed counts samples given after Close.
+	DroppedClosed uint64
+	// ClientErrors counts errors the client returned or reported to its
+	// error handler (a sample too long for a payload, a write that failed).
+	ClientErrors uint64
+	// Series is the number of cached name and tags pairs.
+	Series int
+	// Client is the Datadog client's telemetry (payloads sent and dropped
+	// and why); all zero when its telemetry is turned off with
+	// statsd.WithoutTelemetry.
+	Client statsd.Telemetry
+}
+
+// Stats returns the Sink's counts so far. It is safe to call at any time,
+// also after Close.
+func (s *Sink) Stats() Stats {
+	s.mu.RLock()
+	n := len(s.series)
+	s.mu.RUnlock()
+	return Stats{
+		Sent:                s.stats.sent.Load(),
+		DroppedInvalidName:  s.stats.drops[reasonName].Load(),
+		DroppedInvalidTags:  s.stats.drops[reasonTags].Load(),
+		DroppedInvalidValue: s.stats.drops[reasonValue].Load(),
+		DroppedClosed:       s.stats.drops[reasonClosed].Load(),
+		ClientErrors:        s.stats.clientErrors.Load(),
+		Series:              n,
+		Client:              s.client.GetTelemetry(),
+	}
+}
+
+type reason uint8
+
+const (
+	reasonNone reason = iota
+	reasonName
+	reasonTags
+	reasonValue
+	reasonClosed
+	numReasons
+)
+
+var reasonText = [numReasons]string{
+	reasonName:   "invalid metric name",
+	reasonTags:   "invalid tags",
+	reasonValue:  "invalid value",
+	reasonClosed: "sink closed",
+}
+
+type counters struct {
+	sent         atomic.Uint64
+	clientErrors atomic.Uint64
+	drops        [numReasons]atomic.Uint64
+	logged       [numReasons]atomic.Bool
+}
+
+// drop counts a dropped sample and logs the first one of each reason.
+func (s *Sink) drop(r reason, name string) {
+	s.stats.drops[r].Add(1)
+	if !s.stats.logged[r].Load() && s.stats.logged[r].CompareAndSwap(false, true) {
+		slog.Default().Warn("dogstatsd: dropping samples; see Stats for counts (logged once per reason)",
+			slog.String("reason", reasonText[r]), slog.String("metric", truncate(name, 64)))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
