@@ -57,3 +57,13 @@ func TestAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestWithRequestIDAllocs holds adding a request id to one allocation: the
+// context node that carries it.
+func TestWithRequestIDAllocs(t *testing.T) {
+	bg := context.Background()
+	got := testing.AllocsPerRun(100, func() { _ = WithRequestID(bg, "r") })
+	if got != 1 {
+		t.Errorf("WithRequestID allocates %v times, want 1", got)
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"testing/slogtest"
 	"time"
+	"testing/slogtest"
 )
 
 var fixed = Options{Service: "svc", Environment: "test", Version: "v1.2.3", Host: "h1", PID: 42}
@@ -265,5 +265,31 @@ func TestContextHelpers(t *testing.T) {
 	}
 	if RequestID(WithRequestID(b, "r2")) != "r2" || RequestID(b) != "r" {
 		t.Error("WithRequestID did not replace the id in a copy only")
+	}
+}
+
+func TestContextDerivation(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := WithAttrs(WithRequestID(parent, "r1"), slog.Int("a", 1))
+	if got := ctx.Value(key{}); got != "v" {
+		t.Errorf("parent value = %v, want v", got)
+	}
+	if got := RequestID(ctx); got != "r1" {
+		t.Errorf("RequestID = %q, want r1", got)
+	}
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(time.Second):
+		t.Fatal("cancelling the parent did not reach a context derived from ours")
+	}
+	if ctx.Err() != context.Canceled {
+		t.Errorf("Err = %v, want context.Canceled", ctx.Err())
+	}
+	if got := RequestID(WithRequestID(nil, "x")); got != "x" {
+		t.Errorf("RequestID(WithRequestID(nil)) = %q", got)
 	}
 }
