@@ -1,0 +1,456 @@
+package wsmetrics
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// The metric names a Tracker records, as dotted Sink names. The Prometheus
+// sink exposes them as websocket_connections, websocket_connection_duration_seconds,
+// websocket_messages_total and websocket_message_bytes_total.
+const (
+	MetricConnections = "websocket.connections"
+	MetricDuration    = "websocket.connection.duration"
+	MetricMessages    = "websocket.messages"
+	MetricBytes       = "websocket.message.bytes"
+)
+
+// Label values a Tracker uses when it cannot or must not use the real one.
+const (
+	// Other replaces a channel family or event name that is over the cap,
+	// outside the allowlist, longer than 64 bytes or made of characters other
+	// than ASCII letters, digits and _ . : / -.
+	Other = "other"
+	// Unknown is the event of a text message with no readable top-level
+	// "event" string (not JSON, not an object, no such key).
+	Unknown = "unknown"
+	// Binary is the event of a binary message under the default event reader.
+	Binary = "binary"
+	// None is the channel family of a connection opened on the empty channel.
+	None = "none"
+)
+
+// Default caps on distinct label values.
+const (
+	DefaultMaxChannels = 50
+	DefaultMaxEvents   = 50
+)
+
+// maxLabelLen is the longest channel family or event name kept as a label.
+const maxLabelLen = 64
+
+// Direction says whether a message was received (In) or sent (Out). It is
+// the direction label: "in" or "out".
+type Direction uint8
+
+// The two directions. Any other Direction value is recorded as "unknown".
+const (
+	In  Direction = 1
+	Out Direction = 2
+)
+
+var directionNames = [3]string{Unknown, "in", "out"}
+
+// String returns "in", "out" or "unknown".
+func (d Direction) String() string { return directionNames[d.index()] }
+
+func (d Direction) index() int {
+	if d > Out {
+		return 0
+	}
+	return int(d)
+}
+
+// Options configure a Tracker. A nil or zero Options consists entirely of
+// default values. NewTracker copies what it needs; the caller's Options is
+// never written to nor read again.
+type Options struct {
+	// ChannelFunc maps the channel (topic) a connection is opened on to its
+	// channel label. The default keeps the topic family, the part before the
+	// first ':' ("video:42" -> "video", "lobby" -> "lobby"). An empty result
+	// becomes "none"; a result longer than 64 bytes or with characters other
+	// than ASCII letters, digits and _ . : / - becomes "other". It must be
+	// safe for concurrent use.
+	ChannelFunc func(channel string) string
+
+	// MaxChannels caps the distinct channel labels a Tracker creates; the
+	// connections of any further family are labelled "other". Default
+	// DefaultMaxChannels (50). Negative values are invalid.
+	MaxChannels int
+
+	// EventFunc names the event of a message from its payload, for both text
+	// and binary messages. For streamed messages (Reader, Writer) it sees
+	// only the first 512 bytes. The default reads the string value of the
+	// top-level "event" key of a JSON object without decoding the message,
+	// gives "unknown" when there is none, and "binary" for binary messages.
+	// An empty result becomes "unknown". It must be safe for concurrent use
+	// and must not keep data.
+	EventFunc func(data []byte) string
+
+	// Events, when not empty, is the allowlist of event names: any other name
+	// is labelled "other". Every entry must be a valid label (1 to 64 bytes of
+	// ASCII letters, digits and _ . : / -). "unknown", "binary" and "other"
+	// are always allowed.
+	Events []string
+
+	// MaxEvents caps the distinct event names a Tracker records when Events
+	// is empty; names first seen after the cap is reached are labelled
+	// "other". Default DefaultMaxEvents (50). Negative values are invalid.
+	MaxEvents int
+}
+
+// Tracker records WebSocket connections and messages into a metricsink.Sink:
+//
+//   - websocket.connections{channel}: open connections, a gauge;
+//   - websocket.connection.duration{channel}: how long each connection lived;
+//   - websocket.messages{channel,event,direction}: messages, a counter;
+//   - websocket.message.bytes{channel,direction}: payload bytes, a counter.
+//
+// The number of open connections is kept per channel family inside the
+// Tracker. When the sink is a metricsink.FuncSink, the gauge is registered
+// once per family and read at collection time, so concurrent opens and closes
+// can never make the exposed value drift. With any other sink, each open and
+// close sends the new count with Sink.Gauge; updates of one family are
+// serialised so the last value sent is always the current count, but a push
+// backend only hears of the gauge when it changes.
+//
+// Use one Tracker per sink (two Trackers would register the same gauges).
+// A Tracker is safe for concurrent use.
+type Tracker struct {
+	sink        metricsink.Sink
+	funcSink    bool
+	channelFunc func(string) string
+	eventFunc   func([]byte) string
+	maxChannels int
+	maxEvents   int // counts names beyond the reserved ones
+	allowlist   bool
+
+	families atomic.Pointer[map[string]*family] // copy on write
+	famMu    sync.Mutex                         // guards writers of families and the fields below
+	nfam     int                                // families other than "other"
+	unreg    []func()
+	closed   bool
+
+	events     atomic.Pointer[map[string]string] // copy on write; values are interned
+	eventsFull atomic.Bool
+	evMu       sync.Mutex
+
+	leaked   atomic.Int64 // connections closed by the collector
+	leakOnce sync.Once
+}
+
+// family is one channel label and its open-connection count.
+type family struct {
+	name  string
+	count atomic.Int64
+	mu    sync.Mutex // serialises count changes and Gauge calls for non-FuncSinks
+	tags  metricsink.Tags
+	dir   [3]metricsink.Tags // channel, direction; indexed by Direction.index
+}
+
+// NewTracker returns a Tracker recording into sink (metricsink.Discard when
+// nil) with opts (defaults when nil).
+//
+// It panics when opts is invalid (a negative cap, an allowlist entry that is
+// not a valid label): that is a programming error, found at start-up.
+func NewTracker(sink metricsink.Sink, opts *Options) *Tracker {
+	if sink == nil {
+		sink = metricsink.Discard
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	t := &Tracker{
+		sink:        sink,
+		channelFunc: o.ChannelFunc,
+		eventFunc:   o.EventFunc,
+		maxChannels: o.MaxChannels,
+		maxEvents:   o.MaxEvents,
+	}
+	_, t.funcSink = sink.(metricsink.FuncSink)
+	if t.channelFunc == nil {
+		t.channelFunc = topicFamily
+	}
+	switch {
+	case o.MaxChannels < 0:
+		panic(fmt.Sprintf("wsmetrics: Options.MaxChannels = %d: want 0 (default %d) or more", o.MaxChannels, DefaultMaxChannels))
+	case o.MaxChannels == 0:
+		t.maxChannels = DefaultMaxChannels
+	}
+	switch {
+	case o.MaxEvents < 0:
+		panic(fmt.Sprintf("wsmetrics: Options.MaxEvents = %d: want 0 (default %d) or more", o.MaxEvents, DefaultMaxEvents))
+	case o.MaxEvents == 0:
+		t.maxEvents = DefaultMaxEvents
+	}
+	ev := map[string]string{Unknown: Unknown, Binary: Binary, Other: Other}
+	if len(o.Events) > 0 {
+		t.allowlist = true
+		for _, e := range o.Events {
+			if !validLabel(e) {
+				panic(fmt.Sprintf("wsmetrics: Options.Events entry %q: want 1 to %d bytes of ASCII letters, digits and _ . : / -", e, maxLabelLen))
+			}
+			ev[e] = strings.Clone(e)
+		}
+	}
+	t.events.Store(&ev)
+	fams := map[string]*family{}
+	t.families.Store(&fams)
+	return t
+}
+
+// topicFamily is the default ChannelFunc: the topic up to the first ':'.
+func topicFamily(channel string) string {
+	fam, _, _ := strings.Cut(channel, ":")
+	return fam
+}
+
+// Open records a new connection on channel and returns its handle. The
+// channel is mapped to its label by Options.ChannelFunc. The caller must
+// call Close on the handle when the connection ends, typically deferred.
+func (t *Tracker) Open(channel string) *Conn {
+	f := t.family(channel)
+	t.add(f, 1)
+	s := &connState{t: t, f: f, start: time.Now()}
+	c := &Conn{s: s}
+	runtime.AddCleanup(c, (*connState).collected, s)
+	return c
+}
+
+// Connections reports the open connections of the channel label family
+// ("video", not "video:42"), as the websocket.connections gauge shows them.
+func (t *Tracker) Connections(family string) int64 {
+	if f := (*t.families.Load())[family]; f != nil {
+		return f.count.Load()
+	}
+	return 0
+}
+
+// Close unregisters the gauges the Tracker registered on a FuncSink. It is
+// for Trackers that are replaced or dropped (tests, reconfiguration); the
+// Tracker keeps counting afterwards but registers nothing more. Calling it
+// more than once is harmless.
+func (t *Tracker) Close() {
+	t.famMu.Lock()
+	unreg := t.unreg
+	t.unreg = nil
+	t.closed = true
+	t.famMu.Unlock()
+	for _, u := range unreg {
+		u()
+	}
+}
+
+func (t *Tracker) add(f *family, delta int64) {
+	if t.funcSink {
+		f.count.Add(delta)
+		return
+	}
+	f.mu.Lock()
+	n := f.count.Add(delta)
+	t.sink.Gauge(MetricConnections, float64(n), f.tags)
+	f.mu.Unlock()
+}
+
+// family returns the family of channel, creating it when under the cap.
+func (t *Tracker) family(channel string) *family {
+	name := t.channelFunc(channel)
+	if name == "" {
+		name = None
+	}
+	if f := (*t.families.Load())[name]; f != nil {
+		return f
+	}
+	if !validLabel(name) {
+		name = Other
+	}
+	t.famMu.Lock()
+	defer t.famMu.Unlock()
+	old := *t.families.Load()
+	if f := old[name]; f != nil {
+		return f
+	}
+	if name != Other && t.nfam >= t.maxChannels {
+		name = Other
+		if f := old[name]; f != nil {
+			return f
+		}
+	}
+	name = strings.Clone(name)
+	f := &family{name: name, tags: metricsink.KV("channel", name)}
+	for i, d := range directionNames {
+		f.dir[i] = metricsink.KV("channel", name, "direction", d)
+	}
+	fams := make(map[string]*family, len(old)+1)
+	for k, v := range old {
+		fams[k] = v
+	}
+	fams[name] = f
+	if name != Other {
+		t.nfam++
+	}
+	if t.funcSink && !t.closed {
+		u, _ := metricsink.GaugeFunc(t.sink, MetricConnections, f.tags, func() float64 {
+			return float64(f.count.Load())
+		})
+		t.unreg = append(t.unreg, u)
+	}
+	t.families.Store(&fams)
+	return f
+}
+
+// label is the set of types event names arrive as.
+type label interface{ ~string | ~[]byte }
+
+// validLabel reports whether s is 1 to 64 bytes of ASCII letters, digits
+// and _ . : / -.
+func validLabel[S label](s S) bool {
+	if len(s) == 0 || len(s) > maxLabelLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '_', c == '.', c == ':', c == '/', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// event returns the interned label for the event name s.
+func event[S label](t *Tracker, s S) string {
+	if len(s) == 0 {
+		return Unknown
+	}
+	if v, ok := (*t.events.Load())[string(s)]; ok {
+		return v
+	}
+	if t.allowlist || t.eventsFull.Load() || !validLabel(s) {
+		return Other
+	}
+	return t.addEvent(string(s))
+}
+
+func (t *Tracker) addEvent(s string) string {
+	t.evMu.Lock()
+	defer t.evMu.Unlock()
+	old := *t.events.Load()
+	if v, ok := old[s]; ok {
+		return v
+	}
+	if len(old)-3 >= t.maxEvents { // 3 reserved names
+		t.eventsFull.Store(true)
+		return Other
+	}
+	s = strings.Clone(s)
+	m := make(map[string]string, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[s] = s
+	t.events.Store(&m)
+	return s
+}
+
+// Conn is the handle of one tracked connection, returned by Tracker.Open.
+// Its methods are safe for concurrent use.
+//
+// Close must be called when the connection ends, however it ends; it is
+// idempotent. As a last resort, a Conn that becomes unreachable without
+// being closed is closed when the garbage collector finds it, and the
+// Tracker logs one warning through slog.Default.
+type Conn struct {
+	s *connState
+}
+
+// connState is separate from Conn so that a cleanup can close it once the
+// Conn is unreachable.
+type connState struct {
+	t      *Tracker
+	f      *family
+	start  time.Time
+	closed atomic.Bool
+}
+
+// Channel returns the channel label of the connection.
+func (c *Conn) Channel() string { return c.s.f.name }
+
+// Message records one message of n payload bytes in direction dir, named
+// event (held to the Tracker's allowlist or cap). Messages recorded after
+// Close are still counted.
+func (c *Conn) Message(dir Direction, ev string, n int) {
+	c.s.record(dir, event(c.s.t, ev), n)
+}
+
+// MessageData records one message in direction dir with payload data; its
+// event is read from data by Options.EventFunc (by default the top-level
+// JSON "event" field, or "binary" when binary is true). data is not kept.
+func (c *Conn) MessageData(dir Direction, binary bool, data []byte) {
+	c.s.message(dir, binary, data, len(data))
+}
+
+// Close records the end of the connection: the gauge goes down by one and
+// the connection's lifetime is recorded, exactly once however many times
+// Close is called.
+func (c *Conn) Close() { c.s.close() }
+
+// message records a message of n bytes whose payload starts with data.
+func (s *connState) message(dir Direction, binary bool, data []byte, n int) {
+	var ev string
+	switch {
+	case s.t.eventFunc != nil:
+		ev = event(s.t, s.t.eventFunc(data))
+	case binary:
+		ev = Binary
+	default:
+		ev = Unknown
+		if raw, ok := scanEvent(data); ok {
+			ev = event(s.t, raw)
+		}
+	}
+	s.record(dir, ev, n)
+}
+
+func (s *connState) record(dir Direction, ev string, n int) {
+	f, i := s.f, dir.index()
+	s.t.sink.Increment(MetricMessages, 1, metricsink.KV("channel", f.name, "event", ev, "direction", directionNames[i]))
+	s.bytes(i, n)
+}
+
+func (s *connState) bytes(i, n int) {
+	if n > 0 {
+		s.t.sink.Increment(MetricBytes, float64(n), s.f.dir[i])
+	}
+}
+
+// close ends the connection once and reports whether this call did it.
+func (s *connState) close() bool {
+	if !s.closed.CompareAndSwap(false, true) {
+		return false
+	}
+	s.t.add(s.f, -1)
+	s.t.sink.Duration(MetricDuration, time.Since(s.start), s.f.tags)
+	return true
+}
+
+// collected runs when a Conn was dropped without Close.
+func (s *connState) collected() {
+	if s.close() {
+		s.t.leaked.Add(1)
+		s.t.leakOnce.Do(func() {
+			slog.Default().Warn("wsmetrics: a connection was garbage-collected without Close; closed it now (defer Close or CloseNow on every connection)",
+				"channel", s.f.name)
+		})
+	}
+}
