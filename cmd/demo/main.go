@@ -1,0 +1,287 @@
+// Command demo is the realtime comments server of the observability guide:
+// comments on videos, stored in SQLite (or PostgreSQL) and pushed live over
+// WebSockets, with every part of the kit wired through observability.Setup.
+//
+//	go run ./cmd/demo                 # API on :4000, metrics on :9568
+//	go run ./cmd/demo -simulate 20    # and 20 virtual users generating traffic
+//	go run ./cmd/demo -telemetry=false  # the same server, uninstrumented
+//
+// Environment: PORT (4000), DATABASE_URL (a SQLite file in the working
+// directory, or postgres://…), REGION (local), and the observability
+// variables of the README (LOG_LEVEL, LOG_FORMAT, ENABLE_DATADOG, …).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/jmoiron/sqlx"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite, driver "sqlite"
+
+	"github.com/realtimeserver/observability"
+	"github.com/realtimeserver/observability/dbmetrics"
+	"github.com/realtimeserver/observability/handler"
+	"github.com/realtimeserver/observability/httpmetrics"
+	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/wsmetrics"
+)
+
+// defaultDatabase is the SQLite file used when DATABASE_URL is unset.
+const defaultDatabase = "realtime-demo.db"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the demo's own settings, from flags and the environment.
+type options struct {
+	port        int
+	databaseURL string
+	region      string
+	simulate    int
+	simEvery    time.Duration
+	telemetry   bool
+	drainWait   time.Duration
+}
+
+func parseOptions(args []string, lookup func(string) (string, bool), stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := options{port: 4000, region: "local", databaseURL: "sqlite://" + defaultDatabase}
+	fs.IntVar(&o.simulate, "simulate", 0, "start `N` in-process virtual users that comment over HTTP and WebSocket")
+	fs.DurationVar(&o.simEvery, "simulate-every", time.Second, "mean time between one virtual user's actions")
+	fs.BoolVar(&o.telemetry, "telemetry", true, "instrument the server; false runs it with no instrumentation at all, as a baseline")
+	fs.DurationVar(&o.drainWait, "shutdown-timeout", 10*time.Second, "how long shutdown waits for requests, sockets and log delivery")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.simulate < 0 {
+		return o, fmt.Errorf("-simulate=%d is invalid: accepted a number of users, 0 or more", o.simulate)
+	}
+	if v, ok := lookup("PORT"); ok && v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			return o, fmt.Errorf("PORT=%q is invalid: accepted a port from 1 to 65535 (0 picks a free one)", v)
+		}
+		o.port = p
+	}
+	if v, ok := lookup("DATABASE_URL"); ok && v != "" {
+		o.databaseURL = v
+	}
+	if v, ok := lookup("REGION"); ok && v != "" {
+		o.region = v
+	}
+	return o, nil
+}
+
+// database maps DATABASE_URL to a driver and its DSN.
+func database(url string) (driver, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return "pgx", url, nil
+	case strings.HasPrefix(url, "sqlite://"):
+		path := strings.TrimPrefix(url, "sqlite://")
+		if path == "" {
+			return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: sqlite:// needs a file path", url)
+		}
+		// WAL and a busy timeout let readers and the writer overlap.
+		return "sqlite", "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", nil
+	}
+	return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: accepted postgres://… or sqlite://path", url)
+}
+
+// run is the whole program; main only wires it to the process. It returns
+// when ctx ends and shutdown is complete.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, lookup, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := observability.ConfigFromLookup(lookup)
+	if err != nil {
+		return err
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = "realtime-server"
+	}
+	cfg.LogOutput = stderr
+	driver, dsn, err := database(o.databaseURL)
+	if err != nil {
+		return err
+	}
+
+	app := &App{hub: NewHub(), region: o.region}
+	var (
+		tel  *observability.Telemetry
+		db   *sqlx.DB
+		root http.Handler
+	)
+	if o.telemetry {
+		if tel, err = observability.Setup(ctx, cfg); err != nil {
+			return err
+		}
+		app.log, app.sink = tel.Logger, tel.Sink
+		db, err = dbmetrics.Open(driver, dsn, &dbmetrics.Options{Sink: tel.Sink, Logger: tel.Logger, DBName: "comments"})
+		tracker := wsmetrics.NewTracker(tel.Sink, nil)
+		app.wrap = func(c *websocket.Conn, channel string) wsConn { return wsmetrics.Wrap(tracker, c, channel) }
+		root = httpmetrics.Middleware(tel.Sink, &httpmetrics.Options{AccessLog: true, Logger: tel.Logger})(app.routes())
+		metricsink.GaugeFunc(tel.Sink, "users.online", metricsink.KV("region", o.region),
+			func() float64 { return float64(app.hub.Online()) })
+	} else {
+		app.log = slog.New(handler.Console(stderr, &handler.ConsoleOptions{Level: cfg.LogLevel}))
+		app.sink = metricsink.Discard
+		db, err = sqlx.Open(driver, dsn)
+		root = app.routes()
+	}
+	if err != nil {
+		return shutdownAfter(tel, fmt.Errorf("opening the database: %w", err))
+	}
+	if driver == "sqlite" {
+		db.SetMaxOpenConns(4)
+	}
+	app.store = NewStore(db, driver)
+	if err := app.store.Migrate(ctx); err != nil {
+		db.Close()
+		return shutdownAfter(tel, err)
+	}
+
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", o.port))
+	if err != nil {
+		db.Close()
+		return shutdownAfter(tel, fmt.Errorf("PORT=%d: %w", o.port, err))
+	}
+	srv := &http.Server{
+		Handler:           root,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(app.log.Handler(), slog.LevelWarn),
+	}
+	// Sockets are hijacked connections, which Shutdown does not track:
+	// tell each to go away with a close frame.
+	srv.RegisterOnShutdown(app.hub.CloseAll)
+
+	base := "http://" + hostPort(ln.Addr())
+	fmt.Fprintf(stdout, "realtime comments demo\n")
+	fmt.Fprintf(stdout, "  API        %s/api/videos/1/comments\n", base)
+	fmt.Fprintf(stdout, "  WebSocket  ws%s/socket?channel=video:1\n", strings.TrimPrefix(base, "http"))
+	fmt.Fprintf(stdout, "  Health     %s/healthz\n", base)
+	if tel != nil && tel.MetricsAddr != "" {
+		if a, err := net.ResolveTCPAddr("tcp", tel.MetricsAddr); err == nil {
+			fmt.Fprintf(stdout, "  Metrics    http://%s/metrics\n", hostPort(a))
+		}
+	}
+	fmt.Fprintf(stdout, "  Database   %s (%s)\n", redactURL(o.databaseURL), driver)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	app.log.Info("demo started", "addr", base, "telemetry", o.telemetry, "simulate", o.simulate, "config", cfg)
+
+	simDone := make(chan struct{})
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer stopSim()
+	go func() {
+		defer close(simDone)
+		if o.simulate > 0 {
+			sim := &simulation{base: base, users: o.simulate, videos: 5, every: o.simEvery, log: app.log,
+				client: &http.Client{Timeout: 10 * time.Second}}
+			sim.run(simCtx)
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopSim()
+		<-simDone
+		db.Close()
+		return shutdownAfter(tel, err)
+	}
+
+	// Graceful shutdown: the simulation first, so its requests do not race
+	// the listener closing; then stop accepting and finish requests in
+	// flight; close sockets with a going-away status; flush telemetry; close
+	// the database last, once nothing can use it.
+	app.log.Info("shutting down")
+	stopSim()
+	<-simDone
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drainWait)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	app.hub.CloseAll()
+	waitGroup(sctx, &app.sockets)
+	if n, _ := app.store.Count(sctx); n >= 0 {
+		app.log.Info("stopped", "comments_stored", n)
+	}
+	if tel != nil {
+		if err := tel.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the database: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// shutdownAfter flushes telemetry after a start-up failure and returns err.
+func shutdownAfter(tel *observability.Telemetry, err error) error {
+	if tel != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, tel.Shutdown(ctx))
+	}
+	return err
+}
+
+func waitGroup(ctx context.Context, wg interface{ Wait() }) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func hostPort(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok && t.IP.IsUnspecified() {
+		return "localhost:" + strconv.Itoa(t.Port)
+	}
+	return a.String()
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			if c := strings.Index(s[i+3:at], ":"); c >= 0 {
+				return s[:i+3+c+1] + "***" + s[at:]
+			}
+		}
+	}
+	return s
+}
