@@ -10,8 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 	"testing/slogtest"
+	"time"
 )
 
 var fixed = Options{Service: "svc", Environment: "test", Version: "v1.2.3", Host: "h1", PID: 42}
