@@ -17,6 +17,8 @@ import (
 	"testing/slogtest"
 	"time"
 
+	"github.com/realtimeserver/observability/internal/testenv"
+
 	"go.uber.org/goleak"
 
 	"github.com/realtimeserver/observability/enrich"
@@ -25,34 +27,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 func shutdown(t *testing.T, tel *Telemetry) {
 	t.Helper()
@@ -78,12 +52,12 @@ func scrape(t *testing.T, url string) string {
 }
 
 func TestSetupLogsEnrichedRedactedJSONAndServesMetrics(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cfg := Config{
 		LogFormat:      FormatJSON,
 		LogOutput:      out,
 		LogLevel:       slog.LevelDebug,
-		PrometheusPort: freePort(t),
+		PrometheusPort: testenv.FreePort(t),
 		PrometheusHost: "127.0.0.1",
 		ServiceName:    "rts",
 		Environment:    "test",

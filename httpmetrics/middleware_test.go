@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realtimeserver/observability/internal/testenv"
+
 	"github.com/coder/websocket"
 
 	"github.com/realtimeserver/observability/enrich"
@@ -270,7 +272,7 @@ func TestRecoverPanics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := metricsinktest.New()
-			var logBuf syncBuffer
+			var logBuf testenv.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logBuf, nil))
 			mux := http.NewServeMux()
 			mux.Handle("/p", tt.handler)
@@ -313,23 +315,6 @@ func TestRecoverPanics(t *testing.T) {
 			}
 		})
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestHijack(t *testing.T) {
@@ -570,7 +555,7 @@ func TestNewRequestIDUnique(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.Buffer
 	logger := slog.New(enrich.New(slog.NewJSONHandler(&buf, nil), enrich.Options{Service: "test"}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /videos/{id}", func(w http.ResponseWriter, r *http.Request) {

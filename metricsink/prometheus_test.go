@@ -14,14 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realtimeserver/observability/internal/testenv"
+
 	"github.com/realtimeserver/observability/metricsink"
 )
 
 // newProm returns a registry without runtime metrics whose warnings go to
 // the returned buffer.
-func newProm(t testing.TB, opts *metricsink.PrometheusOptions) (*metricsink.Prometheus, *syncBuffer) {
+func newProm(t testing.TB, opts *metricsink.PrometheusOptions) (*metricsink.Prometheus, *testenv.Buffer) {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(testenv.Buffer)
 	var o metricsink.PrometheusOptions
 	if opts != nil {
 		o = *opts
@@ -33,23 +35,6 @@ func newProm(t testing.TB, opts *metricsink.PrometheusOptions) (*metricsink.Prom
 		t.Fatal(err)
 	}
 	return p, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func scrape(p *metricsink.Prometheus) string {

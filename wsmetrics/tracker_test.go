@@ -1,7 +1,6 @@
 package wsmetrics
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/realtimeserver/observability/internal/testenv"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -342,7 +343,7 @@ func TestTrackerCloseUnregisters(t *testing.T) {
 }
 
 func TestDroppedConnClosedByCollector(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(logs, nil)))
 	rec := newRecorder()
@@ -365,28 +366,4 @@ func TestDroppedConnClosedByCollector(t *testing.T) {
 	if got := strings.Count(logs.String(), "garbage-collected without Close"); got != 1 {
 		t.Errorf("warnings logged = %d, want 1 (once per Tracker); log:\n%s", got, logs.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,26 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realtimeserver/observability/internal/testenv"
+
 	"github.com/coder/websocket"
 )
-
-// lockedBuffer is an io.Writer the demo writes to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // waitFor polls s until re matches, and returns the first submatch.
 func waitFor(t *testing.T, what string, s fmt.Stringer, re *regexp.Regexp) string {
@@ -53,17 +35,6 @@ func waitFor(t *testing.T, what string, s fmt.Stringer, re *regexp.Regexp) strin
 	return ""
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 var (
 	apiRE     = regexp.MustCompile(`API +(http://\S+)/api/videos/1/comments`)
 	metricsRE = regexp.MustCompile(`Metrics +(http://\S+/metrics)`)
@@ -72,7 +43,7 @@ var (
 // demo is one running instance, in-process.
 type demo struct {
 	base, metrics  string
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testenv.Buffer
 	stop           func() error
 }
 
@@ -80,7 +51,7 @@ func startDemo(t *testing.T, env map[string]string, args ...string) *demo {
 	t.Helper()
 	base := map[string]string{
 		"PORT":            "0",
-		"PROMETHEUS_PORT": strconv.Itoa(freePort(t)),
+		"PROMETHEUS_PORT": strconv.Itoa(testenv.FreePort(t)),
 		"DATABASE_URL":    "sqlite://" + filepath.Join(t.TempDir(), "demo.db"),
 		"LOG_FORMAT":      "json",
 		"LOG_LEVEL":       "debug",
@@ -89,7 +60,7 @@ func startDemo(t *testing.T, env map[string]string, args ...string) *demo {
 		base[k] = v
 	}
 	lookup := func(k string) (string, bool) { v, ok := base[k]; return v, ok }
-	d := &demo{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	d := &demo{stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, lookup, d.stdout, d.stderr) }()

@@ -216,10 +216,10 @@ func TestBinaryShipsEveryLogToDatadogBeforeExit(t *testing.T) {
 	cmd := exec.Command(bin)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(cmd.Environ(),
-		"PORT=0", "PROMETHEUS_PORT="+strconv.Itoa(freePort(t)), "LOG_FORMAT=json",
+		"PORT=0", "PROMETHEUS_PORT="+strconv.Itoa(testenv.FreePort(t)), "LOG_FORMAT=json",
 		"ENABLE_DATADOG=true", "DATADOG_API_KEY=test-api-key", "DATADOG_LOGS_URL="+srv.URL+"/api/v2/logs",
 		"SERVICE_NAME=rts-e2e", "ENVIRONMENT=ci", "SERVICE_VERSION=1.2.3")
-	stdout := &lockedBuffer{}
+	stdout := &testenv.Buffer{}
 	cmd.Stdout = stdout
 	stderrPipe, err := cmd.StderrPipe()
 	if err != nil {

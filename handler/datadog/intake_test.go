@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/realtimeserver/observability/internal/testenv"
 )
 
 const testKey = "0123456789abcdef0123456789abcdef" // a fake Datadog API key
@@ -181,9 +183,9 @@ func fastRetry(c *core) { c.retryBase, c.retryMax = time.Millisecond, 10*time.Mi
 
 // newTestHandler returns a Handler shipping to in, with o's other options,
 // closed when the test ends. Its ErrorOutput goes to the returned buffer.
-func newTestHandler(t testing.TB, in *intake, o Options) (*Handler, *syncBuffer) {
+func newTestHandler(t testing.TB, in *intake, o Options) (*Handler, *testenv.Buffer) {
 	t.Helper()
-	errOut := &syncBuffer{}
+	errOut := &testenv.Buffer{}
 	o.APIKey = testKey
 	o.URL = in.url()
 	if o.ErrorOutput == nil {
@@ -224,24 +226,6 @@ func checkNoKey(t testing.TB, what, text string) {
 	if strings.Contains(text, testKey) {
 		t.Errorf("%s contains the API key: %q", what, text)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // flush calls h.Flush with a generous deadline and fails the test on error.

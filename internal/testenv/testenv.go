@@ -6,9 +6,12 @@
 package testenv
 
 import (
+	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -53,4 +56,43 @@ func PostgresURL(t testing.TB) string {
 		Missing(t, "PostgreSQL", PostgresVar+" names no database; .ci/run starts one (apt-get install postgresql)")
 	}
 	return u
+}
+
+// Buffer is a bytes.Buffer that a logger and a test may use at once.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Len returns the number of bytes written so far.
+func (b *Buffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Len()
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for
+// programs that take a port number rather than a listener.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
