@@ -29,6 +29,7 @@ var logCases = []logCase{
 	{"fanout-2", benchInfo(handler.Fanout(jsonHandler(), jsonHandler()))},
 	{"redact", benchInfo(handler.Redact(jsonHandler()))},
 	{"console", benchInfo(handler.Console(io.Discard, nil))},
+	{"disabled-slog-json", benchDisabledBaseline},
 	{"disabled", benchDisabled},
 	{"zap", benchZap},
 	{"zerolog", benchZerolog},
@@ -69,6 +70,16 @@ func benchInfo(h slog.Handler) func(b *testing.B) {
 
 // benchDisabled is the disabled row: a Debug call on an Info logger
 // through enrich and a Fanout of two JSON handlers.
+// benchDisabledBaseline is the baseline of the disabled row: a Debug call on
+// an Info logger over one JSON handler, nothing of ours.
+func benchDisabledBaseline(b *testing.B) {
+	logger := slog.New(jsonHandler())
+	b.ReportAllocs()
+	for b.Loop() {
+		logger.Debug("message", "a", 1, "b", 2, "c", "three")
+	}
+}
+
 func benchDisabled(b *testing.B) {
 	logger := slog.New(enrich.New(handler.Fanout(jsonHandler(), jsonHandler()), benchOptions))
 	b.ReportAllocs()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -330,5 +331,43 @@ func TestBinaryShipsEveryLogToDatadogBeforeExit(t *testing.T) {
 		if strings.Contains(l, "test-api-key") {
 			t.Errorf("the API key was logged: %s", l)
 		}
+	}
+}
+
+// TestOnPostgreSQL runs the demo on DATABASE_URL=postgres://…, in a schema
+// of its own that it drops afterwards.
+func TestOnPostgreSQL(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema := fmt.Sprintf("demo_test_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("creating schema: %v", err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	d := startDemo(t, map[string]string{"DATABASE_URL": url + sep + "search_path=" + schema})
+	if !strings.Contains(d.stdout.String(), "(pgx)") {
+		t.Fatalf("demo did not choose the pgx driver:\n%s", d.stdout)
+	}
+	drive(t, d.base)
+	status, page := get(t, d.base+"/api/videos/2/comments")
+	var list struct{ Comments []Comment }
+	if err := json.Unmarshal([]byte(page), &list); err != nil || status != 200 || len(list.Comments) != 2 {
+		t.Fatalf("GET = %d %s, want the 2 comments drive posted", status, page)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + schema + ".comments").Scan(&n); err != nil || n != 2 {
+		t.Errorf("comments in %s = %d (%v), want 2", schema, n, err)
+	}
+	_, text := get(t, d.metrics)
+	if !strings.Contains(text, `db_queries_total{operation="insert",source="comments"} 2`) {
+		t.Errorf("metrics lack 2 inserts on comments:\n%s", grepLines(text, "db_queries_total"))
 	}
 }
