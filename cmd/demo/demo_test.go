@@ -333,3 +333,60 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+func TestShutdownSaysGoingAwayAndKeepsComments(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "demo.db")
+	d := startDemo(t, map[string]string{"DATABASE_URL": "sqlite://" + dbPath})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.base, "http")+"/socket?channel=video:9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	waitFor(t, "the socket join", d.stderr, regexp.MustCompile(`"msg":"socket joined"`))
+	for i := range 10 {
+		if s, b := postJSON(t, d.base+"/api/videos/9/comments", fmt.Sprintf(`{"user_id": 1, "body": "c%d"}`, i)); s != 201 {
+			t.Fatalf("POST = %d %v", s, b)
+		}
+	}
+	// A client reads all the time, so it answers the close handshake.
+	type result struct {
+		got int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		for {
+			if _, _, r.err = ws.Read(ctx); r.err != nil {
+				done <- r
+				return
+			}
+			r.got++
+		}
+	}()
+	start := time.Now()
+	if err := d.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("shutdown with a reading client took %v", took)
+	}
+	// The socket got the ten broadcasts, then a going-away close.
+	r := <-done
+	if s := websocket.CloseStatus(r.err); s != websocket.StatusGoingAway {
+		t.Fatalf("socket ended with %v (status %v), want going away", r.err, s)
+	}
+	got := r.got
+	if got != 10 {
+		t.Errorf("socket received %d broadcasts before closing, want 10", got)
+	}
+	// Every committed comment is still there for the next start.
+	d2 := startDemo(t, map[string]string{"DATABASE_URL": "sqlite://" + dbPath})
+	_, page := get(t, d2.base+"/api/videos/9/comments")
+	var list struct{ Comments []Comment }
+	if err := json.Unmarshal([]byte(page), &list); err != nil || len(list.Comments) != 10 {
+		t.Errorf("after a restart GET = %s, want the 10 comments", page)
+	}
+}
