@@ -158,6 +158,8 @@ func TestNarrowDriver(t *testing.T) {
 
 func TestWrapDriver(t *testing.T) {
 	registerNarrow()
+	// The driver is registered once per process; its sink outlives a run.
+	wrapDriverSink.Reset()
 	db, err := sql.Open("sqlite-measured", filepath.Join(t.TempDir(), "w.db"))
 	if err != nil {
 		t.Fatal(err)
