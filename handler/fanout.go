@@ -20,7 +20,7 @@ import (
 //   - WithAttrs and WithGroup are passed to every child.
 //
 // Nil children are ignored; Fanout of no children is a handler that is
-// never enabled. A child that is itself a Fanout is flattened into this one.
+// never enabled.
 // Handle allocates nothing beyond what the children allocate unless a child
 // fails.
 func Fanout(handlers ...slog.Handler) slog.Handler {

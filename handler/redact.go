@@ -1,8 +1,11 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -24,6 +27,13 @@ var defaultRedactKeys = [...]string{
 // (Authorization, API_KEY), at any group depth; an attribute or a group
 // named by a sensitive key is redacted whole, and so is everything logged
 // through WithGroup with a sensitive name.
+//
+// A value that is a map with string keys (http.Header, url.Values,
+// map[string]string, map[string]any) is searched too, to a depth of
+// maxMapDepth: when it holds a sensitive key it is passed on as a group of
+// its entries, sorted by key, with the sensitive ones replaced, so that
+// slog.Any("headers", r.Header) cannot carry an Authorization or Cookie
+// header to a backend. Other values (structs, slices) are not searched.
 //
 // Values are resolved first, so a secret cannot hide behind a
 // [slog.LogValuer]: a record holding a LogValuer is passed on with the
@@ -136,6 +146,10 @@ func (s *keySet) needs(a slog.Attr, all bool) bool {
 	switch a.Value.Kind() {
 	case slog.KindLogValuer:
 		return true
+	case slog.KindAny:
+		if s.mapNeeds(reflect.ValueOf(a.Value.Any()), 0) {
+			return true
+		}
 	case slog.KindGroup:
 		for _, ga := range a.Value.Group() {
 			if s.needs(ga, all) {
@@ -159,6 +173,12 @@ func (s *keySet) redact(a slog.Attr, all bool) slog.Attr {
 		return a
 	}
 	a.Value = a.Value.Resolve()
+	if a.Value.Kind() == slog.KindAny {
+		if m := reflect.ValueOf(a.Value.Any()); s.mapNeeds(m, 0) {
+			a.Value = slog.GroupValue(s.redactMap(m, all)...)
+			return a
+		}
+	}
 	if a.Value.Kind() == slog.KindGroup {
 		g := a.Value.Group()
 		out := make([]slog.Attr, len(g))
@@ -172,6 +192,52 @@ func (s *keySet) redact(a slog.Attr, all bool) slog.Attr {
 		a.Value = slog.StringValue(Redacted)
 	}
 	return a
+}
+
+// maxMapDepth bounds how deep Redact searches maps inside maps, so that a
+// map that contains itself cannot loop.
+const maxMapDepth = 8
+
+// stringMap returns v without interface wrappers when it is a map with
+// string keys.
+func stringMap(v reflect.Value) (reflect.Value, bool) {
+	for v.Kind() == reflect.Interface && !v.IsNil() {
+		v = v.Elem()
+	}
+	return v, v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String
+}
+
+// mapNeeds reports whether v is a map with string keys holding a
+// sensitive key, itself or in a map value, to maxMapDepth.
+func (s *keySet) mapNeeds(v reflect.Value, depth int) bool {
+	m, ok := stringMap(v)
+	if !ok || depth >= maxMapDepth {
+		return false
+	}
+	iter := m.MapRange()
+	for iter.Next() {
+		if s.match(iter.Key().String()) || s.mapNeeds(iter.Value(), depth+1) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactMap returns the entries of the map m as attributes sorted by key,
+// each redacted as an attribute of its own would be.
+func (s *keySet) redactMap(m reflect.Value, all bool) []slog.Attr {
+	m, _ = stringMap(m)
+	out := make([]slog.Attr, 0, m.Len())
+	iter := m.MapRange()
+	for iter.Next() {
+		var v any
+		if iter.Value().CanInterface() {
+			v = iter.Value().Interface()
+		}
+		out = append(out, s.redact(slog.Any(iter.Key().String(), v), all))
+	}
+	slices.SortFunc(out, func(a, b slog.Attr) int { return cmp.Compare(a.Key, b.Key) })
+	return out
 }
 
 type redactHandler struct {

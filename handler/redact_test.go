@@ -3,7 +3,9 @@ package handler
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/slogtest"
 	"time"
@@ -191,4 +193,42 @@ func TestRedactPanicsOnNil(t *testing.T) {
 		}
 	}()
 	Redact(nil)
+}
+
+func TestRedactMaps(t *testing.T) {
+	hdr := http.Header{"Authorization": {"Bearer abc"}, "Accept": {"*/*"}, "Cookie": {"sid=1"}}
+	tests := []struct {
+		name string
+		attr slog.Attr
+		want string // the JSON handler's output for the attribute
+	}{
+		{"http.Header", slog.Any("headers", hdr),
+			`"headers":{"Accept":["*/*"],"Authorization":"[REDACTED]","Cookie":"[REDACTED]"}`},
+		{"map[string]string", slog.Any("m", map[string]string{"user": "u", "PASSWORD": "p"}),
+			`"m":{"PASSWORD":"[REDACTED]","user":"u"}`},
+		{"nested map[string]any", slog.Any("m", map[string]any{"db": map[string]any{"token": "t", "host": "h"}}),
+			`"m":{"db":{"host":"h","token":"[REDACTED]"}}`},
+		{"map without a sensitive key is left as it is", slog.Any("m", map[string]string{"a": "b"}),
+			`"m":{"a":"b"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			l := slog.New(Redact(slog.NewJSONHandler(&buf, nil)))
+			l.Info("msg", tt.attr)
+			if !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("got %s\nwant it to contain %s", buf.String(), tt.want)
+			}
+			if strings.Contains(buf.String(), "abc") || strings.Contains(buf.String(), `"t"`) {
+				t.Errorf("a secret reached the output: %s", buf.String())
+			}
+		})
+	}
+	// A map that contains itself does not make the search loop.
+	m := map[string]any{"a": 1}
+	m["self"] = m
+	ks := Redact(slog.DiscardHandler).(*redactHandler).keys
+	if ks.needs(slog.Any("m", m), false) {
+		t.Error("a self-containing map without sensitive keys was found to need redaction")
+	}
 }
