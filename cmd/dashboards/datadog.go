@@ -115,19 +115,29 @@ func (d *datadogClient) uploadAll(ctx context.Context, files []dashboardFile, dr
 	return nil
 }
 
-// list returns the ids of the account's dashboards by title.
+// listPage is how many dashboards list asks Datadog for at a time.
+const listPage = 100
+
+// list returns the ids of the account's dashboards by title. It pages
+// through the whole list (count and start), so that an account with more
+// dashboards than one page holds still matches by title.
 func (d *datadogClient) list(ctx context.Context) (map[string][]string, error) {
-	var res struct {
-		Dashboards []datadogDashboard `json:"dashboards"`
+	byTitle := make(map[string][]string)
+	for start := 0; ; start += listPage {
+		var res struct {
+			Dashboards []datadogDashboard `json:"dashboards"`
+		}
+		path := fmt.Sprintf("/api/v1/dashboard?count=%d&start=%d", listPage, start)
+		if err := d.do(ctx, http.MethodGet, path, nil, &res, "listing dashboards"); err != nil {
+			return nil, err
+		}
+		for _, db := range res.Dashboards {
+			byTitle[db.Title] = append(byTitle[db.Title], db.ID)
+		}
+		if len(res.Dashboards) < listPage {
+			return byTitle, nil
+		}
 	}
-	if err := d.do(ctx, http.MethodGet, "/api/v1/dashboard", nil, &res, "listing dashboards"); err != nil {
-		return nil, err
-	}
-	byTitle := make(map[string][]string, len(res.Dashboards))
-	for _, db := range res.Dashboards {
-		byTitle[db.Title] = append(byTitle[db.Title], db.ID)
-	}
-	return byTitle, nil
 }
 
 // do sends one request with the keys and decodes a 2xx JSON answer into

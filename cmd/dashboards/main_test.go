@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +30,7 @@ const (
 // recorded is one request a test server received.
 type recorded struct {
 	method, path string
+	query        url.Values
 	header       http.Header
 	body         map[string]any
 }
@@ -48,7 +51,7 @@ func newRecorder(t *testing.T, respond func(w http.ResponseWriter, r recorded)) 
 		if err != nil {
 			t.Errorf("reading request body: %v", err)
 		}
-		got := recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone()}
+		got := recorded{method: r.Method, path: r.URL.Path, query: r.URL.Query(), header: r.Header.Clone()}
 		if len(data) > 0 {
 			if err := json.Unmarshal(data, &got.body); err != nil {
 				t.Errorf("%s %s: body is not a JSON object: %v", r.Method, r.URL.Path, err)
@@ -490,5 +493,53 @@ func TestBadDashboardFiles(t *testing.T) {
 				t.Errorf("run = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDatadogUploadPagesThroughTheList(t *testing.T) {
+	files, err := loadDatadogDashboards(deployDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 250 dashboards; ours is on the second page. A server that honours
+	// count and start, as Datadog's does.
+	var all []map[string]string
+	for i := range 250 {
+		all = append(all, map[string]string{"id": fmt.Sprintf("id-%d", i), "title": fmt.Sprintf("other %d", i)})
+	}
+	all[170]["title"] = files[0].title
+	rec := newRecorder(t, func(w http.ResponseWriter, r recorded) {
+		switch {
+		case r.method == http.MethodGet && r.path == "/api/v1/dashboard":
+			count, _ := strconv.Atoi(r.query.Get("count"))
+			start, _ := strconv.Atoi(r.query.Get("start"))
+			if count <= 0 {
+				count = 100
+			}
+			page := all[min(start, len(all)):min(start+count, len(all))]
+			json.NewEncoder(w).Encode(map[string]any{"dashboards": page})
+		case r.method == http.MethodPut:
+			fmt.Fprintf(w, `{"id":%q,"url":"/x"}`, strings.TrimPrefix(r.path, "/api/v1/dashboard/"))
+		default:
+			fmt.Fprint(w, `{"id":"new","url":"/x"}`)
+		}
+	})
+	if out, err := runCmd(t, ddEnv(rec.srv.URL), "-datadog", "-dir", deployDir); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	var gets, puts int
+	for _, r := range rec.requests() {
+		switch r.method {
+		case http.MethodGet:
+			gets++
+		case http.MethodPut:
+			puts++
+			if r.path != "/api/v1/dashboard/id-170" {
+				t.Errorf("PUT %s, want /api/v1/dashboard/id-170", r.path)
+			}
+		}
+	}
+	if gets != 3 || puts != 1 {
+		t.Errorf("%d list requests and %d updates, want 3 pages and 1 update of the dashboard on page 2", gets, puts)
 	}
 }
