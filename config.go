@@ -55,9 +55,9 @@ type Config struct {
 	EnableDatadog bool
 	// DatadogAPIKey authenticates the intake; required when EnableDatadog
 	// (DATADOG_API_KEY). Never logged.
-	DatadogAPIKey string
+	DatadogAPIKey string `json:"-"`
 	// DatadogAppKey is only used to upload dashboards (DATADOG_APP_KEY).
-	DatadogAppKey string
+	DatadogAppKey string `json:"-"`
 	// DatadogSite is one of DatadogSites (DATADOG_SITE). Default: datadoghq.com.
 	DatadogSite string
 	// DatadogLogsURL overrides the intake URL derived from the site, for
@@ -73,8 +73,9 @@ type Config struct {
 	PrometheusHost string
 
 	// MetricsBackends lists BackendPrometheus and/or BackendDogStatsD
-	// (METRICS_BACKENDS). Nil means prometheus alone; an empty non-nil
-	// slice means none (Sinks alone, or Discard).
+	// (METRICS_BACKENDS; unset or empty means prometheus). Nil means
+	// prometheus alone; an empty non-nil slice, which only a program can
+	// set, means none (Sinks alone, or Discard).
 	MetricsBackends []string
 
 	// ServiceName, Environment and ServiceVersion are added to every log
@@ -164,12 +165,11 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			cfg.PrometheusPort = p
 		}
 	}
-	if v, ok := lookup("METRICS_BACKENDS"); ok {
+	if v, ok := get("METRICS_BACKENDS"); ok {
 		cfg.MetricsBackends = []string{}
 		for _, b := range strings.Split(v, ",") {
 			b = strings.ToLower(strings.TrimSpace(b))
 			switch b {
-			case "":
 			case BackendPrometheus, BackendDogStatsD:
 				if !slices.Contains(cfg.MetricsBackends, b) {
 					cfg.MetricsBackends = append(cfg.MetricsBackends, b)
@@ -178,6 +178,10 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 				bad("METRICS_BACKENDS", v, "a comma-separated list of prometheus, dogstatsd")
 			}
 		}
+	}
+	if p, ok := get("PROMETHEUS_PORT"); ok && cfg.MetricsBackends != nil &&
+		!slices.Contains(cfg.MetricsBackends, BackendPrometheus) && !cfg.DisablePrometheusListener {
+		errs = append(errs, fmt.Errorf("PROMETHEUS_PORT=%q is set but METRICS_BACKENDS=%q has no prometheus: add prometheus to METRICS_BACKENDS, or unset PROMETHEUS_PORT (or set it to 0)", p, strings.Join(cfg.MetricsBackends, ",")))
 	}
 	cfg.ServiceName = firstSet(get, "SERVICE_NAME", "DD_SERVICE")
 	cfg.Environment = firstSet(get, "ENVIRONMENT", "DD_ENV")

@@ -45,8 +45,9 @@ func TestConfigFromLookupValid(t *testing.T) {
 			Config{MetricsBackends: []string{"prometheus", "dogstatsd"}}},
 		{"METRICS_BACKENDS duplicates kept once", map[string]string{"METRICS_BACKENDS": "dogstatsd,dogstatsd"},
 			Config{MetricsBackends: []string{"dogstatsd"}}},
-		{"METRICS_BACKENDS empty means none", map[string]string{"METRICS_BACKENDS": ""},
-			Config{MetricsBackends: []string{}}},
+		{"METRICS_BACKENDS empty is unset: prometheus", map[string]string{"METRICS_BACKENDS": " "}, Config{}},
+		{"PROMETHEUS_PORT=0 without prometheus", map[string]string{"METRICS_BACKENDS": "dogstatsd", "PROMETHEUS_PORT": "0"},
+			Config{MetricsBackends: []string{"dogstatsd"}, DisablePrometheusListener: true}},
 		{"SERVICE_NAME, ENVIRONMENT, SERVICE_VERSION",
 			map[string]string{"SERVICE_NAME": "rts", "ENVIRONMENT": "prod", "SERVICE_VERSION": "1.2.3"},
 			Config{ServiceName: "rts", Environment: "prod", ServiceVersion: "1.2.3"}},
@@ -85,6 +86,8 @@ func TestConfigFromLookupInvalid(t *testing.T) {
 		{"PROMETHEUS_PORT too big", map[string]string{"PROMETHEUS_PORT": "70000"}, []string{"PROMETHEUS_PORT", `"70000"`}},
 		{"PROMETHEUS_PORT negative", map[string]string{"PROMETHEUS_PORT": "-1"}, []string{"PROMETHEUS_PORT", `"-1"`}},
 		{"METRICS_BACKENDS", map[string]string{"METRICS_BACKENDS": "prometheus,graphite"}, []string{"METRICS_BACKENDS", `"prometheus,graphite"`, "prometheus, dogstatsd"}},
+		{"METRICS_BACKENDS only commas", map[string]string{"METRICS_BACKENDS": ", ,"}, []string{"METRICS_BACKENDS", "prometheus, dogstatsd"}},
+		{"PROMETHEUS_PORT without prometheus", map[string]string{"METRICS_BACKENDS": "dogstatsd", "PROMETHEUS_PORT": "9100"}, []string{"PROMETHEUS_PORT", `"9100"`, "METRICS_BACKENDS", "no prometheus"}},
 		{"several at once are all reported", map[string]string{"LOG_LEVEL": "loud", "PROMETHEUS_PORT": "x"}, []string{"LOG_LEVEL", "PROMETHEUS_PORT"}},
 	}
 	for _, tt := range tests {

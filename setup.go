@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/handler"
@@ -37,6 +38,10 @@ type Telemetry struct {
 	// MetricsAddr is the address of the metrics listener ("[::]:9568"), or
 	// "" when there is none.
 	MetricsAddr string
+
+	// Config is the configuration in effect: Setup's argument with the
+	// service, environment and version defaults filled in.
+	Config Config
 
 	// Prometheus, Datadog and DogStatsD are the backends Setup built, or nil.
 	Prometheus *metricsink.Prometheus
@@ -77,7 +82,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		Version:     cfg.ServiceVersion,
 	}.WithDefaults()
 	cfg.ServiceName, cfg.Environment, cfg.ServiceVersion = names.Service, names.Environment, names.Version
-	t := &Telemetry{Level: new(slog.LevelVar)}
+	t := &Telemetry{Level: new(slog.LevelVar), Config: cfg}
 	t.Level.Set(cfg.LogLevel)
 
 	// Logs.
@@ -152,7 +157,14 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.MetricsAddr = ln.Addr().String()
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", t.Prometheus)
-		t.server = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(t.Logger.Handler(), slog.LevelWarn)}
+		t.server = &http.Server{
+			Handler:           mux,
+			ErrorLog:          slog.NewLogLogger(t.Logger.Handler(), slog.LevelWarn),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		}
 		t.serverDone = make(chan error, 1)
 		go func() { t.serverDone <- t.server.Serve(ln) }()
 	}
@@ -189,8 +201,10 @@ func (t *Telemetry) exportHealth() {
 }
 
 // Shutdown stops the metrics listener, delivers every log record still
-// queued for Datadog, flushes DogStatsD and closes every backend. When ctx
-// ends first it returns an error that says how much was not delivered.
+// queued for Datadog, flushes DogStatsD and closes every backend,
+// Config.Handlers and Config.Sinks included when they have a Close(ctx),
+// Flush(ctx) or Close() method. When ctx ends first it returns an error
+// that says how much was not delivered.
 // Calling it again returns the first call's result.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.once.Do(func() { t.shutErr = t.shutdown(ctx) })
@@ -200,8 +214,13 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 func (t *Telemetry) shutdown(ctx context.Context) error {
 	var errs []error
 	if t.server != nil {
-		if err := t.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("metrics listener: %w", err))
+		// A scrape takes milliseconds; do not let a stuck one take the
+		// time the log flush needs.
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := t.server.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			t.server.Close()
 		}
 		if err := <-t.serverDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("metrics listener: %w", err))
@@ -217,10 +236,35 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("dogstatsd: %w", err))
 		}
 	}
+	for i, h := range t.Config.Handlers {
+		if err := closeBackend(ctx, h); err != nil {
+			errs = append(errs, fmt.Errorf("Config.Handlers[%d]: %w", i, err))
+		}
+	}
+	for i, s := range t.Config.Sinks {
+		if err := closeBackend(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("Config.Sinks[%d]: %w", i, err))
+		}
+	}
 	for _, u := range t.unregister {
 		u()
 	}
 	return errors.Join(errs...)
+}
+
+// closeBackend flushes and closes an extra backend by whichever of the
+// usual methods it has: Close(ctx) error (as the Datadog handler), else
+// Flush(ctx) error, else Close() error (io.Closer, as the DogStatsD sink).
+func closeBackend(ctx context.Context, b any) error {
+	switch c := b.(type) {
+	case interface{ Close(context.Context) error }:
+		return c.Close(ctx)
+	case interface{ Flush(context.Context) error }:
+		return c.Flush(ctx)
+	case io.Closer:
+		return c.Close()
+	}
+	return nil
 }
 
 // closeEarly releases what Setup built before it failed.

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -422,5 +423,50 @@ func TestSetupDogStatsDBackend(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("datagram line %q lacks %q", line, want)
 		}
+	}
+}
+
+// closingHandler and closingSink record that Shutdown closed them.
+type closingHandler struct {
+	slog.Handler
+	closed bool
+}
+
+func (c *closingHandler) Close(ctx context.Context) error { c.closed = true; return nil }
+
+type closingSink struct {
+	metricsink.Sink
+	closed bool
+}
+
+func (c *closingSink) Close() error { c.closed = true; return errors.New("sink failed to flush") }
+
+func TestShutdownClosesExtraBackends(t *testing.T) {
+	h := &closingHandler{Handler: slog.DiscardHandler}
+	s := &closingSink{Sink: metricsink.Discard}
+	tel, err := Setup(context.Background(), Config{
+		LogOutput: io.Discard, DisablePrometheusListener: true,
+		Handlers: []slog.Handler{h}, Sinks: []metricsink.Sink{s},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tel.Shutdown(context.Background())
+	if !h.closed || !s.closed {
+		t.Errorf("closed: handler %v, sink %v; want both", h.closed, s.closed)
+	}
+	if err == nil || !strings.Contains(err.Error(), "Config.Sinks[0]: sink failed to flush") {
+		t.Errorf("Shutdown = %v, want the sink's error named", err)
+	}
+}
+
+func TestTelemetryConfigHasDefaults(t *testing.T) {
+	tel, err := Setup(context.Background(), Config{LogOutput: io.Discard, DisablePrometheusListener: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, tel)
+	if c := tel.Config; c.ServiceName == "" || c.Environment != "development" || c.ServiceVersion == "" {
+		t.Errorf("Telemetry.Config names = %q %q %q, want the defaults filled", c.ServiceName, c.Environment, c.ServiceVersion)
 	}
 }

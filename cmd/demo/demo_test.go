@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ func startDemo(t *testing.T, env map[string]string, args ...string) *demo {
 		}
 	})
 	d.base = waitFor(t, "the API URL", d.stdout, apiRE)
-	if base["PROMETHEUS_PORT"] != "0" {
+	if base["PROMETHEUS_PORT"] != "0" && !slices.Contains(args, "-telemetry=false") {
 		d.metrics = waitFor(t, "the metrics URL", d.stdout, metricsRE)
 	}
 	return d
@@ -388,5 +389,67 @@ func TestShutdownSaysGoingAwayAndKeepsComments(t *testing.T) {
 	var list struct{ Comments []Comment }
 	if err := json.Unmarshal([]byte(page), &list); err != nil || len(list.Comments) != 10 {
 		t.Errorf("after a restart GET = %s, want the 10 comments", page)
+	}
+}
+
+func TestSocketEdgeCases(t *testing.T) {
+	d := startDemo(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wsBase := "ws" + strings.TrimPrefix(d.base, "http")
+
+	// "video:01" is video 1: it receives what is posted to video 1.
+	ws, _, err := websocket.Dial(ctx, wsBase+"/socket?channel=video:01", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	waitFor(t, "the socket join", d.stderr, regexp.MustCompile(`"msg":"socket joined"`))
+	if s, b := postJSON(t, d.base+"/api/videos/1/comments", `{"user_id": 1, "body": "to video 1"}`); s != 201 {
+		t.Fatalf("POST = %d %v", s, b)
+	}
+	if _, msg, err := ws.Read(ctx); err != nil || !strings.Contains(string(msg), "to video 1") {
+		t.Fatalf("socket on video:01 got %s, %v; want the comment posted to video 1", msg, err)
+	}
+
+	// A message over the read limit closes the socket and is counted.
+	if err := ws.Write(ctx, websocket.MessageText, []byte(strings.Repeat("x", maxMessageBytes+1))); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Errorf("oversized message ended the socket with %v, want status 1009", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, text := get(t, d.metrics)
+		if strings.Contains(text, `requests_rejected_total{reason="message_too_large",transport="ws"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message_too_large not counted:\n%s", grepLines(text, "requests_rejected_total"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestOptionsAndURLs(t *testing.T) {
+	for _, args := range [][]string{{"-simulate-every", "0"}, {"-simulate-every", "-1s"}, {"-shutdown-timeout", "0"}, {"-simulate", "-2"}} {
+		if _, err := parseOptions(args, func(string) (string, bool) { return "", false }, io.Discard); err == nil {
+			t.Errorf("parseOptions(%q) accepted it", args)
+		}
+	}
+	tests := []struct{ in, want string }{
+		{"postgres://app:s3cret@db:5432/x", "postgres://app:xxxxx@db:5432/x"},
+		{"postgres://db/x?user=app&password=s3cret", "postgres://db/x?password=xxxxx&user=app"},
+		{"sqlite://realtime-demo.db", "sqlite://realtime-demo.db"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	_, _, err := database("pgx://app:s3cret@db/x")
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("database() error = %v, want one naming DATABASE_URL without the password", err)
 	}
 }

@@ -102,6 +102,9 @@ func TestEveryReferenceMetricIsExposed(t *testing.T) {
 		{"db_pool_max_open_connections", []string{"db"}},
 		{"db_pool_in_use_connections", []string{"db"}},
 		{"db_pool_waits_total", []string{"db"}},
+		{"db_pool_open_connections", []string{"db"}},
+		{"db_pool_idle_connections", []string{"db"}},
+		{"db_pool_wait_seconds_total", []string{"db"}},
 		{"log_records_total", []string{"level"}},
 		{"comments_created_total", []string{"region", "channel", "transport"}},
 		{"comment_creation_duration_seconds_bucket", []string{"region", "transport", "le"}},
@@ -163,12 +166,20 @@ func TestEveryReferenceMetricIsExposed(t *testing.T) {
 }
 
 func TestTelemetryOffServesTheSameAPI(t *testing.T) {
-	d := startDemo(t, map[string]string{"PROMETHEUS_PORT": "0"}, "-telemetry=false")
+	port := testenv.FreePort(t)
+	d := startDemo(t, map[string]string{"PROMETHEUS_PORT": strconv.Itoa(port)}, "-telemetry=false")
 	if s, b := postJSON(t, d.base+"/api/videos/1/comments", `{"user_id": 1, "body": "plain"}`); s != 201 {
 		t.Fatalf("POST = %d %v", s, b)
 	}
 	if strings.Contains(d.stdout.String(), "Metrics") {
 		t.Errorf("uninstrumented demo announces a metrics listener:\n%s", d.stdout)
+	}
+	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port)); err == nil {
+		t.Errorf("uninstrumented demo serves metrics on PROMETHEUS_PORT=%d", port)
+	}
+	// LOG_FORMAT=json is honoured, and there is no access log.
+	if !strings.Contains(d.stderr.String(), `"msg":"demo started"`) {
+		t.Errorf("uninstrumented demo did not log JSON:\n%s", d.stderr)
 	}
 	if strings.Contains(d.stderr.String(), `"msg":"http request"`) {
 		t.Errorf("uninstrumented demo writes an access log")
@@ -240,10 +251,26 @@ func TestBinaryShipsEveryLogToDatadogBeforeExit(t *testing.T) {
 		}
 	}()
 	base := waitFor(t, "the API URL", stdout, apiRE)
+	metricsURL := waitFor(t, "the metrics URL", stdout, metricsRE)
 	for i := range 20 {
 		postJSON(t, base+"/api/videos/3/comments", fmt.Sprintf(`{"user_id": %d, "body": "c%d"}`, i+1, i))
 	}
 	drive(t, base)
+
+	// The binary's exposition holds the reference metrics and passes promtool.
+	_, text := get(t, metricsURL)
+	for _, name := range []string{"http_requests_total{", "db_queries_total{", "websocket_messages_total{",
+		"datadog_logs_sent_total ", "log_records_total{", "go_goroutines ", "process_resident_memory_bytes "} {
+		if !strings.Contains(text, name) {
+			t.Errorf("the binary's /metrics lacks %s", name)
+		}
+	}
+	promtool := testenv.Binary(t, "promtool", "apt-get install prometheus")
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = strings.NewReader(text)
+	if out, err := check.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("promtool check metrics on the binary's output: %v\n%s", err, out)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ func (s *subscriber) stop() { s.once.Do(func() { close(s.done) }) }
 // Hub fans events out to the subscribers of each channel ("video:42").
 type Hub struct {
 	mu     sync.Mutex
+	closed bool // after CloseAll, Subscribe refuses
 	topics map[string]map[*subscriber]struct{}
 	online atomic.Int64
 	// slow counts subscribers dropped because their outbox was full.
@@ -35,10 +36,14 @@ func NewHub() *Hub {
 	return &Hub{topics: make(map[string]map[*subscriber]struct{})}
 }
 
-// Subscribe adds s to channel.
-func (h *Hub) Subscribe(channel string, s *subscriber) {
+// Subscribe adds s to channel. It reports false, adding nothing, once
+// CloseAll has run.
+func (h *Hub) Subscribe(channel string, s *subscriber) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
 	m := h.topics[channel]
 	if m == nil {
 		m = make(map[*subscriber]struct{})
@@ -46,6 +51,7 @@ func (h *Hub) Subscribe(channel string, s *subscriber) {
 	}
 	m[s] = struct{}{}
 	h.online.Add(1)
+	return true
 }
 
 // Unsubscribe removes s from channel; removing it twice is harmless.
@@ -78,10 +84,12 @@ func (h *Hub) Broadcast(channel string, msg []byte) {
 	}
 }
 
-// CloseAll tells every subscriber to go away, for shutdown.
+// CloseAll tells every subscriber to go away, and refuses new ones, for
+// shutdown.
 func (h *Hub) CloseAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for _, m := range h.topics {
 		for s := range m {
 			s.stop()

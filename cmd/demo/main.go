@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -81,6 +82,12 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 	if o.simulate < 0 {
 		return o, fmt.Errorf("-simulate=%d is invalid: accepted a number of users, 0 or more", o.simulate)
 	}
+	if o.simEvery <= 0 {
+		return o, fmt.Errorf("-simulate-every=%v is invalid: accepted a duration above 0, such as 500ms", o.simEvery)
+	}
+	if o.drainWait <= 0 {
+		return o, fmt.Errorf("-shutdown-timeout=%v is invalid: accepted a duration above 0, such as 10s", o.drainWait)
+	}
 	if v, ok := lookup("PORT"); ok && v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 0 || p > 65535 {
@@ -105,12 +112,12 @@ func database(url string) (driver, dsn string, err error) {
 	case strings.HasPrefix(url, "sqlite://"):
 		path := strings.TrimPrefix(url, "sqlite://")
 		if path == "" {
-			return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: sqlite:// needs a file path", url)
+			return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: sqlite:// needs a file path", redactURL(url))
 		}
 		// WAL and a busy timeout let readers and the writer overlap.
 		return "sqlite", "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", nil
 	}
-	return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: accepted postgres://… or sqlite://path", url)
+	return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: accepted postgres://… or sqlite://path", redactURL(url))
 }
 
 // run is the whole program; main only wires it to the process. It returns
@@ -151,7 +158,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		metricsink.GaugeFunc(tel.Sink, "users.online", metricsink.KV("region", o.region),
 			func() float64 { return float64(app.hub.Online()) })
 	} else {
-		app.log = slog.New(handler.Console(stderr, &handler.ConsoleOptions{Level: cfg.LogLevel}))
+		if cfg.LogFormat == observability.FormatJSON {
+			app.log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		} else {
+			app.log = slog.New(handler.Console(stderr, &handler.ConsoleOptions{Level: cfg.LogLevel}))
+		}
 		app.sink = metricsink.Discard
 		db, err = sqlx.Open(driver, dsn)
 		root = app.routes()
@@ -176,7 +187,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	srv := &http.Server{
 		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(app.log.Handler(), slog.LevelWarn),
+		// Bodies are at most 64 KiB: a client that trickles one cannot hold
+		// a handler (or shutdown) for long. Sockets are hijacked, and
+		// coder/websocket clears the deadlines it inherits.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(app.log.Handler(), slog.LevelWarn),
 	}
 	// Sockets are hijacked connections, which Shutdown does not track:
 	// tell each to go away with a close frame.
@@ -196,6 +212,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if tel != nil {
+		cfg = tel.Config
+	}
 	app.log.Info("demo started", "addr", base, "telemetry", o.telemetry, "simulate", o.simulate, "config", cfg)
 
 	simDone := make(chan struct{})
@@ -226,19 +245,25 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	app.log.Info("shutting down")
 	stopSim()
 	<-simDone
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drainWait)
+	// Two phases with deadlines of their own, so that a request that will
+	// not finish cannot take the time the log flush needs.
+	bg := context.WithoutCancel(ctx)
+	hctx, cancel := context.WithTimeout(bg, o.drainWait/2)
 	defer cancel()
 	var errs []error
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(hctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		srv.Close() // cut what is still open
 	}
 	app.hub.CloseAll()
-	waitGroup(sctx, &app.sockets)
-	if n, _ := app.store.Count(sctx); n >= 0 {
+	waitGroup(hctx, &app.sockets)
+	if n, err := app.store.Count(hctx); err == nil {
 		app.log.Info("stopped", "comments_stored", n)
 	}
+	tctx, cancel := context.WithTimeout(bg, o.drainWait/2)
+	defer cancel()
 	if tel != nil {
-		if err := tel.Shutdown(sctx); err != nil {
+		if err := tel.Shutdown(tctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -274,14 +299,17 @@ func hostPort(a net.Addr) string {
 	return a.String()
 }
 
-// redactURL hides a password in a database URL.
+// redactURL hides the password of a database URL, in its user information
+// and in a password query parameter, for messages and logs.
 func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			if c := strings.Index(s[i+3:at], ":"); c >= 0 {
-				return s[:i+3+c+1] + "***" + s[at:]
-			}
-		}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an unparsable URL)"
 	}
-	return s
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -69,6 +70,18 @@ func (a *App) socket(w http.ResponseWriter, r *http.Request) {
 			`channel must be "video:{video_id}" with a positive integer id`)
 		return
 	}
+	// Counted before the upgrade, so that shutdown waits for a socket
+	// accepted while it runs.
+	a.sockets.Add(1)
+	defer a.sockets.Done()
+	// One name per video ("video:01" and "video:1" are the same channel).
+	channel = videoChannel(videoID)
+	sub := newSubscriber(socketOutbox)
+	if !a.hub.Subscribe(channel, sub) {
+		a.refuse(w, r, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		return
+	}
+	defer a.hub.Unsubscribe(channel, sub)
 	raw, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		a.rejected(r.Context(), "ws", "bad_upgrade", err.Error())
@@ -79,15 +92,10 @@ func (a *App) socket(w http.ResponseWriter, r *http.Request) {
 	if a.wrap != nil {
 		conn = a.wrap(raw, channel)
 	}
-	a.sockets.Add(1)
-	defer a.sockets.Done()
 	defer conn.CloseNow()
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	sub := newSubscriber(socketOutbox)
-	a.hub.Subscribe(channel, sub)
-	defer a.hub.Unsubscribe(channel, sub)
 	a.log.InfoContext(ctx, "socket joined", "channel", channel, "video_id", videoID)
 
 	writerDone := make(chan struct{})
@@ -132,9 +140,9 @@ func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, vi
 	for {
 		typ, data, err := conn.Read(ctx)
 		if err != nil {
-			var ce websocket.CloseError
-			if errors.As(err, &ce) && ce.Code == websocket.StatusMessageTooBig {
-				a.rejected(ctx, "ws", "message_too_large", "a message exceeded the read limit")
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				a.rejected(ctx, "ws", "message_too_large",
+					fmt.Sprintf("a message exceeded the limit of %d bytes", maxMessageBytes))
 			}
 			return
 		}
