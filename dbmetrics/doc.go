@@ -43,6 +43,13 @@
 // (others are read again each time, which costs well under a microsecond
 // for a statement of ordinary length).
 //
+// The reading of a text is remembered by the address and length of its
+// bytes as well as by its content, which relies on Go strings being
+// immutable. SQL strings must therefore not alias memory that is later
+// reused for other bytes, such as unsafe.String over a pooled []byte: a
+// new statement in the same bytes would be reported with the source and
+// operation of the old one. string(b) and strings.Builder are safe.
+//
 // When the Sink is a metricsink.FuncSink (the Prometheus sink is), the
 // pool statistics of sql.DBStats are read at each scrape, tagged db:
 // db.pool.max_open_connections, open_connections, in_use_connections,

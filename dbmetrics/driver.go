@@ -219,6 +219,21 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	return &tx{inner: txi, in: c.in, ctx: ctx, source: call.source}, nil
 }
 
+// legacyArgs is what database/sql checks before it calls a driver's
+// legacy Exec or Query: the arguments converted by namedValueToValue and
+// the context not yet ended. Its error is the query's outcome, recorded
+// like the driver's own.
+func legacyArgs(ctx context.Context, args []driver.NamedValue) ([]driver.Value, error) {
+	dargs, err := namedValueToValue(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return dargs, nil
+}
+
 // namedValueToValue is database/sql's conversion for legacy drivers.
 func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
 	dargs := make([]driver.Value, len(named))
@@ -243,13 +258,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		res, err = c.execCtx.ExecContext(ctx, query, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
-			return nil, err
+		if dargs, err = legacyArgs(ctx, args); err == nil {
+			res, err = c.exec.Exec(query, dargs)
 		}
-		if err = ctx.Err(); err != nil {
-			return nil, err
-		}
-		res, err = c.exec.Exec(query, dargs)
 	}
 	if err == driver.ErrSkip {
 		return nil, err
@@ -270,13 +281,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		ri, err = c.queryCtx.QueryContext(ctx, query, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
-			return nil, err
+		if dargs, err = legacyArgs(ctx, args); err == nil {
+			ri, err = c.query.Query(query, dargs)
 		}
-		if err = ctx.Err(); err != nil {
-			return nil, err
-		}
-		ri, err = c.query.Query(query, dargs)
 	}
 	if err == driver.ErrSkip {
 		return nil, err

@@ -229,7 +229,13 @@ func (in *instrument) logSlow(ctx context.Context, info *stmtInfo, source string
 // Invalid UTF-8 is replaced so that the log line stays valid.
 func shortenSQL(q string, max int) string {
 	var b strings.Builder
-	b.Grow(min(len(q), 4*max+4))
+	// At most max runes of up to 4 bytes and the "…", and never more than
+	// q: 4*max+4 is computed only when it cannot overflow.
+	grow := len(q)
+	if 0 <= max && max < grow/4 {
+		grow = 4*max + 4
+	}
+	b.Grow(grow)
 	n := 0 // runes written
 	space := false
 	for _, r := range q {

@@ -368,6 +368,31 @@ func TestSQLiteSlowQueryLog(t *testing.T) {
 	}
 }
 
+// TestSQLiteSlowQueryHugeMaxSQLLength logs every query with a MaxSQLLength
+// so large that a buffer sized from it would overflow.
+func TestSQLiteSlowQueryHugeMaxSQLLength(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	db, _ := openSQLite(t, &Options{Logger: logger, SlowThreshold: time.Nanosecond, MaxSQLLength: 1 << 61})
+	var one int
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				t.Errorf("query with MaxSQLLength 1<<61 panicked: %v", v)
+			}
+		}()
+		if err := db.Get(&one, "SELECT  1"); err != nil {
+			t.Error(err)
+		}
+	}()
+	mu.Lock()
+	defer mu.Unlock()
+	if want := `"sql":"SELECT 1"`; !strings.Contains(buf.String(), want) {
+		t.Errorf("slow-query log = %s; want a record with %s", buf.String(), want)
+	}
+}
+
 func TestSQLiteSlowQueryLogOff(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
@@ -452,11 +477,44 @@ func TestSQLitePoolGauges(t *testing.T) {
 	if s := counter("db.pool.wait_seconds"); s < 0.01 {
 		t.Errorf("wait_seconds after contention = %v; want >= 0.01", s)
 	}
-	for _, name := range []string{"db.pool.closed_max_idle", "db.pool.closed_max_idle_time", "db.pool.closed_max_lifetime"} {
-		if v := counter(name); v < 0 {
-			t.Errorf("%s = %v; want >= 0", name, v)
+
+	// Connections closed by the pool's limits: each counter is zero until
+	// its limit closes a connection.
+	waitCounter := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for counter(name) < 1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := counter(name); got < 1 {
+			t.Errorf("%s after its limit closed a connection = %v; want >= 1", name, got)
 		}
 	}
+	for _, name := range []string{"db.pool.closed_max_idle", "db.pool.closed_max_idle_time", "db.pool.closed_max_lifetime"} {
+		wantCount(t, name+" before any limit closed a connection", counter(name), 0)
+	}
+	wantCount(t, "idle_connections before SetMaxIdleConns(1)", gauge("db.pool.idle_connections"), 2)
+	db.SetMaxIdleConns(1) // closes one of the two idle connections
+	waitCounter("db.pool.closed_max_idle")
+
+	// The cleaner runs when the idle time is shortened: start it with a
+	// long one, let the idle connection age, then shorten it.
+	db.SetConnMaxIdleTime(time.Hour)
+	time.Sleep(5 * time.Millisecond)
+	db.SetConnMaxIdleTime(time.Millisecond)
+	waitCounter("db.pool.closed_max_idle_time")
+	db.SetConnMaxIdleTime(0)
+
+	var one int
+	if err := db.Get(&one, "SELECT 1"); err != nil { // opens a connection and leaves it idle
+		t.Fatal(err)
+	}
+	db.SetConnMaxLifetime(time.Millisecond)
+	time.Sleep(5 * time.Millisecond)
+	if err := db.Get(&one, "SELECT 1"); err != nil { // finds the idle connection expired
+		t.Fatal(err)
+	}
+	waitCounter("db.pool.closed_max_lifetime")
 	if got := rec.Funcs(); got != 9 {
 		t.Errorf("%d pool functions registered; want 9", got)
 	}

@@ -1,6 +1,7 @@
 package dbmetrics
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -90,9 +91,17 @@ func TestShortenSQL(t *testing.T) {
 		{"multibyte", "SELECT 'ééééé'", 10, "SELECT 'é…"},
 		{"invalid utf8", "SELECT '\xff'", 200, "SELECT '\uFFFD'"},
 		{"one", "SELECT", 1, "…"},
+		{"max 1<<61", "  SELECT\n 1 ", 1 << 61, "SELECT 1"},
+		{"max MaxInt", "SELECT 1", math.MaxInt, "SELECT 1"},
+		{"max just over len/4", strings.Repeat("x", 12), 3, "xx…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("shortenSQL(%q, %d) panicked: %v", tt.sql, tt.max, v)
+				}
+			}()
 			if got := shortenSQL(tt.sql, tt.max); got != tt.want {
 				t.Errorf("shortenSQL(%q, %d) = %q; want %q", tt.sql, tt.max, got, tt.want)
 			}

@@ -82,13 +82,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		res, err = s.execCtx.ExecContext(ctx, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
-			return nil, err
+		if dargs, err = legacyArgs(ctx, args); err == nil {
+			res, err = s.inner.Exec(dargs) //nolint:staticcheck
 		}
-		if err = ctx.Err(); err != nil {
-			return nil, err
-		}
-		res, err = s.inner.Exec(dargs) //nolint:staticcheck
 	}
 	s.in.end(ctx, &call, err)
 	return res, err
@@ -102,13 +98,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		ri, err = s.queryCtx.QueryContext(ctx, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
-			return nil, err
+		if dargs, err = legacyArgs(ctx, args); err == nil {
+			ri, err = s.inner.Query(dargs) //nolint:staticcheck
 		}
-		if err = ctx.Err(); err != nil {
-			return nil, err
-		}
-		ri, err = s.inner.Query(dargs) //nolint:staticcheck
 	}
 	if err != nil {
 		s.in.end(ctx, &call, err)

@@ -2,7 +2,9 @@ package wsmetrics
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/coder/websocket"
@@ -20,14 +22,25 @@ const prefixLen = 512
 //   - Close or CloseNow (call one of them, typically deferred, on every
 //     connection: that is what keeps the gauge right when the handler
 //     returns early or panics; both are idempotent);
-//   - an error from Read, Reader, Write, Writer or a streamed message
-//     (websocket.Conn closes the connection on any error, context
-//     expiry included);
+//   - an error from Read, Reader, Write, Writer or a streamed message,
+//     context expiry included: such an error closes the connection;
 //   - the end of the context returned by CloseRead.
 //
-// Whatever the order, the gauge goes down exactly once. A WrappedConn that
-// becomes unreachable before any of these is ended by the garbage collector
-// as a last resort, with a warning (see Conn).
+// Whatever the order, the gauge goes down exactly once, and it counts only
+// connections that are open. A WrappedConn that becomes unreachable before
+// any of these is ended by the garbage collector as a last resort, with a
+// warning (see Conn).
+//
+// websocket.Conn documents that any error closes the connection, but some
+// leave it open: a context that ends while waiting for another Reader or
+// Writer to finish, Reader called before the previous message was read to
+// the end, a misbehaving peer. After an error that does not already say
+// the connection is closed or closing (net.ErrClosed, a close frame
+// received), WrappedConn closes it with CloseNow before returning the
+// error, so that an error always ends the connection. That CloseNow
+// returns at once, except while a Close on another goroutine is in its
+// close handshake, which it then waits for (bounded by the handshake's
+// own timeouts, five seconds each way).
 //
 // Messages sent or received through the *websocket.Conn returned by Unwrap
 // (wsjson, websocket.NetConn) are not counted; count them with
@@ -69,11 +82,12 @@ func (w *WrappedConn) Unwrap() *websocket.Conn { return w.c }
 func (w *WrappedConn) Handle() *Conn { return w.h }
 
 // Read reads one message, as websocket.Conn.Read, and counts it with its
-// event and size. An error ends the tracked connection.
+// event and size. An error closes the connection and ends the tracked
+// connection.
 func (w *WrappedConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
 	typ, p, err := w.c.Read(ctx)
 	if err != nil {
-		w.h.s.close()
+		w.fail(err)
 		return typ, p, err
 	}
 	w.h.s.message(In, typ == websocket.MessageBinary, p, len(p))
@@ -81,10 +95,11 @@ func (w *WrappedConn) Read(ctx context.Context) (websocket.MessageType, []byte, 
 }
 
 // Write writes one message, as websocket.Conn.Write, and counts it when it
-// was written. An error ends the tracked connection.
+// was written. An error closes the connection and ends the tracked
+// connection.
 func (w *WrappedConn) Write(ctx context.Context, typ websocket.MessageType, p []byte) error {
 	if err := w.c.Write(ctx, typ, p); err != nil {
-		w.h.s.close()
+		w.fail(err)
 		return err
 	}
 	w.h.s.message(Out, typ == websocket.MessageBinary, p, len(p))
@@ -93,28 +108,40 @@ func (w *WrappedConn) Write(ctx context.Context, typ websocket.MessageType, p []
 
 // Reader returns a reader for the next message, as websocket.Conn.Reader.
 // The message is counted when it has been read to io.EOF, its event taken
-// from its first 512 bytes; an error ends the tracked connection (the bytes
-// read before it are counted).
+// from its first 512 bytes. An error, from Reader or from reading the
+// message, closes the connection and ends the tracked connection (the
+// bytes read before it are counted).
 func (w *WrappedConn) Reader(ctx context.Context) (websocket.MessageType, io.Reader, error) {
 	typ, r, err := w.c.Reader(ctx)
 	if err != nil {
-		w.h.s.close()
+		w.fail(err)
 		return typ, r, err
 	}
-	return typ, &messageReader{r: r, streamed: streamed{s: w.h.s, binary: typ == websocket.MessageBinary}}, nil
+	return typ, &messageReader{r: r, streamed: streamed{w: w, binary: typ == websocket.MessageBinary}}, nil
 }
 
 // Writer returns a writer for one message, as websocket.Conn.Writer. The
 // message is counted when the writer is closed without error, its event
-// taken from its first 512 bytes; an error ends the tracked connection (the
-// bytes written before it are counted).
+// taken from its first 512 bytes. An error, from Writer or from writing or
+// closing the message, closes the connection and ends the tracked
+// connection (the bytes written before it are counted).
 func (w *WrappedConn) Writer(ctx context.Context, typ websocket.MessageType) (io.WriteCloser, error) {
 	wr, err := w.c.Writer(ctx, typ)
 	if err != nil {
-		w.h.s.close()
+		w.fail(err)
 		return nil, err
 	}
-	return &messageWriter{w: wr, streamed: streamed{s: w.h.s, binary: typ == websocket.MessageBinary}}, nil
+	return &messageWriter{w: wr, streamed: streamed{w: w, binary: typ == websocket.MessageBinary}}, nil
+}
+
+// fail closes the connection after err, unless err says it is already
+// closed or closing, and ends the tracked connection. Closing first keeps
+// the gauge from ever counting an open connection as ended.
+func (w *WrappedConn) fail(err error) {
+	if !errors.Is(err, net.ErrClosed) && websocket.CloseStatus(err) == -1 {
+		w.c.CloseNow()
+	}
+	w.h.s.close()
 }
 
 // Close closes the connection with a close handshake, as
@@ -156,7 +183,7 @@ func (w *WrappedConn) Subprotocol() string { return w.c.Subprotocol() }
 
 // streamed keeps what is needed to count a message read or written in parts.
 type streamed struct {
-	s      *connState
+	w      *WrappedConn
 	binary bool
 	done   bool
 	n      int
@@ -171,19 +198,20 @@ func (m *streamed) add(p []byte) {
 	}
 }
 
-// finish counts the message when ok, else its bytes so far and the end of
-// the connection. Only the first call does anything.
-func (m *streamed) finish(dir Direction, ok bool) {
+// finish counts the message when err is nil, else its bytes so far and
+// the end of the connection. Only the first call does anything.
+func (m *streamed) finish(dir Direction, err error) {
 	if m.done {
 		return
 	}
 	m.done = true
-	if ok {
-		m.s.message(dir, m.binary, m.prefix[:m.np], m.n)
+	s := m.w.h.s
+	if err == nil {
+		s.message(dir, m.binary, m.prefix[:m.np], m.n)
 		return
 	}
-	m.s.bytes(dir.index(), m.n)
-	m.s.close()
+	s.bytes(dir.index(), m.n)
+	m.w.fail(err)
 }
 
 type messageReader struct {
@@ -196,8 +224,11 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		m.add(p[:n])
 	}
-	if err != nil {
-		m.finish(In, err == io.EOF)
+	switch {
+	case err == io.EOF:
+		m.finish(In, nil)
+	case err != nil:
+		m.finish(In, err)
 	}
 	return n, err
 }
@@ -213,13 +244,13 @@ func (m *messageWriter) Write(p []byte) (int, error) {
 		m.add(p[:n])
 	}
 	if err != nil {
-		m.finish(Out, false)
+		m.finish(Out, err)
 	}
 	return n, err
 }
 
 func (m *messageWriter) Close() error {
 	err := m.w.Close()
-	m.finish(Out, err == nil)
+	m.finish(Out, err)
 	return err
 }

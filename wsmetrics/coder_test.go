@@ -317,6 +317,44 @@ func TestGaugeBackToZero(t *testing.T) {
 			}
 			return nil
 		}},
+		{"echo", func(ctx context.Context, c *client) error { // client's Write times out waiting for the writer
+			// websocket.Conn leaves the connection open after this error;
+			// the wrapper must close it, or the gauge would count an open
+			// connection as ended.
+			wr, err := c.Writer(ctx, websocket.MessageText) // holds the writer
+			if err != nil {
+				return fmt.Errorf("Writer: %v", err)
+			}
+			short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			defer cancel()
+			if err := c.Write(short, websocket.MessageText, []byte(`{"event":"late"}`)); err == nil {
+				return errors.New("Write while another writer is open succeeded before its deadline")
+			}
+			return endedAndClosed(c, func() error {
+				wr.Write([]byte(`{"event":"held"}`))
+				return wr.Close()
+			})
+		}},
+		{"stream", func(ctx context.Context, c *client) error { // client calls Reader before finishing a message
+			// The server echoes in 7-byte frames, so the first Reader
+			// returns after the first frame; a second Reader fails with
+			// "previous message not read to completion" and websocket.Conn
+			// leaves the connection open.
+			if err := c.Write(ctx, websocket.MessageText, []byte(`{"event":"go","pad":"xxxxxxxx"}`)); err != nil {
+				return fmt.Errorf("Write: %v", err)
+			}
+			_, rd, err := c.Reader(ctx)
+			if err != nil {
+				return fmt.Errorf("Reader: %v", err)
+			}
+			if _, _, err := c.Reader(ctx); err == nil {
+				return errors.New("a second Reader before the first message was read succeeded")
+			}
+			return endedAndClosed(c, func() error {
+				_, err := io.ReadAll(rd)
+				return err
+			})
+		}},
 	}
 	const perEnding = 8
 	n := perEnding * len(endings)
@@ -392,6 +430,18 @@ func TestGaugeBackToZero(t *testing.T) {
 	if got := len(s.panics); got != perEnding {
 		t.Errorf("handler panics = %d, want %d", got, perEnding)
 	}
+}
+
+// endedAndClosed checks that after an error the tracked connection has
+// ended and the connection is closed: use, a further use of it, must fail.
+func endedAndClosed(c *client, use func() error) error {
+	if !c.Handle().s.closed.Load() {
+		return errors.New("the tracked connection did not end after the error")
+	}
+	if err := use(); err == nil {
+		return errors.New("the connection still works after the error ended its tracking: the gauge would count it as closed while it is open")
+	}
+	return nil
 }
 
 func TestHostileClientEventsCapped(t *testing.T) {

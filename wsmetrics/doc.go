@@ -24,7 +24,7 @@
 //		}
 //		defer wc.CloseNow() // idempotent; keeps the gauge right on every exit, panics included
 //		for {
-//			typ, msg, err := wc.Read(r.Context()) // an error also ends the tracked connection
+//			typ, msg, err := wc.Read(r.Context()) // an error closes the connection and ends its tracking
 //			if err != nil {
 //				return
 //			}
@@ -37,7 +37,11 @@
 // The contract is one line: call Close or CloseNow on every WrappedConn,
 // typically deferred. The gauge then goes down exactly once however the
 // connection ends: closed by either side, by an error, by a cancelled or
-// expired context, or by a panic in the handler.
+// expired context, or by a panic in the handler. An error from a
+// WrappedConn method always means the connection is closed: where
+// websocket.Conn would leave it open (a context that ends while waiting
+// for another writer, for instance), WrappedConn closes it, so the gauge
+// never counts an open connection as ended.
 //
 // # With any other library
 //

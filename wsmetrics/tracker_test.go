@@ -120,7 +120,7 @@ func TestGaugeNeverDriftsUnderConcurrency(t *testing.T) {
 				for i := range rounds {
 					c := tr.Open(fmt.Sprintf("video:%d", w*rounds+i))
 					if i%2 == 0 {
-						go c.Close() // closed from another goroutine too
+						wg.Go(c.Close) // closed from another goroutine too
 						c.Close()
 					} else {
 						c.Close()
