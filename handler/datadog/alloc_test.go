@@ -30,9 +30,27 @@ func TestHandleAllocations(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
+		before := h.Stats()
 		// 400 runs stay below one batch, so the sender does not wake.
 		if got := testing.AllocsPerRun(400, tt.f); got != 0 {
 			t.Errorf("%s: %v allocs per call, want 0", tt.name, got)
 		}
+		// AllocsPerRun calls f once more to warm up. Every call must have
+		// queued its record: dropping it would allocate nothing too.
+		after := h.Stats()
+		if got := after.Enqueued - before.Enqueued; got != 401 {
+			t.Errorf("%s: %d records enqueued, want 401", tt.name, got)
+		}
+		if got := after.QueueLength - before.QueueLength; got != 401 || after.Dropped.Total() != 0 {
+			t.Errorf("%s: queue grew by %d records with %d dropped (%+v), want 401 and 0", tt.name, got, after.Dropped.Total(), after.Dropped)
+		}
+	}
+	// And they reach the intake.
+	flush(t, h)
+	if s := h.Stats(); s.Sent != s.Enqueued || s.Dropped.Total() != 0 {
+		t.Errorf("after Flush: %+v, want every record sent", s)
+	}
+	if _, entries := in.snapshot(); len(entries) != 10+2*401 {
+		t.Errorf("intake received %d entries, want %d", len(entries), 10+2*401)
 	}
 }

@@ -46,8 +46,19 @@
 // API key to Options.ErrorOutput.
 //
 // Memory stays bounded while the intake is down: the queue holds at most
-// QueueRecords entries and QueueBytes bytes, the batch being retried
-// included, and the buffers kept for reuse hold at most QueueBytes more.
+// QueueRecords entries and QueueBytes bytes of entries, the batch being
+// retried included, and the buffers that hold them (queued, being sent or
+// kept for reuse; 8 bytes of index per entry counted) have a total
+// capacity of at most QueueBytes*3/2. A record that fits in QueueBytes but
+// not in that memory is dropped and counted as queue_full. Besides, the
+// sender holds the gzipped batch it is sending (at most a little more than
+// MaxBatchBytes), and a request body net/http keeps longer than a second
+// after answering is left to it with its buffer.
+//
+// At the root of an entry, an attribute or group (WithGroup included)
+// whose key is one of ReservedKeys is renamed "attr."+key, and a second
+// "error" (an attribute so named, or "err" renamed) is written as "err" or
+// "attr.error", so the handler itself never writes a JSON key twice.
 //
 // Flush waits for what was queued before it; Close stops intake, flushes
 // until its context ends and stops the sender. Give Close a deadline: with

@@ -2,6 +2,8 @@ package datadog
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"reflect"
@@ -128,15 +130,24 @@ func isEmptyAttr(a slog.Attr) bool {
 	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
 }
 
+// rootKeys records, while one entry is written, which root keys that more
+// than one source may produce have been written already.
+type rootKeys struct {
+	error bool // "error": an attribute so named, or "err" renamed
+}
+
 // appendAttr appends a as a member of the JSON object being written; sep
 // says whether a comma must precede it. It reports whether it wrote
 // anything: empty attributes and groups without members are left out.
-// At the root, an error-valued attribute named "err" is written as "error",
-// the attribute Datadog's error tracking reads, and an attribute whose key
-// is one the entry's header uses (see ReservedKeys) is written as "attr."
-// and its key, so that an access log's "status" or enrich's "service"
-// never makes a duplicate JSON key.
-func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
+// root is nil below the root of the entry. At the root, an error-valued
+// attribute named "err" is written as "error", the attribute Datadog's
+// error tracking reads, unless the entry has an "error" already; an
+// attribute named "error" when the entry has one already is written as
+// "attr.error"; and an attribute whose key is one the entry's header or the
+// handler uses (see ReservedKeys) is written as "attr." and its key, so
+// that an access log's "status" or enrich's "service" never makes a
+// duplicate JSON key.
+func appendAttr(b []byte, a slog.Attr, sep bool, root *rootKeys) ([]byte, bool) {
 	a.Value = a.Value.Resolve()
 	if a.Value.Kind() == slog.KindGroup {
 		attrs := a.Value.Group()
@@ -157,17 +168,24 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
 		if sep {
 			b = append(b, ',')
 		}
+		var saved rootKeys
+		if root != nil {
+			saved = *root
+		}
 		b = appendKey(b, a.Key, root)
 		b = append(b, ':', '{')
 		open := len(b)
 		inner := false
 		for _, ga := range attrs {
 			var w bool
-			if b, w = appendAttr(b, ga, inner, false); w {
+			if b, w = appendAttr(b, ga, inner, nil); w {
 				inner = true
 			}
 		}
 		if len(b) == open {
+			if root != nil {
+				*root = saved
+			}
 			return b[:mark], false
 		}
 		return append(b, '}'), true
@@ -179,7 +197,7 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
 		b = append(b, ',')
 	}
 	key := a.Key
-	if root && key == "err" && a.Value.Kind() == slog.KindAny {
+	if root != nil && key == "err" && !root.error && a.Value.Kind() == slog.KindAny {
 		if _, ok := a.Value.Any().(error); ok {
 			key = "error"
 		}
@@ -189,23 +207,34 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool) ([]byte, bool) {
 	return appendValue(b, a.Value), true
 }
 
-// ReservedKeys are the keys of an entry's header. An attribute at the root
-// with one of these keys is written with the prefix "attr.".
-var ReservedKeys = []string{"message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd"}
+// ReservedKeys are the keys of an entry's header, and "truncated", which
+// the handler adds to an entry it shortened. An attribute or group at the
+// root with one of these keys is written with the prefix "attr.".
+var ReservedKeys = []string{"message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd", "truncated"}
 
-// appendKey appends key as a JSON object key, renaming reserved root keys.
-func appendKey(b []byte, key string, root bool) []byte {
-	if root && isReserved(key) {
-		b = append(b, `"attr.`...)
-		b = appendEscaped(b, key)
-		return append(b, '"')
+// appendKey appends key as a JSON object key. At the root (root not nil)
+// it renames reserved keys and a second "error".
+func appendKey(b []byte, key string, root *rootKeys) []byte {
+	if root != nil {
+		if key == "error" {
+			if !root.error {
+				root.error = true
+				return append(b, `"error"`...)
+			}
+			return append(b, `"attr.error"`...)
+		}
+		if isReserved(key) {
+			b = append(b, `"attr.`...)
+			b = appendEscaped(b, key)
+			return append(b, '"')
+		}
 	}
 	return appendString(b, key)
 }
 
 func isReserved(key string) bool {
 	switch key {
-	case "message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd":
+	case "message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd", "truncated":
 		return true
 	}
 	return false
@@ -239,7 +268,7 @@ func appendValue(b []byte, v slog.Value) []byte {
 		sep := false
 		for _, a := range v.Group() {
 			var w bool
-			if b, w = appendAttr(b, a, sep, false); w {
+			if b, w = appendAttr(b, a, sep, nil); w {
 				sep = true
 			}
 		}
@@ -266,11 +295,37 @@ func appendAny(b []byte, x any) []byte {
 	if bs, ok := x.([]byte); ok { // readable text rather than base64
 		return appendString(b, string(bs))
 	}
-	js, err := json.Marshal(x)
+	js, err, panicked := marshalJSON(x)
+	if panicked {
+		return appendString(b, "!PANIC in MarshalJSON: "+err.Error())
+	}
 	if err != nil {
 		return appendString(b, "!ERROR:"+err.Error())
 	}
 	return append(b, js...)
+}
+
+// marshalJSON is json.Marshal(x), except that a panic (json.Marshal
+// re-raises one from a MarshalJSON or MarshalText method) is recovered and
+// reported by panicked, err describing it.
+func marshalJSON(x any) (js []byte, err error, panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			js, err, panicked = nil, errors.New(panicText(p)), true
+		}
+	}()
+	js, err = json.Marshal(x)
+	return js, err, false
+}
+
+// panicText returns fmt.Sprint(p), or a placeholder when that panics too.
+func panicText(p any) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = "(unprintable panic value)"
+		}
+	}()
+	return fmt.Sprint(p)
 }
 
 // appendError appends {"kind":type,"message":err.Error()}.

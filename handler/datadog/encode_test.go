@@ -73,17 +73,21 @@ func FuzzEncode(f *testing.F) {
 		h := &Handler{c: newCore(cfg)}
 		defer h.c.cancel()
 		var hh slog.Handler = h.WithAttrs([]slog.Attr{slog.String(key, val)})
-		hh = hh.WithGroup(group).WithAttrs([]slog.Attr{slog.Int64(key, n), slog.Group(group, slog.String(val, key))})
+		// Two groups opened at once, by WithAttrs and by the record.
+		h2 := hh.WithGroup(group).WithGroup(val)
+		hh = h2.WithAttrs([]slog.Attr{slog.Int64(key, n), slog.Group(group, slog.String(val, key))})
 		r := slog.NewRecord(time.Unix(n, 0), slog.Level(n%16), msg, 0)
 		r.AddAttrs(slog.String(key, val), slog.Any(val, errors.New(msg)), slog.Group(group, slog.Int64(key, n)))
-		hd := hh.(*Handler)
-		b := hd.encode(nil, &r)
-		if !json.Valid(b) {
-			t.Fatalf("entry is not valid JSON: %s", b)
-		}
-		for name, tb := range map[string][]byte{"encodeTruncated": hd.encodeTruncated(nil, &r), "encodeShortened": hd.encodeShortened(nil, &r)} {
-			if len(tb) > 512 || (len(tb) > 0 && !json.Valid(tb)) {
-				t.Fatalf("%s: entry (%d bytes) is invalid or too long: %s", name, len(tb), tb)
+		for _, hd := range []*Handler{hh.(*Handler), h2.(*Handler)} {
+			b := hd.encode(nil, &r)
+			if !json.Valid(b) {
+				t.Fatalf("entry is not valid JSON: %s", b)
+			}
+			checkNoDuplicateKeys(t, b)
+			for name, tb := range map[string][]byte{"encodeTruncated": hd.encodeTruncated(nil, &r), "encodeShortened": hd.encodeShortened(nil, &r)} {
+				if len(tb) > 512 || (len(tb) > 0 && !json.Valid(tb)) {
+					t.Fatalf("%s: entry (%d bytes) is invalid or too long: %s", name, len(tb), tb)
+				}
 			}
 		}
 	})
@@ -124,7 +128,7 @@ func TestAppendValueKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := appendAttr(nil, tt.attr, false, false)
+			got, _ := appendAttr(nil, tt.attr, false, nil)
 			if string(got) != tt.want {
 				t.Errorf("appendAttr(%v) = %s, want %s", tt.attr, got, tt.want)
 			}
@@ -184,6 +188,32 @@ func TestWithAttrsAndGroupsRender(t *testing.T) {
 			head + `,"dd":{"trace_id":"9"}}`},
 		{"err renamed at root only", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.Group("g", slog.Any("err", errors.New("y")))},
 			head + `,"error":{"kind":"*errors.errorString","message":"x"},"g":{"err":{"kind":"*errors.errorString","message":"y"}}}`},
+		{"two groups opened together", base.WithGroup("a").WithGroup("b"), []slog.Attr{slog.Int("x", 1)}, head + `,"a":{"b":{"x":1}}}`},
+		{"three groups opened together", base.WithGroup("a").WithGroup("b").WithGroup("c"), []slog.Attr{slog.Int("x", 1)}, head + `,"a":{"b":{"c":{"x":1}}}}`},
+		{"two groups opened by WithAttrs", base.WithGroup("a").WithGroup("b").WithAttrs([]slog.Attr{slog.Int("p", 0)}),
+			[]slog.Attr{slog.Int("x", 1)}, head + `,"a":{"b":{"p":0,"x":1}}}`},
+		{"two groups after pre attrs", base.WithAttrs([]slog.Attr{slog.Int("p", 0)}).WithGroup("a").WithGroup("b"),
+			[]slog.Attr{slog.Int("x", 1)}, head + `,"p":0,"a":{"b":{"x":1}}}`},
+		{"group named status at the root", base.WithGroup("status"), []slog.Attr{slog.Int("x", 1)}, head + `,"attr.status":{"x":1}}`},
+		{"group named status at the root, pre attrs", base.WithGroup("status").WithAttrs([]slog.Attr{slog.Int("p", 0)}), nil,
+			head + `,"attr.status":{"p":0}}`},
+		{"group named status inside a group", base.WithGroup("a").WithGroup("status"), []slog.Attr{slog.Int("x", 1)},
+			head + `,"a":{"status":{"x":1}}}`},
+		{"err then error", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.String("error", "y")},
+			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":"y"}`},
+		{"error then err", base, []slog.Attr{slog.String("error", "y"), slog.Any("err", errors.New("x"))},
+			head + `,"error":"y","err":{"kind":"*errors.errorString","message":"x"}}`},
+		{"error from WithAttrs, err in the record", base.WithAttrs([]slog.Attr{slog.String("error", "y")}), []slog.Attr{slog.Any("err", errors.New("x"))},
+			head + `,"error":"y","err":{"kind":"*errors.errorString","message":"x"}}`},
+		{"err from WithAttrs, error in the record", base.WithAttrs([]slog.Attr{slog.Any("err", errors.New("x"))}), []slog.Attr{slog.String("error", "y")},
+			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":"y"}`},
+		{"err then group named error", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.Group("error", slog.Int("code", 1))},
+			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":{"code":1}}`},
+		{"err from WithAttrs, WithGroup(error)", base.WithAttrs([]slog.Attr{slog.Any("err", errors.New("x"))}).WithGroup("error"), []slog.Attr{slog.Int("code", 1)},
+			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":{"code":1}}`},
+		{"error inside a group is left alone", base.WithGroup("g"), []slog.Attr{slog.Any("err", errors.New("x")), slog.String("error", "y")},
+			head + `,"g":{"err":{"kind":"*errors.errorString","message":"x"},"error":"y"}}`},
+		{"truncated at the root", base, []slog.Attr{slog.Bool("truncated", false)}, head + `,"attr.truncated":false}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +226,7 @@ func TestWithAttrsAndGroupsRender(t *testing.T) {
 			if !json.Valid(got) {
 				t.Errorf("entry is not valid JSON")
 			}
+			checkNoDuplicateKeys(t, got)
 		})
 	}
 	// Clones do not disturb each other.
@@ -226,7 +257,11 @@ func TestReservedRootKeysAreRenamed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := appendAttr(nil, tt.attr, false, tt.root)
+			var root *rootKeys
+			if tt.root {
+				root = &rootKeys{}
+			}
+			got, _ := appendAttr(nil, tt.attr, false, root)
 			if string(got) != tt.want {
 				t.Errorf("appendAttr(%v, root=%v) = %s, want %s", tt.attr, tt.root, got, tt.want)
 			}
@@ -236,5 +271,90 @@ func TestReservedRootKeysAreRenamed(t *testing.T) {
 		if !isReserved(k) {
 			t.Errorf("ReservedKeys lists %q but isReserved does not", k)
 		}
+	}
+}
+
+// checkNoDuplicateKeys fails when the header's keys (the message, status,
+// error, truncated...) occur twice at the root of the entry b.
+func checkNoDuplicateKeys(t testing.TB, b []byte) {
+	t.Helper()
+	var root map[string]json.RawMessage
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatalf("entry %s: %v", b, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.Token() // {
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("entry %s: %v", b, err)
+		}
+		k := tok.(string)
+		if seen[k] && (isReserved(k) || k == "error") {
+			t.Errorf("entry has the root key %q twice: %s", k, b)
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatalf("entry %s: %v", b, err)
+		}
+	}
+}
+
+// panicJSON's MarshalJSON panics, as a buggy one may.
+type panicJSON struct{}
+
+func (panicJSON) MarshalJSON() ([]byte, error) { panic("marshal boom") }
+
+func TestMarshalJSONPanicIsRecovered(t *testing.T) {
+	cfg, err := newConfig(&Options{APIKey: testKey, Hostname: "h", Service: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{c: newCore(cfg)}
+	defer h.c.cancel()
+	r := slog.NewRecord(time.Time{}, slog.LevelInfo, "m", 0)
+	r.AddAttrs(slog.Any("v", panicJSON{}), slog.Int("after", 1))
+	var got []byte
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("encode panicked: %v", p)
+			}
+		}()
+		got = h.encode(nil, &r)
+	}()
+	want := `{"status":"info","message":"m","service":"s","hostname":"h","ddsource":"go","v":"!PANIC in MarshalJSON: marshal boom","after":1}`
+	if string(got) != want {
+		t.Errorf("entry:\n got %s\nwant %s", got, want)
+	}
+	// Handle, as a Logger calls it, neither panics nor fails.
+	if err := h.Handle(context.Background(), r); err != nil {
+		t.Errorf("Handle: %v", err)
+	}
+	if s := h.Stats(); s.Enqueued != 1 || s.QueueLength != 1 {
+		t.Errorf("Stats after Handle = %+v, want the record queued", s)
+	}
+}
+
+func TestTruncatedMarkerIsNotDuplicated(t *testing.T) {
+	cfg, err := newConfig(&Options{APIKey: testKey, Hostname: "h", Service: "s", MaxRecordBytes: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{c: newCore(cfg)}
+	defer h.c.cancel()
+	r := slog.NewRecord(time.Time{}, slog.LevelInfo, strings.Repeat("m", 2000), 0)
+	r.AddAttrs(slog.Bool("truncated", false), slog.Int("n", 1))
+	got := h.encodeShortened(nil, &r)
+	if !json.Valid(got) {
+		t.Fatalf("entry is not valid JSON: %s", got)
+	}
+	checkNoDuplicateKeys(t, got)
+	var e map[string]any
+	json.Unmarshal(got, &e)
+	if e["truncated"] != true || e["attr.truncated"] != false {
+		t.Errorf("truncated = %v, attr.truncated = %v, want true and false: %s", e["truncated"], e["attr.truncated"], got)
 	}
 }

@@ -30,6 +30,10 @@ type Handler struct {
 	groups []string
 	nOpen  int
 
+	// preKeys records the root keys pre holds that a record's attributes
+	// could repeat (see rootKeys).
+	preKeys rootKeys
+
 	// traceID and spanID are correlation ids given to WithAttrs at the root.
 	traceID, spanID slog.Value
 	hasTrace        uint8 // bit 1: traceID set, bit 2: spanID set
@@ -126,14 +130,14 @@ func (h *Handler) encode(b []byte, r *slog.Record) []byte {
 	ids, trace, span := h.hasTrace, h.traceID, h.spanID
 	if r.NumAttrs() > 0 {
 		root := len(h.groups) == 0
-		mark := len(b)
-		sep := true // the header or pre precedes
-		for _, g := range h.groups[h.nOpen:] {
-			b = append(b, ',')
-			b = appendString(b, g)
-			b = append(b, ':', '{')
-			sep = false
+		rk := h.preKeys
+		var rkp *rootKeys // nil below the root
+		if root {
+			rkp = &rk
 		}
+		mark := len(b)
+		b = appendGroups(b, h.groups, h.nOpen, &rk)
+		sep := len(h.groups) == h.nOpen // else a group was just opened
 		open := len(b)
 		r.Attrs(func(a slog.Attr) bool {
 			if root {
@@ -147,7 +151,7 @@ func (h *Handler) encode(b []byte, r *slog.Record) []byte {
 				}
 			}
 			var w bool
-			if b, w = appendAttr(b, a, sep, root); w {
+			if b, w = appendAttr(b, a, sep, rkp); w {
 				sep = true
 			}
 			return true
@@ -164,6 +168,25 @@ func (h *Handler) encode(b []byte, r *slog.Record) []byte {
 		b = append(b, '}')
 	}
 	return appendTail(b, ids, trace, span)
+}
+
+// appendGroups opens groups[nOpen:], each a member of the one before; the
+// first is preceded by a comma, since the entry's header or the attributes
+// of pre precede it. A group opened at the root (nOpen is 0) has its name
+// written as an attribute's key at the root would be, through rk.
+func appendGroups(b []byte, groups []string, nOpen int, rk *rootKeys) []byte {
+	for i, g := range groups[nOpen:] {
+		if i == 0 {
+			b = append(b, ',')
+		}
+		var root *rootKeys
+		if nOpen+i == 0 {
+			root = rk
+		}
+		b = appendKey(b, g, root)
+		b = append(b, ':', '{')
+	}
+	return b
 }
 
 // encodeShortened appends r, too large as it is, in a form that fits in
@@ -267,14 +290,14 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	root := len(h.groups) == 0
 	pre := make([]byte, len(h.pre), len(h.pre)+64*len(attrs))
 	copy(pre, h.pre)
-	mark := len(pre)
-	sep := true
-	for _, g := range h.groups[h.nOpen:] {
-		pre = append(pre, ',')
-		pre = appendString(pre, g)
-		pre = append(pre, ':', '{')
-		sep = false
+	rk := h.preKeys
+	var rkp *rootKeys // nil below the root
+	if root {
+		rkp = &rk
 	}
+	mark := len(pre)
+	pre = appendGroups(pre, h.groups, h.nOpen, &rk)
+	sep := len(h.groups) == h.nOpen // else a group was just opened
 	open := len(pre)
 	for _, a := range attrs {
 		if root {
@@ -290,7 +313,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 			}
 		}
 		var w bool
-		if pre, w = appendAttr(pre, a, sep, root); w {
+		if pre, w = appendAttr(pre, a, sep, rkp); w {
 			sep = true
 		}
 	}
@@ -298,6 +321,7 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		pre = pre[:mark]
 	} else {
 		h2.nOpen = len(h.groups)
+		h2.preKeys = rk
 	}
 	h2.pre = slices.Clip(pre)
 	return &h2

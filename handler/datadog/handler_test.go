@@ -1,13 +1,19 @@
 package datadog
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -737,5 +743,205 @@ func TestDroppedGet(t *testing.T) {
 	}
 	if sum != d.Total() || d.Get("other") != 0 {
 		t.Errorf("Total = %d, sum of reasons = %d, Get(other) = %d", d.Total(), sum, d.Get("other"))
+	}
+}
+
+// TestQueueMemoryBoundedDuringOutage checks the memory the queue really
+// holds, not only the bytes it counts: after a burst of large records has
+// made the queue use batch-sized buffers, an outage filled with small
+// records must not keep a batch-sized buffer per small batch.
+func TestQueueMemoryBoundedDuringOutage(t *testing.T) {
+	tests := []struct {
+		name         string
+		queueRecords int
+	}{
+		{"default QueueRecords", 0},
+		{"QueueRecords 100k", 100_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newIntake(t)
+			var down atomic.Bool
+			in.setAnswer(func(int, []json.RawMessage) answer {
+				if down.Load() {
+					// The sender then waits, rather than being caught
+					// mid-request by Close.
+					return answer{status: http.StatusServiceUnavailable, retryAfter: "1800"}
+				}
+				return answer{status: http.StatusAccepted}
+			})
+			h, _ := newTestHandler(t, in, Options{QueueRecords: tt.queueRecords, MaxRetryElapsed: time.Hour})
+			l := slog.New(h)
+			big := strings.Repeat("x", 900_000)
+			for range 12 { // more than MaxBatchBytes: a batch is sealed for its size
+				l.Info(big)
+			}
+			flush(t, h)
+			in.mu.Lock()
+			in.entries = nil // the intake's own copy is not the handler's memory
+			in.mu.Unlock()
+			down.Store(true)
+
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			n := max(tt.queueRecords, DefaultQueueRecords)
+			for i := range n {
+				l.Info("message", "seq", i)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			s := h.Stats()
+			growth := int64(m1.HeapInuse) - int64(m0.HeapInuse)
+			// The queue's bound, the gzip buffer of the batch being
+			// retried and the intake's transient buffers.
+			limit := int64(DefaultQueueBytes+DefaultQueueBytes/2) + 4<<20
+			t.Logf("queue: %d records, %d bytes; memory accounted %d; HeapInuse grew %d bytes", s.QueueLength, s.QueueBytes, h.c.memoryBytes(), growth)
+			if growth > limit {
+				t.Errorf("HeapInuse grew by %d MB during the outage, want at most %d MB (QueueBytes %d MB)", growth>>20, limit>>20, DefaultQueueBytes>>20)
+			}
+			if got, max := h.c.memoryBytes(), DefaultQueueBytes+DefaultQueueBytes/2; got > max {
+				t.Errorf("chunk buffers hold %d bytes, want at most QueueBytes*3/2 = %d", got, max)
+			}
+			if s.QueueLength < n/2 {
+				t.Errorf("QueueLength = %d, want at least %d: the bound must not come from dropping records", s.QueueLength, n/2)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			h.Close(ctx)
+		})
+	}
+}
+
+// TestCookieJarDoesNotGrowHeaders uses a client with a cookie jar and an
+// intake that sets a cookie: every request must carry the cookie once, not
+// the cookies of every request before it.
+func TestCookieJarDoesNotGrowHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var lens []int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		lens = append(lens, len(r.Header.Get("Cookie")))
+		mu.Unlock()
+		http.SetCookie(w, &http.Cookie{Name: "AWSALB", Value: "abcdef0123456789", Path: "/"})
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar, Transport: &http.Transport{}}
+	defer client.Transport.(*http.Transport).CloseIdleConnections()
+	h, err := New(Options{APIKey: testKey, URL: srv.URL + "/api/v2/logs", HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := slog.New(h)
+	for i := range 5 {
+		l.Info("m", "i", i)
+		flush(t, h)
+	}
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := len("AWSALB=abcdef0123456789")
+	if len(lens) != 5 {
+		t.Fatalf("intake got %d requests, want 5", len(lens))
+	}
+	for i, n := range lens[1:] {
+		if n != want {
+			t.Errorf("request %d: Cookie header is %d bytes, want %d (all: %v)", i+1, n, want, lens)
+		}
+	}
+	if c := h.c.header.Get("Cookie"); c != "" {
+		t.Errorf("the Handler's header template gained Cookie %q", c)
+	}
+}
+
+// lateBodyTransport answers 202 at once and reads and closes the request
+// body only later, in another goroutine, as net/http's transport may (its
+// writeLoop can still be sending the body when RoundTrip returns).
+type lateBodyTransport struct {
+	delay time.Duration
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	seqs  []int
+	bad   []string
+}
+
+func (tr *lateBodyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		time.Sleep(tr.delay)
+		raw, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		var entries []struct{ Seq int }
+		if err == nil {
+			var zr *gzip.Reader
+			if zr, err = gzip.NewReader(bytes.NewReader(raw)); err == nil {
+				var js []byte
+				if js, err = io.ReadAll(zr); err == nil {
+					err = json.Unmarshal(js, &entries)
+				}
+			}
+		}
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		if err != nil {
+			tr.bad = append(tr.bad, err.Error())
+			return
+		}
+		for _, e := range entries {
+			tr.seqs = append(tr.seqs, e.Seq)
+		}
+	}()
+	return &http.Response{StatusCode: http.StatusAccepted, Status: "202 Accepted", Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+}
+
+// TestBodyNotReusedWhileTransportReads checks that the sender does not
+// write the next batch into the buffer a request body still reads from:
+// it waits for the transport to close the body, or, when that takes longer
+// than it waits, leaves the buffer to the transport and takes a new one.
+func TestBodyNotReusedWhileTransportReads(t *testing.T) {
+	tests := []struct {
+		name     string
+		delay    time.Duration // before the transport reads the body
+		bodyWait time.Duration // the sender's patience
+	}{
+		{"closed within the wait", 20 * time.Millisecond, 5 * time.Second},
+		{"closed after the wait", 60 * time.Millisecond, 10 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &lateBodyTransport{delay: tt.delay}
+			h, err := newHandler(&Options{APIKey: testKey, URL: "http://intake.invalid/api/v2/logs", MaxBatchRecords: 10,
+				HTTPClient: &http.Client{Transport: tr}}, func(c *core) { c.bodyWait = tt.bodyWait })
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 60
+			logSeq(slog.New(h), 0, n)
+			if err := h.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tr.wg.Wait()
+			if len(tr.bad) > 0 {
+				t.Errorf("%d bodies were corrupt when read: %v", len(tr.bad), tr.bad)
+			}
+			count := map[int]int{}
+			for _, s := range tr.seqs {
+				count[s]++
+			}
+			for i := range n {
+				if count[i] != 1 {
+					t.Errorf("seq %d arrived %d times, want once", i, count[i])
+				}
+			}
+		})
 	}
 }

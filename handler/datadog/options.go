@@ -118,7 +118,9 @@ type Options struct {
 	QueueRecords int
 
 	// QueueBytes bounds the encoded bytes waiting or being sent, at least
-	// MaxRecordBytes. Default 8 MiB.
+	// MaxRecordBytes. The buffers holding them, with those kept for reuse,
+	// take at most QueueBytes*3/2 bytes of memory; a record that does not
+	// fit in either bound is dropped as queue_full. Default 8 MiB.
 	QueueBytes int
 
 	// FlushInterval is the longest a record waits in a partial batch.

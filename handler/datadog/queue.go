@@ -37,14 +37,18 @@ type core struct {
 	header http.Header
 
 	retryBase, retryMax time.Duration
+	bodyWait            time.Duration // the longest the sender waits for the transport to release a body
 
 	mu          sync.Mutex
 	chunks      []*chunk // FIFO from head; the open chunk, if any, is last
 	head        int
 	open        *chunk
 	free        []*chunk // sent chunks kept for reuse
-	freeBytes   int      // their capacity, at most cfg.queueBytes
-	chunkCap    int      // capacity for a new chunk: the largest a sealed one needed
+	freeBytes   int      // their memory (see chunkMem), at most cfg.queueBytes/2
+	memBytes    int      // memory of every chunk held: queued, being sent or free
+	memLimit    int      // bound of memBytes: cfg.queueBytes*3/2
+	chunkCap    int      // buffer capacity for a new chunk: what the last sealed one needed
+	chunkEnds   int      // capacity of ends for a new chunk, likewise
 	accepted    int64    // records ever queued; also the next sequence number
 	resolved    int64    // queued records since sent or dropped, in order
 	queuedBytes int
@@ -71,6 +75,7 @@ func newCore(cfg *config) *core {
 	k := &core{
 		cfg:       cfg,
 		retryBase: 250 * time.Millisecond,
+		bodyWait:  time.Second,
 		retryMax:  30 * time.Second,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -91,6 +96,9 @@ func newCore(cfg *config) *core {
 		s = appendString(s, cfg.ddtags)
 	}
 	k.static = s
+	k.memLimit = cfg.queueBytes + cfg.queueBytes/2
+	k.chunkCap = min(cfg.maxBatchBytes, 16<<10)
+	k.chunkEnds = min(cfg.maxBatchRecords, 256)
 	k.header = http.Header{
 		"Dd-Api-Key":       {cfg.apiKey},
 		"Content-Type":     {"application/json"},
@@ -134,14 +142,23 @@ func (c *core) push(e []byte) {
 	wake := false
 	ch := c.open
 	if ch != nil && len(ch.buf)+1+n+2 > c.cfg.maxBatchBytes {
-		ch.sealed, ch, c.open, wake = true, nil, nil, true
-		c.chunkCap = c.cfg.maxBatchBytes
+		c.seal(ch)
+		ch, c.open, wake = nil, nil, true
 	}
 	if ch == nil {
-		ch = c.newChunk()
-		ch.first = c.accepted
-		c.open = ch
-	} else {
+		ch = c.newChunk(n)
+	} else if !c.grow(ch, n, c.growTarget(cap(ch.buf)), min(max(2*cap(ch.ends), 16), c.cfg.maxBatchRecords)) {
+		ch = nil
+	}
+	if ch == nil { // no memory left for it within memLimit
+		c.dropped.QueueFull++
+		c.mu.Unlock()
+		if wake {
+			c.signal()
+		}
+		return
+	}
+	if len(ch.ends) > 0 {
 		ch.buf = append(ch.buf, ',')
 	}
 	ch.buf = append(ch.buf, e...)
@@ -149,8 +166,8 @@ func (c *core) push(e []byte) {
 	c.accepted++
 	c.queuedBytes += n
 	if len(ch.ends) >= c.cfg.maxBatchRecords {
-		ch.sealed, c.open, wake = true, nil, true
-		c.chunkCap = max(c.chunkCap, len(ch.buf)+len(ch.buf)/8)
+		c.seal(ch)
+		c.open, wake = nil, true
 	}
 	c.mu.Unlock()
 	if wake {
@@ -158,19 +175,126 @@ func (c *core) push(e []byte) {
 	}
 }
 
-// newChunk returns an empty chunk appended to the FIFO. c.mu is held.
-func (c *core) newChunk() *chunk {
-	var ch *chunk
-	if n := len(c.free); n > 0 {
-		ch = c.free[n-1]
-		c.free[n-1] = nil
-		c.free = c.free[:n-1]
-		c.freeBytes -= cap(ch.buf)
+// chunkMem is the memory a chunk's buffers take.
+func chunkMem(ch *chunk) int { return cap(ch.buf) + 8*cap(ch.ends) }
+
+// growTarget returns the capacity to grow a chunk buffer of capacity n to
+// when it is full: double while small, then by a quarter (less than seal
+// gives back), at most MaxBatchBytes.
+func (c *core) growTarget(n int) int {
+	if n < 64<<10 {
+		n = max(2*n, 4<<10)
 	} else {
-		ch = &chunk{
-			buf:  make([]byte, 0, max(c.chunkCap, min(c.cfg.maxBatchBytes, 16<<10))),
-			ends: make([]int, 0, c.cfg.maxBatchRecords),
+		n += n / 4
+	}
+	return min(n, c.cfg.maxBatchBytes)
+}
+
+// seal closes the open chunk ch to producers, remembers its sizes for the
+// next chunk, and gives back its spare capacity when that is large (after
+// a burst of large records, a chunk of batch size holding small ones), so
+// that what the queue holds stays close to what it counts. c.mu is held.
+func (c *core) seal(ch *chunk) {
+	ch.sealed = true
+	c.chunkCap = min(len(ch.buf)+len(ch.buf)/8, c.cfg.maxBatchBytes)
+	c.chunkEnds = min(len(ch.ends)+len(ch.ends)/8+1, c.cfg.maxBatchRecords)
+	if cap(ch.buf)-len(ch.buf) > len(ch.buf)/4+4<<10 {
+		// Keep an eighth spare, as chunkCap does, for reuse by a batch
+		// a little larger.
+		b := make([]byte, len(ch.buf), len(ch.buf)+len(ch.buf)/8)
+		copy(b, ch.buf)
+		c.memBytes += cap(b) - cap(ch.buf)
+		ch.buf = b
+	}
+}
+
+// makeRoom frees kept chunks until extra more bytes of chunk memory fit in
+// memLimit, and reports whether they do. c.mu is held.
+func (c *core) makeRoom(extra int) bool {
+	for c.memBytes+extra > c.memLimit && len(c.free) > 0 {
+		c.dropFree()
+	}
+	return c.memBytes+extra <= c.memLimit
+}
+
+// dropFree lets go of the last kept chunk. c.mu is held.
+func (c *core) dropFree() {
+	n := len(c.free) - 1
+	m := chunkMem(c.free[n])
+	c.free[n] = nil
+	c.free = c.free[:n]
+	c.freeBytes -= m
+	c.memBytes -= m
+}
+
+// grow makes room in ch for one more entry of n bytes, growing buffers
+// that are too small to wantBuf and wantEnds, or only to what the entry
+// needs when memLimit does not allow that. It reports false when even that
+// does not fit. c.mu is held.
+func (c *core) grow(ch *chunk, n, wantBuf, wantEnds int) bool {
+	needBuf := len(ch.buf) + n
+	if len(ch.ends) > 0 {
+		needBuf++ // the comma
+	}
+	needEnds := len(ch.ends) + 1
+	if needBuf <= cap(ch.buf) && needEnds <= cap(ch.ends) {
+		return true
+	}
+	bufCap, endsCap := cap(ch.buf), cap(ch.ends)
+	if needBuf > bufCap {
+		bufCap = max(needBuf, wantBuf)
+	}
+	if needEnds > endsCap {
+		endsCap = max(needEnds, wantEnds)
+	}
+	extra := bufCap - cap(ch.buf) + 8*(endsCap-cap(ch.ends))
+	if !c.makeRoom(extra) {
+		bufCap, endsCap = max(needBuf, cap(ch.buf)), max(needEnds, cap(ch.ends))
+		extra = bufCap - cap(ch.buf) + 8*(endsCap-cap(ch.ends))
+		if !c.makeRoom(extra) {
+			return false
 		}
+	}
+	if bufCap != cap(ch.buf) {
+		b := make([]byte, len(ch.buf), bufCap)
+		copy(b, ch.buf)
+		ch.buf = b
+	}
+	if endsCap != cap(ch.ends) {
+		e := make([]int, len(ch.ends), endsCap)
+		copy(e, ch.ends)
+		ch.ends = e
+	}
+	c.memBytes += extra
+	return true
+}
+
+// newChunk returns an empty chunk, with room for an entry of n bytes,
+// appended to the FIFO as the open chunk, or nil when memLimit leaves no
+// room for it. c.mu is held.
+func (c *core) newChunk(n int) *chunk {
+	var ch *chunk
+	for len(c.free) > 0 {
+		k := len(c.free) - 1
+		f := c.free[k]
+		if cap(f.buf) > 2*max(c.chunkCap, 16<<10) { // too large for the records now
+			c.dropFree()
+			continue
+		}
+		c.free[k] = nil
+		c.free = c.free[:k]
+		c.freeBytes -= chunkMem(f)
+		ch = f
+		break
+	}
+	if ch == nil {
+		ch = &chunk{}
+	}
+	if !c.grow(ch, n, c.chunkCap, c.chunkEnds) {
+		if cap(ch.buf) > 0 || cap(ch.ends) > 0 { // a kept chunk: let it go
+			c.memBytes -= chunkMem(ch)
+		}
+		return nil
 	}
 	if c.head > 0 && c.head >= len(c.chunks)/2 {
 		n := copy(c.chunks, c.chunks[c.head:])
@@ -179,7 +303,16 @@ func (c *core) newChunk() *chunk {
 		c.head = 0
 	}
 	c.chunks = append(c.chunks, ch)
+	ch.first = c.accepted
+	c.open = ch
 	return ch
+}
+
+// memoryBytes returns the memory the queue's chunks hold.
+func (c *core) memoryBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.memBytes
 }
 
 // take removes and returns the chunk the sender should send now: the oldest
@@ -206,15 +339,18 @@ func (c *core) take() *chunk {
 	return ch
 }
 
-// recycle keeps a sent chunk for reuse while the chunks kept hold no more
-// than QueueBytes, the memory the queue may take anyway. Under a steady
-// load the queue then allocates nothing.
+// recycle keeps a sent chunk for reuse while the chunks kept take no more
+// than QueueBytes/2 and it is not much larger than new chunks need; under a
+// steady load the queue then allocates nothing. Otherwise it lets it go.
 func (c *core) recycle(ch *chunk) {
 	ch.buf, ch.ends, ch.sealed = ch.buf[:0], ch.ends[:0], false
+	m := chunkMem(ch)
 	c.mu.Lock()
-	if c.freeBytes+cap(ch.buf) <= c.cfg.queueBytes {
+	if c.freeBytes+m <= c.cfg.queueBytes/2 && cap(ch.buf) <= 2*max(c.chunkCap, 16<<10) {
 		c.free = append(c.free, ch)
-		c.freeBytes += cap(ch.buf)
+		c.freeBytes += m
+	} else {
+		c.memBytes -= m
 	}
 	c.mu.Unlock()
 }
@@ -318,7 +454,7 @@ func (c *core) close(ctx context.Context) error {
 	}
 	c.queuedBytes = 0
 	clear(c.chunks)
-	c.chunks, c.head, c.open, c.free, c.freeBytes = nil, 0, nil, nil, 0
+	c.chunks, c.head, c.open, c.free, c.freeBytes, c.memBytes = nil, 0, nil, nil, 0, 0
 	abandoned := c.abandoned
 	if c.progress != nil {
 		close(c.progress)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,15 +18,42 @@ import (
 // goroutine touches it.
 type sender struct {
 	zw   *gzip.Writer
-	body bytes.Buffer
+	body *bytes.Buffer // the gzipped batch; reused while no request reads it
+	rb   *reqBody      // the request body over body
+	cur  []byte        // what rb reads, for getBody
+	// getBody is the requests' GetBody, with which net/http rewinds a body
+	// inside Do. It returns a copy, never a reader of the reused buffer.
+	getBody func() (io.ReadCloser, error)
+	timer   *time.Timer // bounds awaitBody
+}
+
+// reqBody is a request body reading the sender's buffer. net/http may go
+// on reading a request body after Do returns, until it closes the body;
+// Close tells the sender the buffer is free again.
+type reqBody struct {
+	bytes.Reader
+	done   atomic.Bool
+	closed chan struct{} // cap 1: receives a token at the first Close
+}
+
+func newReqBody() *reqBody { return &reqBody{closed: make(chan struct{}, 1)} }
+
+// Close signals the sender, once per use; it never blocks.
+func (b *reqBody) Close() error {
+	if b.done.CompareAndSwap(false, true) {
+		b.closed <- struct{}{}
+	}
+	return nil
 }
 
 // run is the sender goroutine: it sends chunks as they fill, partial ones
 // every FlushInterval and on Flush, until Close cancels c.ctx.
 func (c *core) run() {
 	defer close(c.done)
-	s := &sender{}
-	s.zw, _ = gzip.NewWriterLevel(&s.body, gzip.BestSpeed)
+	s := &sender{body: new(bytes.Buffer), rb: newReqBody(), timer: time.NewTimer(time.Hour)}
+	s.timer.Stop()
+	s.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(bytes.Clone(s.cur))), nil }
+	s.zw, _ = gzip.NewWriterLevel(s.body, gzip.BestSpeed)
 	tick := time.NewTicker(c.cfg.flushInterval)
 	defer tick.Stop()
 	for {
@@ -53,7 +81,7 @@ func (c *core) run() {
 // s.body, gzipped.
 func (s *sender) compress(buf []byte) []byte {
 	s.body.Reset()
-	s.zw.Reset(&s.body)
+	s.zw.Reset(s.body)
 	s.zw.Write([]byte{'['})
 	s.zw.Write(buf)
 	s.zw.Write([]byte{']'})
@@ -103,7 +131,7 @@ func (c *core) sendRange(s *sender, ch *chunk, lo, hi int) {
 			c.resolve(n, entryBytes, dropClosed, "")
 			return
 		}
-		status, retryAfter, msg := c.post(body)
+		status, retryAfter, msg := c.post(s, body)
 		if status == 0 && c.ctx.Err() != nil { // Close gave up on this request
 			c.resolve(n, entryBytes, dropClosed, "")
 			return
@@ -154,18 +182,29 @@ func (c *core) sendRange(s *sender, ch *chunk, lo, hi int) {
 	}
 }
 
-// post sends one gzipped batch. It returns the HTTP status (0 for a network
-// error), the delay the intake asked for in Retry-After, if any, and a
-// description of anything but success, free of the API key.
-func (c *core) post(body []byte) (status int, retryAfter time.Duration, msg string) {
+// post sends one gzipped batch, body, which is s.body's content. It
+// returns the HTTP status (0 for a network error), the delay the intake
+// asked for in Retry-After, if any, and a description of anything but
+// success, free of the API key. When it returns, no request reads s.body
+// any more (see awaitBody).
+func (c *core) post(s *sender, body []byte) (status int, retryAfter time.Duration, msg string) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.url, bytes.NewReader(body))
+	rb := s.rb
+	rb.Reset(body)
+	rb.done.Store(false)
+	s.cur = body
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.url, rb)
 	if err != nil {
 		return 0, 0, redact("datadog: building the request: "+err.Error(), c.cfg.apiKey)
 	}
-	req.Header = c.header
+	req.ContentLength = int64(len(body))
+	req.GetBody = s.getBody
+	// A header of its own: http.Client adds to it (the cookies of a Jar).
+	req.Header = c.header.Clone()
 	resp, err := c.cfg.client.Do(req)
+	s.cur = nil
+	c.awaitBody(s)
 	if err != nil {
 		return 0, 0, redact("datadog: posting to the intake: "+err.Error(), c.cfg.apiKey)
 	}
@@ -183,6 +222,30 @@ func (c *core) post(body []byte) (status int, retryAfter time.Duration, msg stri
 		msg += ": " + text
 	}
 	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), redact(msg, c.cfg.apiKey)
+}
+
+// awaitBody waits until the transport has closed the request body s.rb,
+// after which the sender may write s.body again. net/http may still be
+// sending the body when Do returns (when the intake answers before reading
+// all of it). When the transport keeps the body longer than c.bodyWait, or
+// the sender is stopping, the buffer and the reader are left to the
+// transport and the sender takes new ones.
+func (c *core) awaitBody(s *sender) {
+	select {
+	case <-s.rb.closed:
+		return
+	default:
+	}
+	s.timer.Reset(c.bodyWait)
+	select {
+	case <-s.rb.closed:
+		s.timer.Stop()
+		return
+	case <-s.timer.C:
+	case <-c.ctx.Done():
+		s.timer.Stop()
+	}
+	s.rb, s.body = newReqBody(), new(bytes.Buffer)
 }
 
 // parseRetryAfter reads a Retry-After header: a number of seconds or an
