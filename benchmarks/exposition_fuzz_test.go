@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,7 @@ import (
 // FuzzExpositionParses records arbitrary names, tag keys and values and
 // checks that Prometheus' own text parser reads the whole exposition,
 // runtime and process families included, and finds every family typed
-// and documented.
+// and documented and every series once.
 func FuzzExpositionParses(f *testing.F) {
 	f.Add("comments.created", "user_id", "42", 1.0)
 	f.Add("", "", "", math.NaN())
@@ -60,6 +62,19 @@ func FuzzExpositionParses(f *testing.F) {
 			}
 			if strings.HasPrefix(n, "__") {
 				t.Errorf("family %s uses a reserved name", n)
+			}
+			seen := map[string]bool{}
+			for _, m := range mf.GetMetric() {
+				pairs := make([]string, 0, len(m.GetLabel()))
+				for _, l := range m.GetLabel() {
+					pairs = append(pairs, l.GetName()+"="+strconv.Quote(l.GetValue()))
+				}
+				slices.Sort(pairs)
+				key := strings.Join(pairs, ",")
+				if seen[key] {
+					t.Errorf("series %s{%s} appears twice", n, key)
+				}
+				seen[key] = true
 			}
 		}
 		if _, ok := fams["metricsink_dropped_samples_total"]; !ok {

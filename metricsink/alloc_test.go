@@ -3,6 +3,7 @@
 package metricsink_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -40,5 +41,44 @@ func TestAllocsExistingSeries(t *testing.T) {
 				t.Errorf("%s on an existing series: %v allocs, want 0", tt.name, got)
 			}
 		})
+	}
+}
+
+// Samples that land in an existing overflow series allocate nothing
+// either, once their raw tags have been seen.
+func TestAllocsOverflowSeries(t *testing.T) {
+	p, _ := newProm(t, &metricsink.PrometheusOptions{MaxSeriesPerMetric: 1})
+	var s metricsink.Sink = p
+	s.Increment("logins", 1, metricsink.KV("user", "alice"))
+	f := func() { s.Increment("logins", 1, metricsink.KV("user", "bob")) }
+	for range 300 {
+		f()
+	}
+	if got := testing.AllocsPerRun(1000, f); got != 0 {
+		t.Errorf("Increment into the overflow series: %v allocs, want 0", got)
+	}
+}
+
+// Ever new tag values sent to the overflow series of a full family take
+// neither the mutex nor an allocation, though they are not remembered.
+func TestAllocsOverflowNewValues(t *testing.T) {
+	p, _ := newProm(t, &metricsink.PrometheusOptions{MaxSeriesPerMetric: 1})
+	var s metricsink.Sink = p
+	s.Increment("logins", 1, metricsink.KV("user", "alice"))
+	s.Increment("logins", 1, metricsink.KV("user", "bob"))
+	values := make([]string, 5000)
+	for i := range values {
+		values[i] = fmt.Sprint("user", i)
+	}
+	i := 0
+	f := func() {
+		s.Increment("logins", 1, metricsink.KV("user", values[i%len(values)]))
+		i++
+	}
+	for range 300 {
+		f()
+	}
+	if got := testing.AllocsPerRun(1000, f); got != 0 {
+		t.Errorf("Increment of new values into the overflow series: %v allocs, want 0", got)
 	}
 }

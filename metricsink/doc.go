@@ -32,7 +32,9 @@
 // non-counter ending in _total, a gauge ending in _count, _sum or _bucket,
 // the type in the name (queue_gauge), an abbreviated or non-base unit
 // (latency_ms, size_kilobytes). The go_* and process_* names are reserved
-// for the runtime metrics when those are on, metricsink_* for its own.
+// for the runtime metrics when those are on, every metricsink_* name for
+// its own; a namespace that would put every name there is refused by
+// NewPrometheus.
 // One mapped name has one type: using it as another (a gauge, then a
 // histogram) drops the later samples.
 //
@@ -48,7 +50,9 @@
 //
 // Counter increments must be finite and not negative; histogram
 // observations and durations too. Gauges take any value, NaN and ±Inf
-// included, as the text format carries them.
+// included, as the text format carries them. A CounterFunc read that is
+// not finite, negative or smaller than the previous one is dropped and
+// the counter keeps its previous value.
 //
 // # What is dropped is counted
 //
@@ -63,9 +67,24 @@
 //
 // Each metric holds at most MaxSeriesPerMetric series (1,000 by default).
 // Past it, samples with new tag combinations are recorded in one overflow
-// series whose tag values are all "other", a warning is logged once for
-// the metric, and metricsink_overflow_series_total{metric} counts those
-// samples.
+// series whose tag values are all "other" (the very series of a real tag
+// value "other", when there is one), a warning is logged once for the
+// metric, and metricsink_overflow_series_total{metric} counts those
+// samples; GaugeFunc and CounterFunc registrations are refused and counted
+// (reason overflow).
+//
+// # Cost
+//
+// Recording into an existing series allocates nothing and takes no lock
+// when its raw name and tags were seen before. What is remembered for that
+// is bounded per metric (16 raw names; twice MaxSeriesPerMetric plus 64 raw
+// tag lists, the overflow series' included). A metric at its series limit
+// is also searched by canonical labels, without lock or allocation, when
+// the tags are already canonical (snake_case keys in increasing order,
+// valid UTF-8 values, as KV("method", m, "route", r) gives): so ever new
+// values sent to the overflow series stay cheap. Any other sample still
+// reaches the right series, through a slower path that locks and
+// allocates.
 //
 // # Exposition
 //
@@ -76,5 +95,10 @@
 // promtool finds nothing to flag: go_cgo_calls_count and go_gc_forced_count
 // become the counters go_cgo_calls_total and go_gc_forced_total, and
 // go_cpu_count becomes the gauge go_cpus. No global state of the
-// VictoriaMetrics package is changed.
+// VictoriaMetrics package is changed, and none changes the output:
+// metrics.ExposeMetadata(true) adds nothing to it (except to metrics
+// registered directly on Prometheus.Set). With UseGlobalSet the runtime
+// families are written by the registry's own WritePrometheus only, never
+// through metrics.WritePrometheus, which writes VictoriaMetrics' own when
+// asked to.
 package metricsink

@@ -23,9 +23,14 @@ var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 // WritePrometheus writes the whole exposition to w: the metrics registered
 // directly on Set(), then every family recorded through the Sink methods
 // (each with # HELP and # TYPE, sorted by name), metricsink's own metrics,
-// and the go_* and process_* families unless disabled.
+// and the go_* and process_* families unless disabled. The output does not
+// depend on metrics.ExposeMetadata, except for the metrics registered
+// directly on Set().
 func (p *Prometheus) WritePrometheus(w io.Writer) {
 	p.set.WritePrometheus(w)
+	if p.runtime {
+		p.writeRuntime(w)
+	}
 }
 
 // ServeHTTP writes the exposition in the Prometheus text format, gzipped
@@ -79,7 +84,10 @@ func acceptsGzip(h string) bool {
 	return false
 }
 
-// writeFamilies is registered with the set as its metrics writer.
+// writeFamilies is registered with the set as its metrics writer. It
+// writes the families, not the runtime ones (see WritePrometheus), and
+// drops the # lines VictoriaMetrics adds to each family's set when
+// metrics.ExposeMetadata(true) was called: ours are the only ones.
 func (p *Prometheus) writeFamilies(w io.Writer) {
 	p.mu.Lock()
 	fams := make([]*family, 0, len(p.sorted))
@@ -89,6 +97,8 @@ func (p *Prometheus) writeFamilies(w io.Writer) {
 		}
 	}
 	p.mu.Unlock()
+	body := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(body)
 	var meta []byte
 	for _, f := range fams {
 		meta = append(meta[:0], "# HELP "...)
@@ -101,10 +111,28 @@ func (p *Prometheus) writeFamilies(w io.Writer) {
 		meta = append(meta, f.typ...)
 		meta = append(meta, '\n')
 		_, _ = w.Write(meta)
-		f.set.WritePrometheus(w)
+		body.Reset()
+		f.set.WritePrometheus(body)
+		writeSamples(w, body.Bytes())
 	}
-	if p.runtime {
-		p.writeRuntime(w)
+}
+
+// writeSamples writes the lines of b to w, except those starting with #.
+func writeSamples(w io.Writer, b []byte) {
+	if len(b) > 0 && b[0] != '#' && !bytes.Contains(b, []byte("\n#")) {
+		_, _ = w.Write(b)
+		return
+	}
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i+1], b[i+1:]
+		} else {
+			b = nil
+		}
+		if line[0] != '#' {
+			_, _ = w.Write(line)
+		}
 	}
 }
 
@@ -120,7 +148,7 @@ func (p *Prometheus) writeRuntime(w io.Writer) {
 	out := bufPool.Get().(*bytes.Buffer)
 	out.Reset()
 	defer putBuf(out)
-	rewriteRuntime(out, raw.Bytes(), p.runtimeTail)
+	rewriteRuntime(out, raw.Bytes(), p.runtimeTail, p.constLabels)
 	_, _ = w.Write(out.Bytes())
 }
 
@@ -130,7 +158,11 @@ var runtimeRenames = map[string]string{
 	"go_cpu_count":       "go_cpus",
 }
 
-func rewriteRuntime(out *bytes.Buffer, src []byte, constLabels []byte) {
+// rewriteRuntime rewrites src, VictoriaMetrics' runtime and process
+// metrics, into out; constLabels is consts rendered. A const label whose
+// key a runtime line already has (go_info's version) is left out of that
+// line, so that no label appears twice.
+func rewriteRuntime(out *bytes.Buffer, src []byte, constLabels []byte, consts []Tag) {
 	prevFam := ""
 	seen := make(map[string]bool)
 	for len(src) > 0 {
@@ -181,22 +213,60 @@ func rewriteRuntime(out *bytes.Buffer, src []byte, constLabels []byte) {
 			out.WriteByte('\n')
 		}
 		out.WriteString(name)
+		tail := constLabels
+		if len(tail) > 0 && rest[0] == '{' {
+			tail = dedupeTail(tail, rest, consts)
+		}
 		switch {
-		case len(constLabels) == 0:
+		case len(tail) == 0:
 			out.Write(rest)
 		case rest[0] == '{':
 			out.WriteByte('{')
-			out.Write(constLabels)
+			out.Write(tail)
 			if len(rest) > 1 && rest[1] != '}' {
 				out.WriteByte(',')
 			}
 			out.Write(rest[1:])
 		default:
 			out.WriteByte('{')
-			out.Write(constLabels)
+			out.Write(tail)
 			out.WriteByte('}')
 			out.Write(rest)
 		}
 		out.WriteByte('\n')
 	}
+}
+
+// dedupeTail returns tail, the rendered consts, without the labels whose
+// key the label set rest ({k="v", ...} value) already has.
+func dedupeTail(tail, rest []byte, consts []Tag) []byte {
+	has := func(key string) bool {
+		for _, sep := range [...]string{"{", ",", ", "} {
+			if bytes.Contains(rest, []byte(sep+key+`="`)) {
+				return true
+			}
+		}
+		return false
+	}
+	clash := false
+	for _, t := range consts {
+		clash = clash || has(t.Key)
+	}
+	if !clash {
+		return tail
+	}
+	var b []byte
+	for _, t := range consts {
+		if has(t.Key) {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t.Key...)
+		b = append(b, '=', '"')
+		b = appendLabelValue(b, t.Value)
+		b = append(b, '"')
+	}
+	return b
 }

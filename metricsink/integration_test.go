@@ -53,6 +53,8 @@ func recordHostile(s metricsink.Sink) {
 			s.Increment("hostile.labels", 1, metricsink.KV(k, v, "other", v))
 		}
 	}
+	// A real "other" value first: the overflow samples share its series.
+	s.Increment("many.users", 1, metricsink.KV("user_id", "other"))
 	for i := range 50 { // past the series limit of the test registry
 		s.Increment("many.users", 1, metricsink.KV("user_id", fmt.Sprint(i)))
 	}
@@ -83,7 +85,7 @@ func TestPromtoolAcceptsHostileInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"# TYPE go_goroutines gauge", "# TYPE process_cpu_seconds_total counter", "comments_created_total", "metricsink_overflow_series_total{env=\"test\",metric=\"many_users_total\"} 40"} {
+	for _, want := range []string{"# TYPE go_goroutines gauge", "# TYPE process_cpu_seconds_total counter", "comments_created_total", "metricsink_overflow_series_total{env=\"test\",metric=\"many_users_total\"} 41", "many_users_total{env=\"test\",user_id=\"other\"} 42"} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("exposition lacks %q", want)
 		}

@@ -36,6 +36,22 @@ const maxOverflowSeries = 16
 // mapping results for them and the set of names already logged.
 const maxRemembered = 1024
 
+// maxRawNames bounds the raw names remembered for one family ("a.b",
+// "a_b" and "A.b" are three raw names of a_b). Others are mapped again on
+// every call, on the slow path.
+const maxRawNames = 16
+
+// selfLabels are the label names of metricsink's own families; constant
+// labels may not use them.
+var selfLabels = []string{"reason", "metric", "url"}
+
+// rawTagsCap is how many raw tag lists, over all its raw names, the hot
+// path remembers for a family whose limit is maxSeries: room for each
+// series twice (tags given in two orders, say) and for the overflow
+// series. Past it, samples with tag lists not yet seen take the slow path,
+// which finds the same series but takes the mutex and allocates.
+func rawTagsCap(maxSeries int) int { return 2*maxSeries + 4*maxOverflowSeries }
+
 // PrometheusOptions configures NewPrometheus. A nil or zero
 // PrometheusOptions consists entirely of default values. NewPrometheus
 // never writes to it.
@@ -43,14 +59,18 @@ type PrometheusOptions struct {
 	// Namespace, when set, is prefixed with an underscore to every metric
 	// name recorded through the Sink methods ("app" turns comments.created
 	// into app_comments_created_total). It must already be snake_case.
-	// Runtime, process and metricsink_* metrics are not prefixed.
-	// Default: none.
+	// Runtime, process and metricsink_* metrics are not prefixed. It may
+	// not make every name reserved: "metricsink" (or metricsink_...) is
+	// refused, and so are "go" and "process" (or go_..., process_...)
+	// unless DisableRuntimeMetrics is set. Default: none.
 	Namespace string
 
 	// ConstLabels are added to every series, the runtime and process ones
 	// included. Keys must be snake_case label names, not reserved (le,
-	// quantile, __*); values must be valid UTF-8. Sink calls may not use
-	// these keys as tags. Default: none.
+	// quantile, __*) and not a label of metricsink's own metrics (reason,
+	// metric, url, which would then appear twice in one series); values
+	// must be valid UTF-8. Sink calls may not use these keys as tags.
+	// Default: none.
 	ConstLabels map[string]string
 
 	// Buckets are the upper bounds of every histogram's buckets, in
@@ -59,7 +79,9 @@ type PrometheusOptions struct {
 
 	// MaxSeriesPerMetric is the most series one metric name may have;
 	// past it, new tag combinations are recorded in one overflow series
-	// whose tag values are all "other". Default: DefaultMaxSeriesPerMetric.
+	// whose tag values are all "other", and GaugeFunc and CounterFunc
+	// registrations are refused (counted with reason overflow).
+	// Default: DefaultMaxSeriesPerMetric.
 	MaxSeriesPerMetric int
 
 	// DisableRuntimeMetrics turns off the go_* and process_* families.
@@ -68,7 +90,12 @@ type PrometheusOptions struct {
 
 	// UseGlobalSet makes the registry write into the VictoriaMetrics
 	// package's default set (metrics.GetDefaultSet()) instead of a set of
-	// its own, so that metrics.WritePrometheus includes it. Default: false.
+	// its own, so that metrics.WritePrometheus includes it. The go_* and
+	// process_* families are then left to VictoriaMetrics:
+	// metrics.WritePrometheus(w, true) writes its own (without # HELP and
+	// # TYPE), metrics.WritePrometheus(w, false) none, and never ours as
+	// well; the registry's WritePrometheus, ServeHTTP and Push still add
+	// ours, once. Default: false.
 	UseGlobalSet bool
 
 	// Logger receives the warnings about rejected names, tags and values,
@@ -82,8 +109,13 @@ type PrometheusOptions struct {
 // documentation for how names and tags are mapped and which samples are
 // rejected. All methods are safe for concurrent use.
 //
-// Recording into an existing series does not allocate: the series is found
-// by a lock-free lookup keyed by the raw name and tags.
+// Recording into an existing series, the overflow series included, takes
+// no lock and does not allocate when the raw name and tags were seen
+// before (a lookup keyed by them, bounded per metric), or when the metric
+// is at its series limit and the tags are already in canonical form
+// (snake_case keys in increasing order, valid UTF-8 values): ever new tag
+// values sent to the overflow series cost no more than known ones. Other
+// samples are resolved on a slower path that takes a mutex and allocates.
 type Prometheus struct {
 	set         *metrics.Set
 	namespace   string
@@ -168,6 +200,8 @@ type nameResult struct {
 }
 
 type family struct {
+	rawNames int // raw names remembered in Prometheus.names
+	rawTags  int // raw tag lists remembered by the hot path
 	name     string
 	typ      string
 	help     string
@@ -177,6 +211,11 @@ type family struct {
 	overflow map[string]*series // canonical "other" labels -> overflow series
 	ovCount  *metrics.Gauge     // metricsink_overflow_series_total{metric=name}
 	nseries  int                // series that are written
+
+	// For the lock-free search of a full family; see hot.go.
+	full    atomic.Bool           // len(series) >= the series limit
+	byCanon cowMap[*series]       // canonical labels -> series and overflow series
+	byOther cowMap[*cachedSeries] // "other" labels -> overflow target and counter
 }
 
 type series struct {
@@ -208,6 +247,12 @@ func NewPrometheus(opts *PrometheusOptions) (*Prometheus, error) {
 		if why := lintName(ns, ""); why != "" {
 			return nil, fmt.Errorf("metricsink: PrometheusOptions.Namespace %q is not accepted: %s", ns, why)
 		}
+		if strings.HasPrefix(ns+"_", "metricsink_") {
+			return nil, fmt.Errorf("metricsink: PrometheusOptions.Namespace %q is not accepted: metricsink_* names are reserved for metricsink's own metrics", ns)
+		}
+		if p.runtime && (strings.HasPrefix(ns+"_", "go_") || strings.HasPrefix(ns+"_", "process_")) {
+			return nil, fmt.Errorf("metricsink: PrometheusOptions.Namespace %q is not accepted with runtime metrics on: go_* and process_* names are reserved for them; choose another namespace or set DisableRuntimeMetrics", ns)
+		}
 		p.namespace = ns
 	}
 	switch {
@@ -232,6 +277,9 @@ func NewPrometheus(opts *PrometheusOptions) (*Prometheus, error) {
 		v := opts.ConstLabels[k]
 		if k == "" || snake(k) != k || reservedLabel(k, k) {
 			return nil, fmt.Errorf("metricsink: PrometheusOptions.ConstLabels key %q is not accepted: use a snake_case label name other than le, quantile and __*", k)
+		}
+		if slices.Contains(selfLabels, k) {
+			return nil, fmt.Errorf("metricsink: PrometheusOptions.ConstLabels key %q is not accepted: reason, metric and url are labels of metricsink's own metrics", k)
 		}
 		if !utf8Valid(v) {
 			return nil, fmt.Errorf("metricsink: PrometheusOptions.ConstLabels[%q] = %q is not valid UTF-8", k, v)
@@ -321,15 +369,20 @@ func (p *Prometheus) Duration(name string, d time.Duration, tags Tags) {
 // GaugeFunc registers f, called at each scrape or push, as the source of
 // the series name{tags} of a gauge family. It returns the function that
 // unregisters it. Registering a series that exists already is dropped and
-// counted (reason duplicate) and returns a no-op. A panic in f is recovered
-// and counted (reason panic), and the series reads NaN for that scrape.
+// counted (reason duplicate) and returns a no-op, and so is one past the
+// metric's series limit (reason overflow, warned once). A panic in f is
+// recovered and counted (reason panic), and the series reads NaN for that
+// scrape.
 func (p *Prometheus) GaugeFunc(name string, tags Tags, f func() float64) (unregister func()) {
 	return p.register(kindGaugeFunc, name, &tags, f)
 }
 
 // CounterFunc is GaugeFunc for a counter family, exposed with "_total"
 // appended and "# TYPE name counter"; f must return a cumulative,
-// never-decreasing total.
+// never-decreasing total. A read that is negative, NaN, infinite or
+// smaller than the previous good one is counted (reason invalid_value) and
+// the series keeps its previous good value (0 before the first); so does a
+// read that panics (counted with reason panic).
 func (p *Prometheus) CounterFunc(name string, tags Tags, f func() float64) (unregister func()) {
 	return p.register(kindCounterFunc, name, &tags, f)
 }
@@ -342,8 +395,19 @@ func (p *Prometheus) lookup(k kind, name string, tags *Tags) *series {
 		return nil
 	}
 	if e := p.entry(k, name); e != nil {
-		if s := e.find(tags); s != nil {
-			return s
+		if c := e.find(tags); c != nil {
+			if c.ov != nil {
+				c.ov.Add(1)
+			}
+			return c.s
+		}
+		if e.fam.full.Load() {
+			if s, ov := p.findFull(e.fam, k, tags); s != nil {
+				if ov != nil {
+					ov.Add(1)
+				}
+				return s
+			}
 		}
 	}
 	return p.slow(k, name, tags)
@@ -365,11 +429,14 @@ func (p *Prometheus) slow(k kind, name string, tags *Tags) (s *series) {
 	defer p.mu.Unlock()
 	entry, ok := p.hot[k].getLocked([]byte(name))
 	if ok {
-		if s := entry.findLocked(tags); s != nil {
-			return s
+		if c := entry.findLocked(tags); c != nil {
+			if c.ov != nil {
+				c.ov.Add(1)
+			}
+			return c.s
 		}
 	}
-	fam, ok := p.familyLocked(k, name)
+	fam, remembered, ok := p.familyLocked(k, name)
 	if !ok {
 		return nil
 	}
@@ -377,36 +444,66 @@ func (p *Prometheus) slow(k kind, name string, tags *Tags) (s *series) {
 	if !ok {
 		return nil
 	}
-	canon := renderLabels(nil, labels)
-	if s, ok := fam.series[string(canon)]; ok {
-		if s.kind != k && !(s.kind == kindHistogram && k == kindDuration) {
+	canon := string(renderLabels(nil, labels))
+	s, ok = fam.series[canon]
+	if !ok {
+		s, ok = fam.overflow[canon] // the labels of an overflow series
+	}
+	if ok {
+		if !sameKind(s.kind, k) {
 			p.dropLocked(reasonTypeClash, k.typ(), name, "the series is read from a callback registered with GaugeFunc or CounterFunc")
 			return nil
 		}
-		p.rememberLocked(entry, k, name, tags, s)
+		p.rememberLocked(entry, remembered, fam, k, name, tags, s, nil, false)
 		return s
 	}
 	if len(fam.series) >= p.maxSeries {
-		return p.overflowLocked(fam, k, labels)
+		s = p.overflowLocked(fam, k, labels)
+		if s != nil {
+			p.rememberLocked(entry, remembered, fam, k, name, tags, s, fam.ovCount, false)
+		}
+		return s
 	}
 	s = p.newSeries(fam, labels, k)
-	fam.series[string(canon)] = s
-	p.rememberLocked(entry, k, name, tags, s)
+	fam.series[canon] = s
+	p.addCanonLocked(fam, canon, s)
+	p.rememberLocked(entry, remembered, fam, k, name, tags, s, nil, true)
 	return s
 }
 
-// rememberLocked lets the hot path find s for the raw name and tags.
-func (p *Prometheus) rememberLocked(entry *nameEntry, k kind, name string, tags *Tags, s *series) {
+// sameKind reports whether a sample of kind k may be recorded in a series
+// of kind have.
+func sameKind(have, k kind) bool {
+	return have == k || (have == kindHistogram && k == kindDuration)
+}
+
+// rememberLocked lets the hot path find s for the raw name and tags, and
+// count ov (when not nil) for each sample, within the bounds of
+// maxRawNames and rawTagsCap: a raw name that familyLocked did not
+// remember gets no entry, and a family whose raw tag lists reached the cap
+// gets no more, except the first tag list of each new series (fresh),
+// which the series limit bounds.
+func (p *Prometheus) rememberLocked(entry *nameEntry, remembered bool, fam *family, k kind, name string, tags *Tags, s *series, ov *metrics.Gauge, fresh bool) {
+	if !fresh && fam.rawTags >= rawTagsCap(p.maxSeries) {
+		return
+	}
 	if entry == nil {
-		entry = new(nameEntry)
+		if !remembered {
+			return
+		}
+		entry = &nameEntry{fam: fam}
 		p.hot[k].storeLocked(name, entry)
 	}
-	entry.addLocked(tags, s)
+	fam.rawTags++
+	entry.addLocked(tags, s, ov)
 	p.nameCache[k][nameSlot(name)].Store(&nameCacheLine{name: name, e: entry})
 }
 
-// overflowLocked returns the overflow series of fam for the keys of labels
-// and counts the sample in metricsink_overflow_series_total.
+// overflowLocked returns the series that receives a sample of fam past its
+// series limit, labels being the sample's, and counts the sample in
+// metricsink_overflow_series_total. That series has the labels with every
+// value "other", constant labels excepted: a real series when one has
+// those labels, else an overflow series.
 func (p *Prometheus) overflowLocked(fam *family, k kind, labels []Tag) *series {
 	other := make([]Tag, len(labels))
 	for i, t := range labels {
@@ -416,7 +513,10 @@ func (p *Prometheus) overflowLocked(fam *family, k kind, labels []Tag) *series {
 		}
 	}
 	canon := string(renderLabels(nil, other))
-	s, ok := fam.overflow[canon]
+	s, ok := fam.series[canon]
+	if !ok {
+		s, ok = fam.overflow[canon]
+	}
 	if !ok {
 		if len(fam.overflow) >= maxOverflowSeries {
 			p.dropLocked(reasonOverflow, k.typ(), fam.name, "too many distinct tag key sets past the series limit")
@@ -427,36 +527,47 @@ func (p *Prometheus) overflowLocked(fam *family, k kind, labels []Tag) *series {
 		}
 		s = p.newSeries(fam, other, k)
 		fam.overflow[canon] = s
+		p.addCanonLocked(fam, canon, s)
 		p.warnOnceLocked("overflow\x00"+fam.name, "metricsink: metric reached its series limit; new tag combinations are recorded with every tag value \"other\"",
 			slog.String("metric", fam.name), slog.Int("limit", p.maxSeries))
 	}
 	if fam.ovCount == nil {
 		fam.ovCount = p.newSeries(p.overflowFam, []Tag{{"metric", fam.name}}, kindCounter).g
 	}
-	fam.ovCount.Add(1)
-	if s.kind != k && !(s.kind == kindHistogram && k == kindDuration) {
+	if !sameKind(s.kind, k) {
 		p.dropLocked(reasonTypeClash, k.typ(), fam.name, "the overflow series has another kind")
 		return nil
+	}
+	fam.ovCount.Add(1)
+	if _, ok := fam.byOther.getLocked([]byte(canon)); !ok {
+		fam.byOther.storeLocked(canon, &cachedSeries{s: s, ov: fam.ovCount})
 	}
 	return s
 }
 
 // familyLocked maps name for kind k and returns its family, creating it on
-// first use, or drops the sample and returns false.
-func (p *Prometheus) familyLocked(k kind, name string) (*family, bool) {
+// first use, and whether the raw name is remembered (at most maxRawNames
+// per family, maxRemembered rejected ones); or drops the sample and
+// returns false.
+func (p *Prometheus) familyLocked(k kind, name string) (fam *family, remembered, ok bool) {
 	ck := string(rune(k)) + name
-	res, ok := p.names[ck]
-	if !ok {
+	res, remembered := p.names[ck]
+	if !remembered {
 		res = p.resolveLocked(k, name)
-		if res.fam != nil || len(p.names) < maxRemembered {
+		switch {
+		case res.fam != nil && res.fam.rawNames < maxRawNames:
+			res.fam.rawNames++
+			p.names[ck] = res
+			remembered = true
+		case res.fam == nil && len(p.names) < maxRemembered:
 			p.names[ck] = res
 		}
 	}
 	if res.fam == nil {
 		p.dropLocked(res.why, k.typ(), name, res.msg)
-		return nil, false
+		return nil, false, false
 	}
-	return res.fam, true
+	return res.fam, remembered, true
 }
 
 func (p *Prometheus) resolveLocked(k kind, name string) nameResult {
@@ -487,6 +598,9 @@ func (p *Prometheus) resolveLocked(k kind, name string) nameResult {
 	}
 	if p.runtime && (strings.HasPrefix(mapped, "go_") || strings.HasPrefix(mapped, "process_")) {
 		return nameResult{why: reasonInvalidName, msg: mapped + ": go_* and process_* are reserved for the runtime metrics"}
+	}
+	if strings.HasPrefix(mapped, "metricsink_") {
+		return nameResult{why: reasonInvalidName, msg: mapped + ": metricsink_* is reserved for metricsink's own metrics"}
 	}
 	if fam, ok := p.families[mapped]; ok {
 		if fam.internal {
@@ -623,7 +737,7 @@ func (p *Prometheus) register(k kind, name string, tags *Tags, f func() float64)
 	}()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fam, ok := p.familyLocked(k, name)
+	fam, _, ok := p.familyLocked(k, name)
 	if !ok {
 		return noop
 	}
@@ -632,23 +746,21 @@ func (p *Prometheus) register(k kind, name string, tags *Tags, f func() float64)
 		return noop
 	}
 	canon := string(renderLabels(nil, labels))
-	if _, ok := fam.series[canon]; ok {
+	_, exists := fam.series[canon]
+	if _, ov := fam.overflow[canon]; exists || ov {
 		p.dropLocked(reasonDuplicate, fam.typ, name, "series "+fam.name+canon+" exists already")
 		return noop
 	}
-	full := fam.name + canon
-	safe := func() (v float64) {
-		defer func() {
-			if r := recover(); r != nil {
-				p.dropped[reasonPanic].Add(1)
-				p.warnOnce("panic\x00"+full, "metricsink: recovered from a panic in a GaugeFunc or CounterFunc callback", slog.String("series", full), slog.Any("panic", r))
-				v = math.NaN()
-			}
-		}()
-		return f()
+	if len(fam.series) >= p.maxSeries {
+		p.dropped[reasonOverflow].Add(1)
+		p.warnOnceLocked("overflow\x00"+fam.name, "metricsink: metric reached its series limit; GaugeFunc and CounterFunc registrations past it are refused",
+			slog.String("metric", fam.name), slog.Int("limit", p.maxSeries))
+		return noop
 	}
-	s := &series{kind: k, g: fam.set.NewGauge(full, safe)}
+	full := fam.name + canon
+	s := &series{kind: k, g: fam.set.NewGauge(full, p.reader(k, full, f))}
 	fam.series[canon] = s
+	p.addCanonLocked(fam, canon, s)
 	fam.nseries++
 	var once sync.Once
 	return func() {
@@ -657,10 +769,56 @@ func (p *Prometheus) register(k kind, name string, tags *Tags, f func() float64)
 			defer p.mu.Unlock()
 			if fam.series[canon] == s {
 				delete(fam.series, canon)
+				p.removeCanonLocked(fam, canon)
 				fam.set.UnregisterMetric(full)
 				fam.nseries--
 			}
 		})
+	}
+}
+
+// reader wraps the callback f of the series full. A panic in f is
+// recovered and counted (reason panic); a gauge then reads NaN. A counter
+// reads its last good value instead of a panic or of a value that is NaN,
+// infinite, negative or smaller than the last good one (counted with
+// reason invalid_value), so that it never goes backwards; before any good
+// value it reads 0.
+func (p *Prometheus) reader(k kind, full string, f func() float64) func() float64 {
+	call := func() (v float64, ok bool) {
+		defer func() {
+			if r := recover(); r != nil {
+				p.dropped[reasonPanic].Add(1)
+				p.warnOnce("panic\x00"+full, "metricsink: recovered from a panic in a GaugeFunc or CounterFunc callback", slog.String("series", full), slog.Any("panic", r))
+				ok = false
+			}
+		}()
+		return f(), true
+	}
+	if k != kindCounterFunc {
+		return func() float64 {
+			if v, ok := call(); ok {
+				return v
+			}
+			return math.NaN()
+		}
+	}
+	var (
+		mu   sync.Mutex
+		last float64
+	)
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		v, ok := call()
+		if !ok {
+			return last
+		}
+		if !(v >= last && v <= math.MaxFloat64) {
+			p.drop(reasonInvalidValue, "counter", full, "a CounterFunc read "+strconv.FormatFloat(v, 'g', -1, 64)+" after "+strconv.FormatFloat(last, 'g', -1, 64)+"; counters must be finite and never decrease")
+			return last
+		}
+		last = v
+		return v
 	}
 }
 

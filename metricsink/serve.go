@@ -82,7 +82,8 @@ type PushOptions struct {
 // http://host:8428/api/v1/import/prometheus; requests are POSTs made by
 // VictoriaMetrics/metrics' push support. An invalid pushURL or option is
 // returned at once as an error. A failed push is counted in
-// metricsink_push_errors_total{url} (the URL without credentials), logged
+// metricsink_push_errors_total{url}, url being scheme://host/path only
+// (no user, password, query or fragment, which may hold tokens), logged
 // when pushes start failing and when they recover, and retried at the next
 // interval. Run it in a goroutine of your own:
 //
@@ -114,7 +115,8 @@ func (p *Prometheus) Push(ctx context.Context, pushURL string, opts *PushOptions
 		}
 	}
 	vmOpts := &metrics.PushOptions{Headers: o.Headers, DisableCompression: o.DisableCompression, Method: http.MethodPost}
-	redacted := u.Redacted()
+	redacted := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
+	hide := hidePushURL(u, pushURL, redacted)
 	p.mu.Lock()
 	errs := p.pushFam.series[redacted]
 	if errs == nil {
@@ -136,7 +138,7 @@ func (p *Prometheus) Push(ctx context.Context, pushURL string, opts *PushOptions
 		case err != nil:
 			errs.g.Add(1)
 			if !failing {
-				l.Warn("metricsink: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", err.Error()))
+				l.Warn("metricsink: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", hide(err.Error())))
 			}
 			failing = true
 		case failing:
@@ -154,5 +156,31 @@ func (p *Prometheus) Push(ctx context.Context, pushURL string, opts *PushOptions
 		case <-t.C:
 			push(ctx)
 		}
+	}
+}
+
+// hidePushURL returns a function that replaces, in an error message, the
+// forms of u that its client may quote (raw, redacted by net/url or by
+// net/http) with safe, and removes what remains of its query and fragment.
+func hidePushURL(u *url.URL, raw, safe string) func(string) string {
+	forms := []string{raw, u.String(), u.Redacted()}
+	if _, ok := u.User.Password(); ok {
+		forms = append(forms, strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1))
+	}
+	var cut []string
+	if u.RawQuery != "" {
+		cut = append(cut, "?"+u.RawQuery)
+	}
+	if u.Fragment != "" {
+		cut = append(cut, "#"+u.EscapedFragment(), "#"+u.Fragment)
+	}
+	return func(msg string) string {
+		for _, f := range forms {
+			msg = strings.ReplaceAll(msg, f, safe)
+		}
+		for _, c := range cut {
+			msg = strings.ReplaceAll(msg, c, "")
+		}
+		return msg
 	}
 }

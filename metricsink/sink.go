@@ -40,9 +40,15 @@ type FuncSink interface {
 }
 
 // GaugeFunc registers f on s when s is a FuncSink and returns the function
-// that unregisters it, and true. For any other sink it returns a no-op and false.
+// that unregisters it, and true. For a Fanout it registers f on each of its
+// sinks that is a FuncSink and reports whether there was one. For any other
+// sink it returns a no-op and false. ok says that a sink took f, not that it
+// accepted name and tags: a sink that rejects them counts that its own way.
 func GaugeFunc(s Sink, name string, tags Tags, f func() float64) (unregister func(), ok bool) {
-	if fs, ok := s.(FuncSink); ok {
+	switch fs := s.(type) {
+	case fanout:
+		return fs.register(func(c Sink) (func(), bool) { return GaugeFunc(c, name, tags, f) })
+	case FuncSink:
 		return fs.GaugeFunc(name, tags, f), true
 	}
 	return func() {}, false
@@ -50,7 +56,10 @@ func GaugeFunc(s Sink, name string, tags Tags, f func() float64) (unregister fun
 
 // CounterFunc is GaugeFunc for cumulative counters.
 func CounterFunc(s Sink, name string, tags Tags, f func() float64) (unregister func(), ok bool) {
-	if fs, ok := s.(FuncSink); ok {
+	switch fs := s.(type) {
+	case fanout:
+		return fs.register(func(c Sink) (func(), bool) { return CounterFunc(c, name, tags, f) })
+	case FuncSink:
 		return fs.CounterFunc(name, tags, f), true
 	}
 	return func() {}, false
@@ -154,25 +163,29 @@ type fanout []Sink
 var _ FuncSink = fanout(nil)
 
 func (f fanout) GaugeFunc(name string, tags Tags, fn func() float64) func() {
-	return f.register(func(fs FuncSink) func() { return fs.GaugeFunc(name, tags, fn) })
+	undo, _ := GaugeFunc(f, name, tags, fn)
+	return undo
 }
 
 func (f fanout) CounterFunc(name string, tags Tags, fn func() float64) func() {
-	return f.register(func(fs FuncSink) func() { return fs.CounterFunc(name, tags, fn) })
+	undo, _ := CounterFunc(f, name, tags, fn)
+	return undo
 }
 
-func (f fanout) register(reg func(FuncSink) func()) func() {
+// register calls reg for each sink of f and returns the function that
+// undoes every registration, and whether reg reported one.
+func (f fanout) register(reg func(Sink) (func(), bool)) (func(), bool) {
 	var undo []func()
 	for _, s := range f {
-		if fs, ok := s.(FuncSink); ok {
-			undo = append(undo, reg(fs))
+		if u, ok := reg(s); ok {
+			undo = append(undo, u)
 		}
 	}
 	return func() {
 		for _, u := range undo {
 			u()
 		}
-	}
+	}, len(undo) > 0
 }
 
 func (f fanout) Increment(name string, value float64, tags Tags) {

@@ -1,6 +1,7 @@
 package dogstatsd
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -31,33 +32,34 @@ func (l line) String() string {
 // parseLine parses one DogStatsD metric line as the Agent does, keeping the
 // fields the tests check and ignoring the optional ones (rate, container id,
 // timestamp, cardinality).
-func parseLine(t testing.TB, s string) line {
-	t.Helper()
+func parseLine(s string) (line, error) {
 	fields := strings.Split(s, "|")
 	if len(fields) < 2 {
-		t.Fatalf("malformed line %q: fewer than 2 fields", s)
+		return line{}, fmt.Errorf("malformed line %q: fewer than 2 fields", s)
 	}
 	name, value, ok := strings.Cut(fields[0], ":")
 	if !ok || name == "" || value == "" {
-		t.Fatalf("malformed line %q: no name:value", s)
+		return line{}, fmt.Errorf("malformed line %q: no name:value", s)
 	}
 	// Values are compared as numbers: timings come as "1.500000".
-	if f, err := strconv.ParseFloat(value, 64); err == nil {
-		value = strconv.FormatFloat(f, 'g', -1, 64)
-	} else {
-		t.Errorf("line %q: value %q is not a number", s, value)
+	f, err := strconv.ParseFloat(value, 64)
+	if err != nil {
+		return line{}, fmt.Errorf("line %q: value %q is not a number", s, value)
 	}
+	value = strconv.FormatFloat(f, 'g', -1, 64)
 	l := line{Name: name, Value: value, Type: fields[1]}
 	for _, f := range fields[2:] {
 		if tags, ok := strings.CutPrefix(f, "#"); ok {
 			l.Tags = strings.Split(tags, ",")
 		}
 	}
-	return l
+	return l, nil
 }
 
 // listener is a DogStatsD server on a random 127.0.0.1 UDP port that records
-// every line it receives.
+// every line it receives. Its goroutine never touches the test: it records
+// malformed lines, and the test's goroutine reports them (waitFor,
+// received, and at cleanup).
 type listener struct {
 	t    testing.TB
 	conn net.PacketConn
@@ -65,6 +67,7 @@ type listener struct {
 
 	mu    sync.Mutex
 	lines []line
+	errs  []error
 	cond  *sync.Cond
 }
 
@@ -80,6 +83,7 @@ func listen(t testing.TB) *listener {
 	t.Cleanup(func() {
 		conn.Close()
 		<-l.done
+		l.report()
 	})
 	return l
 }
@@ -98,9 +102,13 @@ func (l *listener) serve() {
 			if strings.HasPrefix(s, "datadog.dogstatsd.client.") {
 				continue // the client's own telemetry
 			}
-			pl := parseLine(l.t, s)
+			pl, err := parseLine(s)
 			l.mu.Lock()
-			l.lines = append(l.lines, pl)
+			if err != nil {
+				l.errs = append(l.errs, err)
+			} else {
+				l.lines = append(l.lines, pl)
+			}
 			l.cond.Broadcast()
 			l.mu.Unlock()
 		}
@@ -111,6 +119,7 @@ func (l *listener) serve() {
 // received so far; it fails the test after timeout.
 func (l *listener) waitFor(timeout time.Duration, match func(line) bool) []line {
 	l.t.Helper()
+	defer l.report()
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
 		l.mu.Lock()
@@ -129,8 +138,28 @@ func (l *listener) waitFor(timeout time.Duration, match func(line) bool) []line 
 	return slices.Clone(l.lines)
 }
 
+// report fails the test, from the calling goroutine, for each malformed
+// line received and not yet reported.
+func (l *listener) report() {
+	l.t.Helper()
+	for _, err := range l.takeErrors() {
+		l.t.Errorf("listener: %v", err)
+	}
+}
+
+// takeErrors returns the malformed lines not yet reported, and forgets them.
+func (l *listener) takeErrors() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	errs := l.errs
+	l.errs = nil
+	return errs
+}
+
 // received returns the lines received so far.
 func (l *listener) received() []line {
+	l.t.Helper()
+	defer l.report()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.lines)
@@ -158,3 +187,34 @@ func newTestSink(t testing.TB, l *listener, opts *Options) *Sink {
 }
 
 func isMarker(l line) bool { return l.Name == "test.marker" }
+
+// The listener records a malformed line, for the test goroutine to report,
+// instead of failing the test from its own goroutine.
+func TestListenerRecordsMalformedLines(t *testing.T) {
+	l := listen(t)
+	c, err := net.Dial("udp", l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("garbage\nok.metric:1|c\n")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		l.mu.Lock()
+		got := slices.ContainsFunc(l.lines, func(ln line) bool { return ln.Name == "ok.metric" })
+		l.mu.Unlock()
+		if got {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ok.metric not received within %v", wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	errs := l.takeErrors() // taken: the cleanup has nothing left to report
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `"garbage"`) {
+		t.Errorf("recorded errors = %v, want one about \"garbage\"", errs)
+	}
+}

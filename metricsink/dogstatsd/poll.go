@@ -125,6 +125,11 @@ func (s *Sink) collect() {
 	p.mu.Lock()
 	funcs := append([]*polled(nil), p.funcs...)
 	p.mu.Unlock()
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
+	if s.closed.Load() {
+		return // Close has read them one last time
+	}
 	for _, q := range funcs {
 		v, ok := read(q.f)
 		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {

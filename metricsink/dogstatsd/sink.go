@@ -84,6 +84,10 @@ type Sink struct {
 	// closeMu orders Flush, Close and the poller's start.
 	closeMu sync.Mutex
 	closed  atomic.Bool
+	// sendMu is held for reading from the check of closed to the hand-over
+	// of a sample to the client, and for writing by Close while it sets
+	// closed: no sample counted as sent reaches a closed client.
+	sendMu sync.RWMutex
 
 	poll poller
 
@@ -166,17 +170,21 @@ func New(opts *Options) (*Sink, error) {
 
 // Increment sends value as a count. Negative, NaN and infinite values are
 // dropped and counted; a fractional value is rounded at random to one of its
-// two nearest integers so that sums stay right on average.
+// two nearest integers so that sums stay right on average (one rounded to
+// 0 is not sent and is counted in Stats.RoundedToZero).
 func (s *Sink) Increment(name string, value float64, tags metricsink.Tags) {
 	n, ok := toCount(value)
 	if !ok {
 		s.drop(reasonValue, name)
 		return
 	}
-	if n == 0 && value != 0 {
-		return // rounded down to nothing: nothing to send
-	}
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
 	if sr := s.lookup(name, &tags); sr != nil {
+		if n == 0 && value != 0 {
+			s.stats.rounded.Add(1) // rounded down to nothing: nothing to send
+			return
+		}
 		s.sent(s.client.Count(sr.name, n, sr.tags, 1))
 	}
 }
@@ -188,6 +196,8 @@ func (s *Sink) Gauge(name string, value float64, tags metricsink.Tags) {
 		s.drop(reasonValue, name)
 		return
 	}
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
 	if sr := s.lookup(name, &tags); sr != nil {
 		s.sent(s.client.Gauge(sr.name, value, sr.tags, 1))
 	}
@@ -201,6 +211,8 @@ func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
 		s.drop(reasonValue, name)
 		return
 	}
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
 	if sr := s.lookup(name, &tags); sr != nil {
 		if s.distributions {
 			s.sent(s.client.Distribution(sr.name, value, sr.tags, 1))
@@ -217,6 +229,8 @@ func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
 		s.drop(reasonValue, name)
 		return
 	}
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
 	if sr := s.lookup(name, &tags); sr != nil {
 		s.sent(s.client.TimeInMilliseconds(sr.name, float64(d)/float64(time.Millisecond), sr.tags, 1))
 	}
@@ -246,12 +260,15 @@ func (s *Sink) Close() error {
 	}
 	s.poll.stop()
 	s.collect()
+	s.sendMu.Lock()
 	s.closed.Store(true)
+	s.sendMu.Unlock()
 	return s.client.Close()
 }
 
 // lookup returns the converted series for name and tags, or nil after
-// counting the drop when the sample cannot be sent.
+// counting the drop when the sample cannot be sent. Callers that send hold
+// sendMu for reading, from lookup to the send.
 func (s *Sink) lookup(name string, tags *metricsink.Tags) *series {
 	if s.closed.Load() {
 		s.drop(reasonClosed, name)
@@ -290,9 +307,11 @@ func (s *Sink) convert(key []byte, name string, tags *metricsink.Tags) *series {
 	return sr
 }
 
+// sent counts a sample handed to the client: sent, or dropped when the
+// client refused it.
 func (s *Sink) sent(err error) {
 	if err != nil {
-		s.stats.clientErrors.Add(1)
+		s.stats.clientRefused.Add(1)
 		return
 	}
 	s.stats.sent.Add(1)
@@ -311,12 +330,21 @@ func toCount(v float64) (int64, bool) {
 	return n, true
 }
 
-// Stats counts what a Sink did with the samples it was given. Every sample
-// is either Sent or in exactly one of the Dropped counts.
+// Stats counts what a Sink did with the samples it was given. A sample is
+// one call of Increment, Gauge, Histogram or Duration, one GaugeFunc or
+// CounterFunc registration refused, or one read of a registered function
+// that sent or dropped something (a CounterFunc read that found no increase
+// sends nothing and is not counted). Every sample is in exactly one of
+// Sent, RoundedToZero and the Dropped counts.
 type Stats struct {
 	// Sent counts samples handed to Datadog's client (before its
-	// aggregation). What the client then failed to deliver is in Client.
+	// aggregation), the client open. What the client then failed to
+	// deliver is in ClientErrors and Client.
 	Sent uint64
+	// RoundedToZero counts fractional increments that stochastic rounding
+	// turned into 0, so that nothing was sent; others round up, so that
+	// sums stay right on average.
+	RoundedToZero uint64
 	// DroppedInvalidName counts samples whose name was empty, did not start
 	// with a letter or was too long.
 	DroppedInvalidName uint64
@@ -326,10 +354,17 @@ type Stats struct {
 	// DroppedInvalidValue counts NaN or infinite values, negative
 	// increments and durations, and function reads that panicked.
 	DroppedInvalidValue uint64
-	// DroppedClosed counts samples given after Close.
+	// DroppedClosed counts samples given after Close, or while it runs.
 	DroppedClosed uint64
-	// ClientErrors counts errors the client returned or reported to its
-	// error handler (a sample too long for a payload, a write that failed).
+	// DroppedClientError counts samples the client refused with an error
+	// when they were handed to it (a full input channel in channel mode
+	// with statsd.WithErrorOnBlockedChannel, for example).
+	DroppedClientError uint64
+	// ClientErrors counts the errors the client reported to its error
+	// handler later, about samples or payloads it had accepted (and which
+	// are therefore in Sent): a payload that could not be written, a
+	// sample dropped from a full channel. One error may stand for many
+	// samples, so it is not part of the sum above.
 	ClientErrors uint64
 	// Series is the number of cached name and tags pairs.
 	Series int
@@ -347,6 +382,8 @@ func (s *Sink) Stats() Stats {
 	s.mu.RUnlock()
 	return Stats{
 		Sent:                s.stats.sent.Load(),
+		RoundedToZero:       s.stats.rounded.Load(),
+		DroppedClientError:  s.stats.clientRefused.Load(),
 		DroppedInvalidName:  s.stats.drops[reasonName].Load(),
 		DroppedInvalidTags:  s.stats.drops[reasonTags].Load(),
 		DroppedInvalidValue: s.stats.drops[reasonValue].Load(),
@@ -376,10 +413,12 @@ var reasonText = [numReasons]string{
 }
 
 type counters struct {
-	sent         atomic.Uint64
-	clientErrors atomic.Uint64
-	drops        [numReasons]atomic.Uint64
-	logged       [numReasons]atomic.Bool
+	sent          atomic.Uint64
+	rounded       atomic.Uint64
+	clientRefused atomic.Uint64
+	clientErrors  atomic.Uint64
+	drops         [numReasons]atomic.Uint64
+	logged        [numReasons]atomic.Bool
 }
 
 // drop counts a dropped sample and logs the first one of each reason.

@@ -29,13 +29,18 @@ const (
 	Duration  Kind = "duration"  // Duration; Value is in seconds
 )
 
-// Sample is one recorded call.
+// Sample is one recorded call, or one read of a registered function.
 type Sample struct {
 	Name  string
 	Kind  Kind
 	Value float64           // the value; seconds for Duration
 	Tags  map[string]string // nil when the call had no tags
-	Valid bool              // Tags.Valid() of the call
+	Valid bool              // Tags.Valid() of the call or registration
+	// Func is true for a sample that Collect read from a GaugeFunc
+	// (Kind Gauge) or CounterFunc (Kind Counter). Its Value is what the
+	// function returned: for a CounterFunc the cumulative total, not an
+	// increment, so read it with Last rather than Sum.
+	Func bool
 }
 
 // Recorder is a metricsink.Sink and metricsink.FuncSink that records every
@@ -48,10 +53,11 @@ type Recorder struct {
 }
 
 type funcEntry struct {
-	name string
-	kind Kind
-	tags map[string]string
-	f    func() float64
+	name  string
+	kind  Kind
+	tags  map[string]string
+	valid bool
+	f     func() float64
 }
 
 var (
@@ -102,20 +108,21 @@ func (r *Recorder) Duration(name string, d time.Duration, tags metricsink.Tags) 
 	r.add(name, Duration, d.Seconds(), tags)
 }
 
-// GaugeFunc registers f; Collect reads it. The returned function
+// GaugeFunc registers f, even nil; Collect reads it. The returned function
 // unregisters it and may be called more than once.
 func (r *Recorder) GaugeFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
 	return r.register(name, Gauge, tags, f)
 }
 
-// CounterFunc registers f; Collect reads it. The returned function
-// unregisters it and may be called more than once.
+// CounterFunc registers f, even nil; Collect reads it and records the
+// total it returns (see Collect). The returned function unregisters it and
+// may be called more than once.
 func (r *Recorder) CounterFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
 	return r.register(name, Counter, tags, f)
 }
 
 func (r *Recorder) register(name string, k Kind, tags metricsink.Tags, f func() float64) func() {
-	e := &funcEntry{name: name, kind: k, tags: tagMap(tags), f: f}
+	e := &funcEntry{name: name, kind: k, tags: tagMap(tags), valid: tags.Valid(), f: f}
 	r.mu.Lock()
 	r.funcs[e] = struct{}{}
 	r.mu.Unlock()
@@ -127,8 +134,11 @@ func (r *Recorder) register(name string, k Kind, tags metricsink.Tags, f func() 
 }
 
 // Collect calls every registered GaugeFunc and CounterFunc, as a scrape
-// would, and records what they return as samples of kind Gauge or Counter.
-// The callbacks run without the Recorder's lock held.
+// would, and records what they return as samples of kind Gauge or Counter
+// with Func set. A CounterFunc sample holds the current total the function
+// returned, not the increase since the last Collect: use Last for it (Sum
+// adds the totals of every Collect). A nil function, or one that panics,
+// records nothing. The callbacks run without the Recorder's lock held.
 func (r *Recorder) Collect() {
 	r.mu.Lock()
 	entries := make([]*funcEntry, 0, len(r.funcs))
@@ -137,11 +147,27 @@ func (r *Recorder) Collect() {
 	}
 	r.mu.Unlock()
 	for _, e := range entries {
-		v := e.f()
+		v, ok := read(e.f)
+		if !ok {
+			continue
+		}
 		r.mu.Lock()
-		r.samples = append(r.samples, Sample{Name: e.name, Kind: e.kind, Value: v, Tags: e.tags, Valid: true})
+		r.samples = append(r.samples, Sample{Name: e.name, Kind: e.kind, Value: v, Tags: e.tags, Valid: e.valid, Func: true})
 		r.mu.Unlock()
 	}
+}
+
+// read calls f, reporting false when f is nil or panics.
+func read(f func() float64) (v float64, ok bool) {
+	if f == nil {
+		return 0, false
+	}
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return f(), true
 }
 
 // Funcs reports how many GaugeFunc and CounterFunc registrations are live.
@@ -196,7 +222,9 @@ func (r *Recorder) Count(name string, kv ...string) int {
 	return len(r.Samples(name, kv...))
 }
 
-// Sum adds up the values of Samples(name, kv...): the total of a counter.
+// Sum adds up the values of Samples(name, kv...): the total of a counter
+// recorded with Increment. Samples that Collect read from a CounterFunc hold
+// cumulative totals, which Sum adds up as well; use Last for those.
 func (r *Recorder) Sum(name string, kv ...string) float64 {
 	var sum float64
 	for _, s := range r.Samples(name, kv...) {

@@ -102,3 +102,39 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("Sum = %v, want 4000", got)
 	}
 }
+
+// Collect survives nil and panicking callbacks, keeps the validity of the
+// tags given, and marks its samples as read from a function.
+func TestCollectRobust(t *testing.T) {
+	rec := metricsinktest.New()
+	total := 0.0
+	rec.GaugeFunc("nil.func", metricsink.Tags{}, nil)
+	rec.GaugeFunc("boom", metricsink.Tags{}, func() float64 { panic("callback failed") })
+	rec.GaugeFunc("odd.tags", metricsink.KV("odd"), func() float64 { return 1 })
+	rec.CounterFunc("pool.waits", metricsink.Tags{}, func() float64 { total += 3; return total })
+	rec.Increment("pool.waits", 1, metricsink.Tags{})
+	rec.Collect()
+	rec.Collect()
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"nil callback skipped", rec.Count("nil.func"), 0},
+		{"panicking callback skipped", rec.Count("boom"), 0},
+		{"invalid tags recorded as invalid", rec.Samples("odd.tags")[0].Valid, false},
+		{"func sample marked", rec.Samples("odd.tags")[0].Func, true},
+		{"Increment not marked", rec.Samples("pool.waits")[0].Func, false},
+		{"CounterFunc records the current total", rec.Samples("pool.waits")[2].Value, 6.0},
+		{"CounterFunc kind", rec.Samples("pool.waits")[2].Kind, metricsinktest.Counter},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+	if v, ok := rec.Last("pool.waits"); !ok || v != 6 {
+		t.Errorf("Last(pool.waits) = %v, %v; want 6, true", v, ok)
+	}
+}
