@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/realtimeserver/observability/handler"
+	"github.com/realtimeserver/observability/handler/datadog"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -30,12 +31,6 @@ const (
 // DefaultPrometheusPort is the port of the metrics listener when
 // PROMETHEUS_PORT is unset: the guide's 9568.
 const DefaultPrometheusPort = 9568
-
-// DatadogSites lists the Datadog sites DATADOG_SITE accepts.
-var DatadogSites = []string{
-	"datadoghq.com", "datadoghq.eu", "us3.datadoghq.com",
-	"us5.datadoghq.com", "ap1.datadoghq.com", "ddog-gov.com",
-}
 
 // Config is everything Setup needs. ConfigFromEnv fills it from the
 // environment; programs may also build one by hand. The zero Config is
@@ -58,7 +53,7 @@ type Config struct {
 	DatadogAPIKey string `json:"-"`
 	// DatadogAppKey is only used to upload dashboards (DATADOG_APP_KEY).
 	DatadogAppKey string `json:"-"`
-	// DatadogSite is one of DatadogSites (DATADOG_SITE). Default: datadoghq.com.
+	// DatadogSite is one of datadog.ValidSites() (DATADOG_SITE). Default: datadoghq.com.
 	DatadogSite string
 	// DatadogLogsURL overrides the intake URL derived from the site, for
 	// proxies and tests (DATADOG_LOGS_URL).
@@ -140,8 +135,8 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	cfg.DatadogAPIKey, _ = get("DATADOG_API_KEY")
 	cfg.DatadogAppKey, _ = get("DATADOG_APP_KEY")
 	if v, ok := get("DATADOG_SITE"); ok {
-		if !slices.Contains(DatadogSites, strings.ToLower(v)) {
-			bad("DATADOG_SITE", v, strings.Join(DatadogSites, ", "))
+		if !datadog.IsValidSite(strings.ToLower(v)) {
+			bad("DATADOG_SITE", v, strings.Join(datadog.ValidSites(), ", "))
 		}
 		cfg.DatadogSite = strings.ToLower(v)
 	}
@@ -221,8 +216,8 @@ func (c *Config) validate() error {
 	if c.EnableDatadog && c.DatadogAPIKey == "" {
 		errs = append(errs, errors.New("DATADOG_API_KEY is empty: it is required when ENABLE_DATADOG is true"))
 	}
-	if c.DatadogSite != "" && !slices.Contains(DatadogSites, c.DatadogSite) {
-		errs = append(errs, fmt.Errorf("DATADOG_SITE=%q is invalid: accepted %s", c.DatadogSite, strings.Join(DatadogSites, ", ")))
+	if c.DatadogSite != "" && !datadog.IsValidSite(c.DatadogSite) {
+		errs = append(errs, fmt.Errorf("DATADOG_SITE=%q is invalid: accepted %s", c.DatadogSite, strings.Join(datadog.ValidSites(), ", ")))
 	}
 	if c.PrometheusPort < 0 || c.PrometheusPort > 65535 {
 		errs = append(errs, fmt.Errorf("PROMETHEUS_PORT=%d is invalid: accepted a port from 1 to 65535, or 0 to turn the metrics listener off", c.PrometheusPort))
@@ -253,7 +248,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", cmp.Or(c.LogFormat, FormatConsole)),
 		slog.Bool("datadog", c.EnableDatadog),
-		slog.String("datadog_site", cmp.Or(c.DatadogSite, "datadoghq.com")),
+		slog.String("datadog_site", cmp.Or(c.DatadogSite, datadog.DefaultSite)),
 		slog.Bool("datadog_api_key_set", c.DatadogAPIKey != ""),
 		slog.String("prometheus_port", port),
 		slog.String("metrics_backends", strings.Join(c.backends(), ",")),

@@ -8,14 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-)
 
-// datadogSites are the accepted values of DATADOG_SITE.
-var datadogSites = []string{
-	"datadoghq.com", "datadoghq.eu", "us3.datadoghq.com", "us5.datadoghq.com", "ap1.datadoghq.com", "ddog-gov.com",
-}
+	"github.com/realtimeserver/observability/handler/datadog"
+)
 
 // datadogConfig is where and how to reach Datadog's API.
 type datadogConfig struct {
@@ -43,10 +39,10 @@ func datadogConfigFromEnv(getenv func(string) string, dryRun bool) (datadogConfi
 	}
 	site := strings.TrimSpace(getenv("DATADOG_SITE"))
 	if site == "" {
-		site = datadogSites[0]
+		site = datadog.DefaultSite
 	}
-	if !slices.Contains(datadogSites, site) {
-		return c, fmt.Errorf("DATADOG_SITE=%q is not accepted: want one of %s", site, strings.Join(datadogSites, ", "))
+	if !datadog.IsValidSite(site) {
+		return c, fmt.Errorf("DATADOG_SITE=%q is not accepted: want one of %s", site, strings.Join(datadog.ValidSites(), ", "))
 	}
 	c.baseURL = "https://api." + site
 	c.display = c.baseURL
