@@ -1,0 +1,66 @@
+// Package budget bounds what one log record can cost, and turns any value
+// a caller logs into a plain, finite, acyclic tree. Every handler of the
+// kit (Console, Redact, the Datadog encoder, and through Redact the JSON
+// output Setup builds) applies the same [Budget] through a [Limiter].
+//
+// # The budget
+//
+// A zero field of [Budget] means its default:
+//
+//	MaxDepth        32       groups and nested values (maps, slices, structs, pointers) below one attribute
+//	MaxAttrs        1024     attributes in one record, every group member, map entry and slice element counted
+//	MaxValueBytes   64 KiB   bytes of one string value, one key, one message or one encoded leaf
+//	MaxRecordBytes  1 MiB    bytes of the keys and string values of one record, all together
+//
+// Handlers open a new budget for each record and for each WithAttrs call;
+// the remaining budget is passed down every recursion, never restarted.
+//
+// # Markers
+//
+// Past a budget, the value in question is replaced and the record goes on:
+//
+//	"!DEPTH"       a value or group nested deeper than MaxDepth
+//	"!CYCLE"       a map, slice or pointer that contains itself, or a LogValuer that keeps returning LogValuers
+//	"!PANIC"       a LogValue, MarshalJSON, MarshalText or Error method that panicked
+//	"…!TRUNCATED"  appended to a string, key or message cut at MaxValueBytes (on a UTF-8 boundary)
+//	"!ATTRS": n    an attribute added at the end of a record or group, counting the n attributes
+//	               left out there because MaxAttrs or MaxRecordBytes was reached
+//
+// # Sanitized values
+//
+// A value of kind slog.KindAny that is composite (map, slice, array,
+// struct, pointer, interface) or that has methods which could run user code
+// while it is written (error, json.Marshaler, encoding.TextMarshaler,
+// slog.LogValuer) is rewritten, the way encoding/json would render it,
+// into a tree of only these types: nil, bool, string, int64, uint64,
+// float64 (finite; NaN and ±Inf become the strings "NaN", "+Inf", "-Inf"),
+// json.Number, time.Time, time.Duration, []byte, []any and, below the top,
+// map[string]any. At the top of an attribute a map becomes a slog group of
+// its entries sorted by key, so that every handler renders it as it renders
+// a group. In detail:
+//
+//   - maps: keys as encoding/json writes them (strings, integers, or
+//     MarshalText); entries sorted by key; a map too large for what is
+//     left of MaxAttrs keeps an arbitrary subset;
+//   - structs: exported fields, named and omitted by their json tags,
+//     embedded structs flattened;
+//   - json.RawMessage and the output of MarshalJSON: decoded (numbers as
+//     json.Number) and sanitized like any other value, so that a secret
+//     cannot hide in pre-encoded JSON; invalid JSON becomes its text;
+//   - errors: their Error text; MarshalText: its text; a struct without
+//     exported fields that has a String method: its String text;
+//   - channels, functions and complex numbers: the name of their type.
+//
+// A nil pointer or interface becomes nil without any method being called.
+//
+// # Redaction
+//
+// A Limiter with a Redact predicate replaces with [Redacted] the value of
+// every attribute, map entry and struct field whose key the predicate
+// accepts, at any depth and whatever the shape of the value; what lies past
+// a budget is replaced by a marker, never written unredacted.
+//
+// Memory is linear in what is written: the walk stops where the budget
+// does, and the cycle check keeps only the current path (at most MaxDepth
+// entries).
+package budget

@@ -1,0 +1,542 @@
+package budget
+
+import (
+	"bytes"
+	"cmp"
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// needsSanitize reports whether x, the value of a KindAny attribute, must
+// be rewritten before a handler writes it: composites, values with
+// methods that run user code, and strings of a named type that are too
+// long. It does not allocate.
+func (l *Limiter) needsSanitize(x any) bool {
+	switch x.(type) {
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, uintptr,
+		float32, float64, time.Time, time.Duration, *slog.Source:
+		return false
+	case string:
+		return len(x.(string)) > l.b.MaxValueBytes
+	case error, json.Marshaler, encoding.TextMarshaler, slog.LogValuer:
+		return true
+	}
+	rv := reflect.ValueOf(x)
+	switch rv.Kind() {
+	case reflect.String:
+		return rv.Len() > l.b.MaxValueBytes
+	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Pointer, reflect.Interface,
+		reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return true
+	}
+	return false
+}
+
+// top sanitizes the value of a KindAny attribute. A map becomes a group
+// of its entries sorted by key (recursively), an error that behaves stays
+// an error, anything else the sanitized tree.
+func (w *walker) top(x any, depth int, all bool) slog.Value {
+	if err, ok := x.(error); ok && !isNil(x) {
+		if _, isM := x.(json.Marshaler); !isM {
+			s, ok := safeError(err)
+			if ok && len(s) <= w.l.b.MaxValueBytes {
+				w.bytes += len(s)
+				return slog.AnyValue(err)
+			}
+			return slog.StringValue(w.str(s))
+		}
+	}
+	return toValue(w.value(x, depth, all))
+}
+
+// toValue turns a sanitized tree into a slog.Value, maps into groups.
+func toValue(x any) slog.Value {
+	m, ok := x.(map[string]any)
+	if !ok {
+		return slog.AnyValue(x)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	as := make([]slog.Attr, len(keys))
+	for i, k := range keys {
+		as[i] = slog.Attr{Key: k, Value: toValue(m[k])}
+	}
+	return slog.GroupValue(as...)
+}
+
+func isNil(x any) bool {
+	rv := reflect.ValueOf(x)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return x == nil
+}
+
+// safeError returns err.Error(), or [Panic] and false when it panics.
+func safeError(err error) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = Panic, false
+		}
+	}()
+	return err.Error(), true
+}
+
+func safeMarshalJSON(m json.Marshaler) (b []byte, err error, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			b, err, panicked = nil, nil, true
+		}
+	}()
+	b, err = m.MarshalJSON()
+	return b, err, false
+}
+
+func safeMarshalText(m encoding.TextMarshaler) (b []byte, err error, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			b, err, panicked = nil, nil, true
+		}
+	}()
+	b, err = m.MarshalText()
+	return b, err, false
+}
+
+// value returns x as a sanitized tree; depth is x's own depth.
+func (w *walker) value(x any, depth int, all bool) (out any) {
+	defer func() {
+		if recover() != nil {
+			out = Panic
+		}
+	}()
+	switch v := x.(type) {
+	case nil:
+		return nil
+	case string:
+		return w.str(v)
+	case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, uintptr,
+		time.Time, time.Duration:
+		w.bytes += 8
+		return v
+	case float64:
+		return w.float(v)
+	case float32:
+		return w.float(float64(v))
+	case json.Number:
+		if len(v) > w.l.b.MaxValueBytes {
+			return w.str(string(v)) // a cut number is no number
+		}
+		w.bytes += len(v)
+		return v
+	case json.RawMessage:
+		if v == nil {
+			return nil
+		}
+		return w.raw(v, depth, all)
+	case []byte:
+		if v == nil {
+			return nil
+		}
+		return w.bytesOf(v)
+	}
+	if isNil(x) {
+		return nil
+	}
+	switch v := x.(type) {
+	case slog.LogValuer:
+		r := Resolve(slog.AnyValue(v))
+		if r.Kind() == slog.KindGroup {
+			if depth >= w.l.b.MaxDepth {
+				return Depth
+			}
+			return w.groupMap(r.Group(), depth+1, all)
+		}
+		return w.value(r.Any(), depth, all)
+	case json.Marshaler:
+		b, err, panicked := safeMarshalJSON(v)
+		switch {
+		case panicked:
+			return Panic
+		case err != nil:
+			s, _ := safeError(err)
+			return w.str("!ERROR: " + s)
+		}
+		return w.raw(b, depth, all)
+	case error:
+		s, _ := safeError(v)
+		return w.str(s)
+	case encoding.TextMarshaler:
+		b, err, panicked := safeMarshalText(v)
+		switch {
+		case panicked:
+			return Panic
+		case err != nil:
+			s, _ := safeError(err)
+			return w.str("!ERROR: " + s)
+		}
+		return w.str(string(b))
+	}
+	if st, ok := x.(fmt.Stringer); ok && opaque(reflect.ValueOf(x)) {
+		s, panicked := safeString(st)
+		if panicked {
+			return Panic
+		}
+		return w.str(s)
+	}
+	return w.reflect(reflect.ValueOf(x), depth, all)
+}
+
+// opaque reports whether rv is a struct, or a pointer to one, without
+// exported fields: encoding/json would write {}, so its String method says
+// more.
+func opaque(rv reflect.Value) bool {
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return false
+	}
+	t := rv.Type()
+	for i := range t.NumField() {
+		if t.Field(i).IsExported() || t.Field(i).Anonymous {
+			return false
+		}
+	}
+	return true
+}
+
+func safeString(s fmt.Stringer) (out string, panicked bool) {
+	defer func() {
+		if recover() != nil {
+			out, panicked = "", true
+		}
+	}()
+	return s.String(), false
+}
+
+func (w *walker) float(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	w.bytes += 8
+	return f
+}
+
+func (w *walker) bytesOf(b []byte) []byte {
+	max := w.l.b.MaxValueBytes
+	if len(b) <= max {
+		w.bytes += len(b)
+		return b
+	}
+	w.bytes += max
+	out := make([]byte, 0, max+len(Truncated))
+	return append(append(out, b[:max]...), Truncated...)
+}
+
+// raw decodes pre-encoded JSON and sanitizes it, so that its keys are
+// searched like any others. JSON longer than MaxRecordBytes is not decoded
+// and not written: it becomes [Truncated]. Invalid JSON becomes its text.
+func (w *walker) raw(b []byte, depth int, all bool) any {
+	if len(b) > w.l.b.MaxRecordBytes {
+		return Truncated
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil || d.More() {
+		return w.str(string(b))
+	}
+	return w.value(x, depth, all)
+}
+
+// enter pushes p on the path, or reports false when it is already there
+// (a cycle).
+func (w *walker) enter(p uintptr) bool {
+	if slices.Contains(w.pathArr[:min(w.pathN, len(w.pathArr))], p) || slices.Contains(w.pathMore, p) {
+		return false
+	}
+	if w.pathN < len(w.pathArr) {
+		w.pathArr[w.pathN] = p
+	} else {
+		w.pathMore = append(w.pathMore, p)
+	}
+	w.pathN++
+	return true
+}
+
+func (w *walker) leave() {
+	w.pathN--
+	if w.pathN >= len(w.pathArr) {
+		w.pathMore = w.pathMore[:len(w.pathMore)-1]
+	}
+}
+
+// reflect sanitizes what value's type switch did not recognise.
+func (w *walker) reflect(rv reflect.Value, depth int, all bool) any {
+	switch rv.Kind() {
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		w.bytes += 8
+		return rv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		w.bytes += 8
+		return rv.Uint()
+	case reflect.Float32, reflect.Float64:
+		return w.float(rv.Float())
+	case reflect.String:
+		return w.str(rv.String())
+	case reflect.Complex64, reflect.Complex128:
+		return w.str(strconv.FormatComplex(rv.Complex(), 'g', -1, 128))
+	case reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Invalid:
+		return w.str(rv.Type().String())
+	}
+	if depth >= w.l.b.MaxDepth {
+		return Depth
+	}
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil
+		}
+		if rv.Kind() == reflect.Pointer && rv.Type().Elem().Size() > 0 {
+			if !w.enter(rv.Pointer()) {
+				return Cycle
+			}
+			defer w.leave()
+		}
+		e := rv.Elem()
+		if !e.CanInterface() {
+			return nil
+		}
+		return w.value(e.Interface(), depth+1, all)
+	case reflect.Map:
+		if rv.IsNil() {
+			return nil
+		}
+		if !w.enter(rv.Pointer()) {
+			return Cycle
+		}
+		defer w.leave()
+		return w.mapOf(rv, depth, all)
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice {
+			if rv.IsNil() {
+				return nil
+			}
+			if rv.Type().Elem().Kind() == reflect.Uint8 {
+				return w.bytesOf(rv.Bytes())
+			}
+			if rv.Len() > 0 && rv.Type().Elem().Size() > 0 {
+				if !w.enter(rv.Pointer()) {
+					return Cycle
+				}
+				defer w.leave()
+			}
+		}
+		n := rv.Len()
+		out := make([]any, 0, min(n, w.l.b.MaxAttrs-w.attrs)+1)
+		for i := range n {
+			if w.full() {
+				out = append(out, dropped(n-i))
+				break
+			}
+			w.attrs++
+			e := rv.Index(i)
+			if !e.CanInterface() {
+				out = append(out, nil)
+				continue
+			}
+			out = append(out, w.value(e.Interface(), depth+1, all))
+		}
+		return out
+	case reflect.Struct:
+		out := map[string]any{}
+		w.fields(out, rv, depth, all, 0)
+		return out
+	}
+	return w.str(rv.Type().String())
+}
+
+// mapOf sanitizes a map with keys as encoding/json writes them.
+func (w *walker) mapOf(rv reflect.Value, depth int, all bool) any {
+	out := make(map[string]any, min(rv.Len(), w.l.b.MaxAttrs-w.attrs+1))
+	left := 0
+	for it := rv.MapRange(); it.Next(); {
+		if w.full() {
+			left++
+			continue
+		}
+		w.attrs++
+		k := keyString(it.Key())
+		sensitive := w.sensitive(k)
+		k = w.str(k)
+		v := it.Value()
+		switch {
+		case sensitive || (all && v.IsValid()):
+			out[k] = Redacted
+		case !v.CanInterface():
+			out[k] = nil
+		default:
+			out[k] = w.value(v.Interface(), depth+1, all)
+		}
+	}
+	if left > 0 {
+		out[Attrs] = left
+	}
+	return out
+}
+
+func (w *walker) sensitive(k string) bool {
+	return w.l.redact != nil && k != "" && w.l.redact(k)
+}
+
+// keyString renders a map key as encoding/json does.
+func keyString(k reflect.Value) string {
+	for k.Kind() == reflect.Interface && !k.IsNil() {
+		k = k.Elem()
+	}
+	switch k.Kind() {
+	case reflect.String:
+		return k.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(k.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.FormatUint(k.Uint(), 10)
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(k.Float(), 'g', -1, 64)
+	case reflect.Bool:
+		return strconv.FormatBool(k.Bool())
+	}
+	if k.IsValid() && k.CanInterface() {
+		if tm, ok := k.Interface().(encoding.TextMarshaler); ok && !isNil(tm) {
+			if b, err, panicked := safeMarshalText(tm); !panicked && err == nil {
+				return string(b)
+			}
+			return Panic
+		}
+	}
+	if !k.IsValid() {
+		return "<nil>"
+	}
+	return k.Type().String()
+}
+
+// fields adds the exported fields of the struct rv to out, as
+// encoding/json names them; embedded structs are flattened (outer fields
+// win, as in encoding/json). embed counts the levels of embedding.
+func (w *walker) fields(out map[string]any, rv reflect.Value, depth int, all bool, embed int) {
+	t := rv.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		fv := rv.Field(i)
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if embed < w.l.b.MaxDepth {
+					w.fields(out, fv, depth, all, embed+1)
+				}
+				continue
+			}
+		}
+		if !f.IsExported() || !fv.CanInterface() {
+			continue
+		}
+		if strings.Contains(","+opts+",", ",omitempty,") && isEmptyJSON(fv) {
+			continue
+		}
+		key := cmp.Or(name, f.Name)
+		if _, dup := out[key]; dup {
+			continue
+		}
+		if w.full() {
+			n, _ := out[Attrs].(int)
+			out[Attrs] = n + 1
+			continue
+		}
+		w.attrs++
+		sensitive := w.sensitive(key) || w.sensitive(f.Name) || all
+		key = w.str(key)
+		if sensitive {
+			out[key] = Redacted
+			continue
+		}
+		out[key] = w.value(fv.Interface(), depth+1, all)
+	}
+}
+
+// isEmptyJSON reports whether encoding/json's omitempty leaves v out.
+func isEmptyJSON(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// groupMap turns the members of a resolved group into a map.
+func (w *walker) groupMap(g []slog.Attr, depth int, all bool) map[string]any {
+	out := make(map[string]any, min(len(g), w.l.b.MaxAttrs-w.attrs+1))
+	left := 0
+	for _, a := range g {
+		if isEmpty(a) {
+			continue
+		}
+		if w.full() {
+			left++
+			continue
+		}
+		w.attrs++
+		sensitive := w.sensitive(a.Key) || all
+		k := w.str(a.Key)
+		switch v := Resolve(a.Value); {
+		case sensitive:
+			out[k] = Redacted
+		case v.Kind() == slog.KindGroup:
+			if depth >= w.l.b.MaxDepth {
+				out[k] = Depth
+			} else {
+				out[k] = w.groupMap(v.Group(), depth+1, all)
+			}
+		default:
+			out[k] = w.value(v.Any(), depth+1, all)
+		}
+	}
+	if left > 0 {
+		out[Attrs] = left
+	}
+	return out
+}
