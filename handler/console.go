@@ -14,6 +14,8 @@ import (
 
 	"github.com/lmittmann/tint"
 	"github.com/mattn/go-isatty"
+
+	"github.com/realtimeserver/observability/internal/budget"
 )
 
 // ConsoleOptions configures [Console]. A nil or zero ConsoleOptions consists
@@ -41,6 +43,10 @@ type ConsoleOptions struct {
 	// terminal and the environment variable NO_COLOR is unset or empty
 	// (https://no-color.org).
 	NoColor bool
+
+	// Budget bounds every record; see [Budget]. Default: the zero Budget,
+	// which means the defaults it documents.
+	Budget Budget
 }
 
 // Console returns a handler that writes one human-readable line per record
@@ -65,6 +71,14 @@ type ConsoleOptions struct {
 // the slice of group names and race on it); a record logged through an
 // open group is re-nested at Handle time, which allocates. Attributes
 // added with WithAttrs are rendered once, at With time.
+//
+// Every record is held to opts.Budget before tint sees it (see [Budget]):
+// composite values are rewritten into plain ones, so that a map that
+// contains itself prints as !CYCLE instead of recursing, and long strings,
+// deep groups and many attributes end in markers. Past MaxDepth open
+// groups, WithGroup keeps no more names, and what is logged inside prints
+// as the first group left out with the value !DEPTH: memory stays linear
+// however long a chain of WithGroup calls.
 func Console(w io.Writer, opts *ConsoleOptions) slog.Handler {
 	var o ConsoleOptions
 	if opts != nil {
@@ -89,7 +103,7 @@ func Console(w io.Writer, opts *ConsoleOptions) slog.Handler {
 	if to.TimeFormat == "" {
 		to.TimeFormat = time.StampMilli
 	}
-	return &consoleHandler{h: tint.NewTextHandler(w, to)}
+	return &consoleHandler{h: tint.NewTextHandler(w, to), lim: budget.New(o.Budget, nil)}
 }
 
 // colorful reports whether output to w should be coloured.
@@ -162,8 +176,14 @@ func stripANSI(dst, p []byte) []byte {
 // consoleHandler keeps the open groups itself and hands tint only handlers
 // without groups, so that no slice of group names is ever shared.
 type consoleHandler struct {
-	h      slog.Handler // a tint handler, possibly with attributes, never with groups
-	groups []string     // open groups, outermost first; clipped, never appended in place
+	h      slog.Handler    // a tint handler, possibly with attributes, never with groups
+	lim    *budget.Limiter // shared, immutable
+	groups []string        // open groups, outermost first; clipped, never appended in place; at most MaxDepth
+
+	// over is the name of the first group past MaxDepth, or "";
+	// overAttrs that WithAttrs was called past it.
+	over      string
+	overAttrs bool
 }
 
 var _ slog.Handler = (*consoleHandler)(nil)
@@ -173,6 +193,11 @@ func (c *consoleHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (c *consoleHandler) Handle(ctx context.Context, r slog.Record) error {
+	if c.over != "" {
+		r = overDepth(r, c.over, c.overAttrs, c.lim.Budget().MaxValueBytes)
+	} else {
+		r, _ = c.lim.Record(r, len(c.groups), false)
+	}
 	if len(c.groups) == 0 || r.NumAttrs() == 0 {
 		return c.h.Handle(ctx, r)
 	}
@@ -199,15 +224,28 @@ func (c *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return c
 	}
+	if c.over != "" {
+		n := *c
+		n.overAttrs = true
+		return &n
+	}
+	attrs = c.lim.Attrs(attrs, len(c.groups), false)
 	if len(c.groups) > 0 {
 		attrs = []slog.Attr{nest(c.groups, slices.Clone(attrs))}
 	}
-	return &consoleHandler{h: c.h.WithAttrs(attrs), groups: c.groups}
+	return &consoleHandler{h: c.h.WithAttrs(attrs), lim: c.lim, groups: c.groups}
 }
 
 func (c *consoleHandler) WithGroup(name string) slog.Handler {
-	if name == "" {
+	if name == "" || c.over != "" {
 		return c
 	}
-	return &consoleHandler{h: c.h, groups: slices.Clip(append(slices.Clip(c.groups), name))}
+	n := *c
+	name = budget.Truncate(name, c.lim.Budget().MaxValueBytes)
+	if len(c.groups) >= c.lim.Budget().MaxDepth {
+		n.over = name
+		return &n
+	}
+	n.groups = slices.Clip(append(slices.Clip(c.groups), name))
+	return &n
 }

@@ -1,7 +1,7 @@
 // Package handler provides the slog handlers of the kit: [Console] for
 // people at a terminal, [Fanout] to send one record to several backends,
-// [Redact] to keep secrets out of every backend, and [ParseLevel] for the
-// LOG_LEVEL words.
+// [Redact] to keep secrets out of every backend, [ParseLevel] for the
+// LOG_LEVEL words and [MinLevel] to narrow one backend's level.
 //
 // A typical pipeline redacts first, then fans out:
 //
@@ -11,9 +11,13 @@
 //	}
 //	console := handler.Console(os.Stderr, &handler.ConsoleOptions{Level: level})
 //	json := slog.NewJSONHandler(file, &slog.HandlerOptions{Level: level})
-//	slog.SetDefault(slog.New(handler.Redact(handler.Fanout(console, json))))
+//	slog.SetDefault(slog.New(handler.Redact(handler.Fanout(console, json), nil)))
 //
 //	slog.Info("login", "user", "ann", "password", "hunter2") // password=[REDACTED]
+//
+// Every record is held to a [Budget] by Console and Redact: depth, number
+// of attributes, size of a value and of the record, with cycles detected;
+// past a budget a marker is written and the record goes on.
 //
 // Every handler here passes testing/slogtest, never changes the record it
 // is given, and is safe for concurrent use, as are the handlers derived

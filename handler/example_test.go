@@ -34,7 +34,7 @@ func ExampleFanout() {
 
 func ExampleRedact() {
 	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime})
-	logger := slog.New(handler.Redact(h, "ssn"))
+	logger := slog.New(handler.Redact(h, &handler.RedactOptions{Keys: []string{"ssn"}}))
 
 	logger.Info("login", "user", "ann", "Password", "hunter2",
 		slog.Group("headers", "Authorization", "Bearer abc", "Accept", "text/html"),
@@ -66,4 +66,23 @@ func ExampleConsole() {
 	logger.Info("comment created", "user_id", 7, slog.Group("video", "id", 42, "title", "Go in 100s"))
 	// Output:
 	// INF comment created user_id=7 video.id=42 video.title="Go in 100s"
+}
+
+func ExampleMinLevel() {
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime})
+	logger := slog.New(handler.MinLevel(h, slog.LevelWarn))
+	logger.Info("hidden")
+	logger.Warn("shown")
+	// Output:
+	// {"level":"WARN","msg":"shown"}
+}
+
+func ExampleBudget() {
+	m := map[string]any{"user": "ann"}
+	m["self"] = m
+	h := handler.Redact(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}),
+		&handler.RedactOptions{Budget: handler.Budget{MaxValueBytes: 12}})
+	slog.New(h).Info("budget", "m", m, "long", "0123456789abcdef", "db_password", "hunter2")
+	// Output:
+	// {"level":"INFO","msg":"budget","m":{"self":"!CYCLE","user":"ann"},"long":"0123456789ab!TRUNCATED","db_password":"[REDACTED]"}
 }

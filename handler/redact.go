@@ -1,249 +1,101 @@
 package handler
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
-	"reflect"
-	"slices"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/internal/budget"
 )
 
 // Redacted is the value that [Redact] puts in place of a sensitive one.
-const Redacted = "[REDACTED]"
+const Redacted = budget.Redacted
 
-// defaultRedactKeys are always redacted by Redact. Lower case.
-var defaultRedactKeys = [...]string{
-	"password", "passwd", "secret", "token", "api_key", "apikey",
-	"authorization", "cookie", "set-cookie",
+// RedactOptions configures [Redact]. A nil or zero RedactOptions consists
+// entirely of default values; Redact never writes to the caller's struct.
+//
+// A key is sensitive when some run of its words, joined and lower-cased,
+// is a sensitive word, or a sensitive word followed by a final "s". Words
+// are the runs of letters and digits in the key, split where a lower-case
+// letter is followed by an upper-case one (dbPassword: db, password),
+// before the last of several upper-case letters followed by a lower-case
+// one (APIKey: api, key), and between letters and digits. So with the
+// default words db_password, dbPassword, X-Api-Key, DD_API_KEY, api-key,
+// access-token, AccessToken, client_secret, private_key, Proxy-Authorization,
+// Set-Cookie, pwd and api_keys are all sensitive, and keyboard, monkey or
+// author are not. A key that merely contains a sensitive word inside a
+// word of its own (passwordless is one word) is not sensitive; one that
+// has it as a word is, even when it is harmless (password_hint,
+// max_tokens): redaction errs on the side of secrecy.
+type RedactOptions struct {
+	// Keys are sensitive words added to [DefaultRedactWords]. Each is
+	// normalized as the words of a key are joined ("card-number" and
+	// "CardNumber" both become cardnumber and match card_number,
+	// cardNumber, Card-Number). Default: none.
+	Keys []string
+
+	// NoDefaultWords leaves [DefaultRedactWords] out, so that only Keys
+	// are sensitive. Default: false.
+	NoDefaultWords bool
+
+	// Budget bounds every record; see [Budget]. Default: the zero Budget,
+	// which means the defaults it documents.
+	Budget Budget
 }
 
 // Redact returns a handler that replaces with [Redacted] the value of
-// every attribute whose key is sensitive, before next sees the record.
-// The sensitive keys are password, passwd, secret, token, api_key, apikey,
-// authorization, cookie and set-cookie, plus the given keys (empty ones are
-// ignored). Keys are compared whole and without regard to case
-// (Authorization, API_KEY), at any group depth; an attribute or a group
-// named by a sensitive key is redacted whole, and so is everything logged
-// through WithGroup with a sensitive name.
+// every attribute, map entry and struct field whose key is sensitive (see
+// [RedactOptions] for the words and how keys match), at any depth, before
+// next sees the record; an attribute or group named by a sensitive key is
+// redacted whole, and so is everything logged through WithGroup with a
+// sensitive name.
 //
-// A value that is a map with string keys (http.Header, url.Values,
-// map[string]string, map[string]any) is searched too, to a depth of
-// maxMapDepth: when it holds a sensitive key it is passed on as a group of
-// its entries, sorted by key, with the sensitive ones replaced, so that
-// slog.Any("headers", r.Header) cannot carry an Authorization or Cookie
-// header to a backend. Other values (structs, slices) are not searched.
-//
-// Values are resolved first, so a secret cannot hide behind a
-// [slog.LogValuer]: a record holding a LogValuer is passed on with the
-// resolved value. Attributes added with WithAttrs are redacted once, when
-// WithAttrs is called.
+// The shape of a value cannot hide a secret: values of kind
+// slog.KindAny are rewritten by the rules of [Budget] (maps, structs by
+// their exported fields and json tags, pointers, slices, json.RawMessage
+// and MarshalJSON output are walked), a [slog.LogValuer] is resolved
+// first, and what lies past the depth or size budget is replaced by a
+// marker, never passed on. So next receives only bounded, acyclic values:
+// Redact in front of slog.NewJSONHandler is a JSON handler that keeps the
+// kit's budget.
 //
 // The caller's record is never changed: when something must be replaced,
 // next receives a new record with the same time, level, message and PC.
 // A record that needs nothing replaced is passed on as it is, and costs
 // one pass over its keys and no allocation; a replacement allocates only
-// for records with more than five attributes or for rebuilt groups.
+// for records with more than five attributes, for rebuilt groups and for
+// rewritten composite values. Attributes added with WithAttrs are
+// redacted once, when WithAttrs is called.
 //
 // Redact panics if next is nil.
-func Redact(next slog.Handler, keys ...string) slog.Handler {
+func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
 	if next == nil {
 		panic("handler.Redact: nil next handler")
 	}
-	ks := &keySet{}
-	for _, k := range defaultRedactKeys {
-		ks.add(k)
+	var o RedactOptions
+	if opts != nil {
+		o = *opts
 	}
-	for _, k := range keys {
-		ks.add(k)
+	var ks *keySet
+	if o.NoDefaultWords {
+		ks = newKeySet(o.Keys)
+	} else {
+		ks = newKeySet(DefaultRedactWords, o.Keys)
 	}
-	return &redactHandler{next: next, keys: ks}
-}
-
-// keySet holds the sensitive keys, lower-cased. ASCII keys are bucketed
-// by length so that most keys are rejected by one slice index.
-type keySet struct {
-	byLen   [][]string // ASCII keys, indexed by length
-	unicode []string   // non-ASCII keys, compared with strings.EqualFold
-	all     []string   // every key
-}
-
-func (s *keySet) add(k string) {
-	if k == "" {
-		return
-	}
-	k = strings.ToLower(k)
-	for _, w := range s.all {
-		if w == k {
-			return
-		}
-	}
-	s.all = append(s.all, k)
-	if !isASCII(k) {
-		s.unicode = append(s.unicode, k)
-		return
-	}
-	for len(s.byLen) <= len(k) {
-		s.byLen = append(s.byLen, nil)
-	}
-	s.byLen[len(k)] = append(s.byLen[len(k)], k)
-}
-
-// match reports whether k is a sensitive key, ignoring case. It does not
-// allocate.
-func (s *keySet) match(k string) bool {
-	if len(k) < len(s.byLen) {
-		for _, w := range s.byLen[len(k)] {
-			if equalFoldASCII(k, w) {
-				return true
-			}
-		}
-	}
-	ws := s.unicode
-	if !isASCII(k) {
-		// Unicode case folding can map keys of another length onto ASCII
-		// ones (the Kelvin sign folds to k).
-		ws = s.all
-	}
-	for _, w := range ws {
-		if strings.EqualFold(k, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// equalFoldASCII reports whether k equals lower, an ASCII lower-case
-// string of the same length, ignoring the case of ASCII letters in k.
-func equalFoldASCII(k, lower string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
-// needs reports whether redact would change a.
-func (s *keySet) needs(a slog.Attr, all bool) bool {
-	if a.Key != "" && s.match(a.Key) {
-		return true
-	}
-	switch a.Value.Kind() {
-	case slog.KindLogValuer:
-		return true
-	case slog.KindAny:
-		if s.mapNeeds(reflect.ValueOf(a.Value.Any()), 0) {
-			return true
-		}
-	case slog.KindGroup:
-		for _, ga := range a.Value.Group() {
-			if s.needs(ga, all) {
-				return true
-			}
-		}
-		return false
-	}
-	return all && !a.Equal(slog.Attr{})
-}
-
-// redact returns a with sensitive values replaced and LogValuers resolved.
-// all means that every value is sensitive. Groups are copied, never
-// changed in place.
-func (s *keySet) redact(a slog.Attr, all bool) slog.Attr {
-	if !s.needs(a, all) {
-		return a
-	}
-	if a.Key != "" && s.match(a.Key) {
-		a.Value = slog.StringValue(Redacted)
-		return a
-	}
-	a.Value = a.Value.Resolve()
-	if a.Value.Kind() == slog.KindAny {
-		if m := reflect.ValueOf(a.Value.Any()); s.mapNeeds(m, 0) {
-			a.Value = slog.GroupValue(s.redactMap(m, all)...)
-			return a
-		}
-	}
-	if a.Value.Kind() == slog.KindGroup {
-		g := a.Value.Group()
-		out := make([]slog.Attr, len(g))
-		for i, ga := range g {
-			out[i] = s.redact(ga, all)
-		}
-		a.Value = slog.GroupValue(out...)
-		return a
-	}
-	if all && !a.Equal(slog.Attr{}) {
-		a.Value = slog.StringValue(Redacted)
-	}
-	return a
-}
-
-// maxMapDepth bounds how deep Redact searches maps inside maps, so that a
-// map that contains itself cannot loop.
-const maxMapDepth = 8
-
-// stringMap returns v without interface wrappers when it is a map with
-// string keys.
-func stringMap(v reflect.Value) (reflect.Value, bool) {
-	for v.Kind() == reflect.Interface && !v.IsNil() {
-		v = v.Elem()
-	}
-	return v, v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String
-}
-
-// mapNeeds reports whether v is a map with string keys holding a
-// sensitive key, itself or in a map value, to maxMapDepth.
-func (s *keySet) mapNeeds(v reflect.Value, depth int) bool {
-	m, ok := stringMap(v)
-	if !ok || depth >= maxMapDepth {
-		return false
-	}
-	iter := m.MapRange()
-	for iter.Next() {
-		if s.match(iter.Key().String()) || s.mapNeeds(iter.Value(), depth+1) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactMap returns the entries of the map m as attributes sorted by key,
-// each redacted as an attribute of its own would be.
-func (s *keySet) redactMap(m reflect.Value, all bool) []slog.Attr {
-	m, _ = stringMap(m)
-	out := make([]slog.Attr, 0, m.Len())
-	iter := m.MapRange()
-	for iter.Next() {
-		var v any
-		if iter.Value().CanInterface() {
-			v = iter.Value().Interface()
-		}
-		out = append(out, s.redact(slog.Any(iter.Key().String(), v), all))
-	}
-	slices.SortFunc(out, func(a, b slog.Attr) int { return cmp.Compare(a.Key, b.Key) })
-	return out
+	return &redactHandler{next: next, keys: ks, lim: budget.New(o.Budget, ks.match)}
 }
 
 type redactHandler struct {
-	next slog.Handler
-	keys *keySet // shared by all clones, never changed after Redact
-	all  bool    // inside a group with a sensitive name
+	next  slog.Handler
+	keys  *keySet         // shared by all clones, never changed after Redact
+	lim   *budget.Limiter // shared, immutable
+	all   bool            // inside a group with a sensitive name
+	depth int             // open groups
+
+	// Past MaxDepth open groups, next is given no more groups: over is the
+	// name of the first group left out, and whatever is logged inside it
+	// becomes the attribute over=!DEPTH.
+	over      string
+	overAttrs bool // WithAttrs was called past MaxDepth
 }
 
 var _ slog.Handler = (*redactHandler)(nil)
@@ -253,40 +105,55 @@ func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
-	need := false
-	r.Attrs(func(a slog.Attr) bool {
-		need = h.keys.needs(a, h.all)
-		return !need
-	})
-	if !need {
+	if h.over != "" {
+		r = overDepth(r, h.over, h.overAttrs, h.lim.Budget().MaxValueBytes)
 		return h.next.Handle(ctx, r)
 	}
-	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	r.Attrs(func(a slog.Attr) bool {
-		nr.AddAttrs(h.keys.redact(a, h.all))
-		return true
-	})
-	return h.next.Handle(ctx, nr)
+	r, _ = h.lim.Record(r, h.depth, h.all)
+	return h.next.Handle(ctx, r)
+}
+
+// overDepth returns r for a handler nested past MaxDepth groups: its
+// attributes (and those of WithAttrs, when withAttrs) are replaced by the
+// attribute over=[MarkDepth].
+func overDepth(r slog.Record, over string, withAttrs bool, maxValue int) slog.Record {
+	if r.NumAttrs() == 0 && !withAttrs && len(r.Message) <= maxValue {
+		return r
+	}
+	nr := slog.NewRecord(r.Time, r.Level, budget.Truncate(r.Message, maxValue), r.PC)
+	if r.NumAttrs() > 0 || withAttrs {
+		nr.AddAttrs(slog.String(over, budget.Depth))
+	}
+	return nr
 }
 
 func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	out := make([]slog.Attr, len(attrs))
-	for i, a := range attrs {
-		out[i] = h.keys.redact(a, h.all)
+	c := *h
+	if h.over != "" {
+		c.overAttrs = true
+		return &c
 	}
-	return &redactHandler{next: h.next.WithAttrs(out), keys: h.keys, all: h.all}
+	c.next = h.next.WithAttrs(h.lim.Attrs(attrs, h.depth, h.all))
+	return &c
 }
 
 func (h *redactHandler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &redactHandler{
-		next: h.next.WithGroup(name),
-		keys: h.keys,
-		all:  h.all || h.keys.match(name),
+	c := *h
+	name = budget.Truncate(name, h.lim.Budget().MaxValueBytes)
+	switch {
+	case h.over != "":
+	case h.depth >= h.lim.Budget().MaxDepth:
+		c.over = name
+	default:
+		c.next = h.next.WithGroup(name)
+		c.all = h.all || h.keys.match(name)
+		c.depth++
 	}
+	return &c
 }

@@ -15,7 +15,7 @@ func TestRedactSlogtest(t *testing.T) {
 	var buf bytes.Buffer
 	slogtest.Run(t, func(*testing.T) slog.Handler {
 		buf.Reset()
-		return Redact(slog.NewJSONHandler(&buf, nil))
+		return Redact(slog.NewJSONHandler(&buf, nil), nil)
 	}, func(t *testing.T) map[string]any { return jsonLine(t, &buf) })
 }
 
@@ -38,8 +38,8 @@ func TestRedact(t *testing.T) {
 	}{
 		{
 			name:  "nothing sensitive",
-			attrs: []slog.Attr{slog.Int("a", 1), slog.String("user", "ann"), slog.String("password_hint", "pet")},
-			want:  map[string]any{"a": 1.0, "user": "ann", "password_hint": "pet"},
+			attrs: []slog.Attr{slog.Int("a", 1), slog.String("user", "ann"), slog.String("passwordless", "yes"), slog.String("keyboard", "k")},
+			want:  map[string]any{"a": 1.0, "user": "ann", "passwordless": "yes", "keyboard": "k"},
 		},
 		{
 			name: "default keys",
@@ -148,7 +148,7 @@ func TestRedact(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			h := Redact(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropBuiltins}), tt.keys...)
+			h := Redact(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropBuiltins}), &RedactOptions{Keys: tt.keys})
 			if tt.with != nil {
 				h = tt.with(h)
 			}
@@ -192,7 +192,7 @@ func TestRedactPanicsOnNil(t *testing.T) {
 			t.Error("Redact(nil) did not panic")
 		}
 	}()
-	Redact(nil)
+	Redact(nil, nil)
 }
 
 func TestRedactMaps(t *testing.T) {
@@ -214,7 +214,7 @@ func TestRedactMaps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			l := slog.New(Redact(slog.NewJSONHandler(&buf, nil)))
+			l := slog.New(Redact(slog.NewJSONHandler(&buf, nil), nil))
 			l.Info("msg", tt.attr)
 			if !strings.Contains(buf.String(), tt.want) {
 				t.Errorf("got %s\nwant it to contain %s", buf.String(), tt.want)
@@ -223,12 +223,5 @@ func TestRedactMaps(t *testing.T) {
 				t.Errorf("a secret reached the output: %s", buf.String())
 			}
 		})
-	}
-	// A map that contains itself does not make the search loop.
-	m := map[string]any{"a": 1}
-	m["self"] = m
-	ks := Redact(slog.DiscardHandler).(*redactHandler).keys
-	if ks.needs(slog.Any("m", m), false) {
-		t.Error("a self-containing map without sensitive keys was found to need redaction")
 	}
 }

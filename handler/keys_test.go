@@ -1,0 +1,96 @@
+package handler
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+)
+
+func TestKeyWords(t *testing.T) {
+	ks := newKeySet(DefaultRedactWords, []string{"card-number", "SSN"})
+	sensitive := []string{
+		"password", "PASSWORD", "db_password", "dbPassword", "DBPassword", "X-Api-Key", "x_api_key",
+		"access-token", "AccessToken", "accessToken", "client_secret", "clientSecret", "private_key",
+		"PrivateKey", "api-key", "apiKey", "APIKey", "api_keys", "DD_API_KEY", "Proxy-Authorization",
+		"authorization", "Set-Cookie", "cookies", "pwd", "user.pwd", "secrets", "tokens", "refresh_token",
+		"aws_secret_access_key", "AWS_ACCESS_KEY_ID", "passphrase", "jwt", "password2", "credentials",
+		"to\u212Aen", "card_number", "CardNumber", "ssn", "user-SSN",
+	}
+	plain := []string{
+		"", "a", "user", "keyboard", "monkey", "author", "passwordless", "tokenizer", "api", "key",
+		"private", "access", "secretary", "cookiejar", "tökén", "apikeyring", "pw", "x", "card",
+	}
+	for _, k := range sensitive {
+		if !ks.match(k) {
+			t.Errorf("%q not matched, want sensitive", k)
+		}
+	}
+	for _, k := range plain {
+		if ks.match(k) {
+			t.Errorf("%q matched, want not sensitive", k)
+		}
+	}
+}
+
+func TestWords(t *testing.T) {
+	tests := map[string]string{
+		"dbPassword":      "db password",
+		"APIKey":          "api key",
+		"X-Api-Key":       "x api key",
+		"DD_API_KEY":      "dd api key",
+		"password2":       "password 2",
+		"HTTPServer2Addr": "http server 2 addr",
+		"  a..b  ":        "a b",
+		"ÄrgerNis":        "ärger nis",
+	}
+	for in, want := range tests {
+		var got []string
+		for _, sp := range words(in, nil) {
+			got = append(got, strings.ToLower(in[sp.start:sp.end]))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("words(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// refMatch is a slow reference of keySet.match: every run of words,
+// joined, against every word.
+func refMatch(words []string, k string) bool {
+	var ws []string
+	for _, sp := range wordsOf(k) {
+		ws = append(ws, sp)
+	}
+	for i := range ws {
+		joined := ""
+		for j := i; j < len(ws); j++ {
+			joined += ws[j]
+			for _, w := range words {
+				if joined == w || joined == w+"s" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func wordsOf(k string) []string {
+	var out []string
+	for _, sp := range words(k, nil) {
+		out = append(out, strings.Map(unicode.ToLower, k[sp.start:sp.end]))
+	}
+	return out
+}
+
+func FuzzKeyMatch(f *testing.F) {
+	for _, s := range []string{"db_password", "X-Api-Key", "to\u212Aen", "APIKeys", "a", "\xff"} {
+		f.Add(s)
+	}
+	ks := newKeySet(DefaultRedactWords)
+	f.Fuzz(func(t *testing.T, k string) {
+		if got, want := ks.match(k), refMatch(DefaultRedactWords, k); got != want {
+			t.Errorf("match(%q) = %v, reference says %v (words %q)", k, got, want, wordsOf(k))
+		}
+	})
+}
