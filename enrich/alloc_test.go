@@ -33,6 +33,7 @@ func TestAllocs(t *testing.T) {
 		return nil
 	}}
 	bg := context.Background()
+	spanCtx, _ := spanContext(t)
 	full := context.WithValue(WithAttrs(WithRequestID(bg, "r"), slog.Int("user_id", 7)), traceKey{}, true)
 	tests := []struct {
 		name string
@@ -43,6 +44,8 @@ func TestAllocs(t *testing.T) {
 		{"empty context", fixed, bg, []any{"a", 1, "b", 2, "c", "three"}},
 		{"empty context, extractor", withTrace, bg, []any{"a", 1, "b", 2, "c", "three"}},
 		{"request id, attrs and trace, five in all", withTrace, full, []any{"a", 1, "b", 2}},
+		{"span", fixed, spanCtx, []any{"a", 1, "b", 2}},
+		{"span and request id", fixed, WithRequestID(spanCtx, "r"), []any{"a", 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Keys of the attributes that New adds to every record.
@@ -40,10 +42,17 @@ type Options struct {
 	// PID of the process. Default: os.Getpid().
 	PID int
 
-	// Extractors find attributes in the context of each record (trace
-	// ids, a user id), after request_id and the attributes of WithAttrs.
-	// Default: none.
+	// Extractors find attributes in the context of each record (a user
+	// id, a tenant), after request_id, the trace ids and the attributes of
+	// WithAttrs. Default: none.
 	Extractors []Extractor
+
+	// ContextOnly makes New add only what the context of each record
+	// carries (request_id, trace_id and span_id, WithAttrs, Extractors),
+	// not the five service attributes: for a pipeline whose backends each
+	// show the service's identity their own way (the console once at
+	// start, Datadog in its reserved fields). Default: false.
+	ContextOnly bool
 }
 
 // Extractor returns the attributes that ctx carries for logging, or nil
@@ -60,9 +69,17 @@ type Extractor func(ctx context.Context) []slog.Attr
 
 // New returns a handler that adds, to every record, the attributes
 // service, environment, version, host and pid from opts (defaults filled
-// from the process), then the attributes that the record's context
-// carries: request_id ([WithRequestID]), those of [WithAttrs], then those
-// of opts.Extractors, in that order, after the record's own attributes.
+// from the process; none with opts.ContextOnly), then the attributes that
+// the record's context carries: request_id ([WithRequestID]); trace_id and
+// span_id when the context holds a valid OpenTelemetry span
+// (trace.SpanContextFromContext), as W3C lower-case hex; those of
+// [WithAttrs]; then those of opts.Extractors; in that order, after the
+// record's own attributes.
+//
+// The trace ids cost no allocation for a span that logged recently: their
+// hex forms are kept in a small table of recent spans, so a span's first
+// record allocates its entry once. A context without a span costs one
+// context lookup.
 //
 // The five service attributes are rendered once, through next.WithAttrs,
 // so they cost next's pre-formatted bytes per record and no work here.
@@ -84,15 +101,22 @@ func New(next slog.Handler, opts Options) slog.Handler {
 			ex = append(ex, e)
 		}
 	}
-	return &handler{
-		next: next.WithAttrs([]slog.Attr{
-			slog.String(ServiceKey, opts.Service),
-			slog.String(EnvironmentKey, opts.Environment),
-			slog.String(VersionKey, opts.Version),
-			slog.String(HostKey, opts.Host),
-			slog.Int(PIDKey, opts.PID),
-		}),
-		extractors: ex,
+	if !opts.ContextOnly {
+		next = next.WithAttrs(opts.Attrs())
+	}
+	return &handler{next: next, extractors: ex}
+}
+
+// Attrs returns the five service attributes that New adds, from o as it
+// is (call WithDefaults first to fill zero fields): service, environment,
+// version, host and pid.
+func (o Options) Attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String(ServiceKey, o.Service),
+		slog.String(EnvironmentKey, o.Environment),
+		slog.String(VersionKey, o.Version),
+		slog.String(HostKey, o.Host),
+		slog.Int(PIDKey, o.PID),
 	}
 }
 
@@ -145,17 +169,25 @@ func (h *handler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	d := fromContext(ctx)
-	if d == nil && len(h.extractors) == 0 {
+	var sc trace.SpanContext
+	if ctx != nil {
+		sc = trace.SpanContextFromContext(ctx)
+	}
+	if d == nil && !sc.IsValid() && len(h.extractors) == 0 {
 		return h.next.Handle(ctx, r)
 	}
 	// Clone does not allocate: it clips the shared overflow slice so that
 	// AddAttrs copies it instead of writing into the caller's array, and
 	// the first five attributes live in the copied Record value itself.
 	r = r.Clone()
+	if d != nil && d.requestID != "" {
+		r.AddAttrs(slog.String(RequestIDKey, d.requestID))
+	}
+	if sc.IsValid() {
+		tid, sid := traceIDs(sc)
+		r.AddAttrs(slog.String(TraceIDKey, tid), slog.String(SpanIDKey, sid))
+	}
 	if d != nil {
-		if d.requestID != "" {
-			r.AddAttrs(slog.String(RequestIDKey, d.requestID))
-		}
 		r.AddAttrs(d.attrs...)
 	}
 	for _, e := range h.extractors {
