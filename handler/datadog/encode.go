@@ -13,11 +13,13 @@ import (
 )
 
 // This file writes log entries as JSON, straight into byte slices, in the
-// shape Datadog's intake reads:
+// shape Datadog's intake reads (see standard.go for the standard
+// attributes written at the end of an entry):
 //
 //	{"status":"info","timestamp":1767323045123,"message":"...",
 //	 "service":"...","hostname":"...","ddsource":"go","ddtags":"env:prod,version:1.2",
-//	 "attr":1,"group":{"attr":"v"},"error":{"kind":"*errors.errorString","message":"..."},
+//	 "attr":1,"group":{"attr":"v"},
+//	 "http":{...},"error":{"kind":"*errors.errorString","message":"..."},
 //	 "dd":{"trace_id":"123","span_id":"456"}}
 //
 // The timestamp is the record's time in milliseconds since the Unix epoch,
@@ -130,24 +132,29 @@ func isEmptyAttr(a slog.Attr) bool {
 	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
 }
 
-// rootKeys records, while one entry is written, which root keys that more
-// than one source may produce have been written already.
-type rootKeys struct {
-	error bool // "error": an attribute so named, or "err" renamed
-}
+// MaxDepth is the deepest level of nesting an entry holds, the entry
+// itself being level 1 and each group, object or array inside it one level
+// more (Datadog's intake keeps fewer than 10 levels). A group or value that
+// would open a level beyond MaxDepth is flattened: written as one string
+// holding its JSON text, itself cut at maxFlatDepth more levels by the
+// marker "!DEPTH". WithGroup names beyond MaxDepth-1 groups are joined with
+// dots into the innermost group's name.
+const MaxDepth = 8
 
-// appendAttr appends a as a member of the JSON object being written; sep
-// says whether a comma must precede it. It reports whether it wrote
-// anything: empty attributes and groups without members are left out.
-// root is nil below the root of the entry. At the root, an error-valued
-// attribute named "err" is written as "error", the attribute Datadog's
-// error tracking reads, unless the entry has an "error" already; an
-// attribute named "error" when the entry has one already is written as
-// "attr.error"; and an attribute whose key is one the entry's header or the
-// handler uses (see ReservedKeys) is written as "attr." and its key, so
-// that an access log's "status" or enrich's "service" never makes a
-// duplicate JSON key.
-func appendAttr(b []byte, a slog.Attr, sep bool, root *rootKeys) ([]byte, bool) {
+// maxFlatDepth bounds the levels written inside a flattened value.
+const maxFlatDepth = 32
+
+// depthMarker replaces what lies beyond maxFlatDepth.
+const depthMarker = "!DEPTH"
+
+// appendAttr appends a as a member of the JSON object being written, at
+// level lvl (1 for the members of the entry itself); sep says whether a
+// comma must precede it. It reports whether it wrote anything: empty
+// attributes and groups without members are left out. At the root (root
+// true), a key the encoder writes itself (see ReservedKeys) is written as
+// "attr." and its key. The table of standard attributes is applied by the
+// caller (see core.takeStd), before appendAttr.
+func appendAttr(b []byte, a slog.Attr, sep, root bool, lvl int) ([]byte, bool) {
 	a.Value = a.Value.Resolve()
 	if a.Value.Kind() == slog.KindGroup {
 		attrs := a.Value.Group()
@@ -158,7 +165,7 @@ func appendAttr(b []byte, a slog.Attr, sep bool, root *rootKeys) ([]byte, bool) 
 			wrote := false
 			for _, ga := range attrs {
 				var w bool
-				if b, w = appendAttr(b, ga, sep, root); w {
+				if b, w = appendAttr(b, ga, sep, root, lvl); w {
 					sep, wrote = true, true
 				}
 			}
@@ -168,24 +175,21 @@ func appendAttr(b []byte, a slog.Attr, sep bool, root *rootKeys) ([]byte, bool) 
 		if sep {
 			b = append(b, ',')
 		}
-		var saved rootKeys
-		if root != nil {
-			saved = *root
-		}
 		b = appendKey(b, a.Key, root)
-		b = append(b, ':', '{')
+		b = append(b, ':')
+		if lvl >= MaxDepth {
+			return appendFlat(b, a.Value, 0), true
+		}
+		b = append(b, '{')
 		open := len(b)
 		inner := false
 		for _, ga := range attrs {
 			var w bool
-			if b, w = appendAttr(b, ga, inner, nil); w {
+			if b, w = appendAttr(b, ga, inner, false, lvl+1); w {
 				inner = true
 			}
 		}
 		if len(b) == open {
-			if root != nil {
-				*root = saved
-			}
 			return b[:mark], false
 		}
 		return append(b, '}'), true
@@ -196,52 +200,25 @@ func appendAttr(b []byte, a slog.Attr, sep bool, root *rootKeys) ([]byte, bool) 
 	if sep {
 		b = append(b, ',')
 	}
-	key := a.Key
-	if root != nil && key == "err" && !root.error && a.Value.Kind() == slog.KindAny {
-		if _, ok := a.Value.Any().(error); ok {
-			key = "error"
-		}
-	}
-	b = appendKey(b, key, root)
+	b = appendKey(b, a.Key, root)
 	b = append(b, ':')
-	return appendValue(b, a.Value), true
+	return appendValue(b, a.Value, lvl), true
 }
 
-// ReservedKeys are the keys of an entry's header, and "truncated", which
-// the handler adds to an entry it shortened. An attribute or group at the
-// root with one of these keys is written with the prefix "attr.".
-var ReservedKeys = []string{"message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd", "truncated"}
-
-// appendKey appends key as a JSON object key. At the root (root not nil)
-// it renames reserved keys and a second "error".
-func appendKey(b []byte, key string, root *rootKeys) []byte {
-	if root != nil {
-		if key == "error" {
-			if !root.error {
-				root.error = true
-				return append(b, `"error"`...)
-			}
-			return append(b, `"attr.error"`...)
-		}
-		if isReserved(key) {
-			b = append(b, `"attr.`...)
-			b = appendEscaped(b, key)
-			return append(b, '"')
-		}
+// appendKey appends key as a JSON object key; at the root (root true) a
+// reserved key is written as "attr." and the key.
+func appendKey(b []byte, key string, root bool) []byte {
+	if root && isReserved(key) {
+		b = append(b, `"attr.`...)
+		b = appendEscaped(b, key)
+		return append(b, '"')
 	}
 	return appendString(b, key)
 }
 
-func isReserved(key string) bool {
-	switch key {
-	case "message", "status", "timestamp", "service", "hostname", "ddsource", "ddtags", "dd", "truncated":
-		return true
-	}
-	return false
-}
-
-// appendValue appends v, already resolved, as a JSON value.
-func appendValue(b []byte, v slog.Value) []byte {
+// appendValue appends v, already resolved, as a JSON value that is a
+// member of an object at level lvl.
+func appendValue(b []byte, v slog.Value, lvl int) []byte {
 	switch v.Kind() {
 	case slog.KindString:
 		return appendString(b, v.String())
@@ -264,18 +241,62 @@ func appendValue(b []byte, v slog.Value) []byte {
 	case slog.KindTime:
 		return appendTime(b, v.Time())
 	case slog.KindGroup:
+		if lvl >= MaxDepth {
+			return appendFlat(b, v, 0)
+		}
 		b = append(b, '{')
 		sep := false
 		for _, a := range v.Group() {
 			var w bool
-			if b, w = appendAttr(b, a, sep, nil); w {
+			if b, w = appendAttr(b, a, sep, false, lvl+1); w {
 				sep = true
 			}
 		}
 		return append(b, '}')
 	default:
-		return appendAny(b, v.Any())
+		return appendAny(b, v.Any(), lvl)
 	}
+}
+
+// appendFlat appends v as a JSON string holding the JSON text of v, whose
+// levels past maxFlatDepth (counted from flat, the levels already inside
+// the string) are replaced by depthMarker.
+func appendFlat(b []byte, v slog.Value, flat int) []byte {
+	mark := len(b)
+	b = appendRaw(b, v, flat)
+	text := string(b[mark:])
+	return appendString(b[:mark], text)
+}
+
+// appendRaw appends v as JSON for appendFlat, nesting at most
+// maxFlatDepth-flat more levels.
+func appendRaw(b []byte, v slog.Value, flat int) []byte {
+	v = v.Resolve()
+	if v.Kind() != slog.KindGroup {
+		if v.Kind() == slog.KindAny {
+			return appendAny(b, v.Any(), MaxDepth-maxFlatDepth+flat)
+		}
+		return appendValue(b, v, 0)
+	}
+	if flat >= maxFlatDepth {
+		return appendString(b, depthMarker)
+	}
+	b = append(b, '{')
+	sep := false
+	for _, a := range v.Group() {
+		a.Value = a.Value.Resolve()
+		if isEmptyAttr(a) || (a.Value.Kind() == slog.KindGroup && len(a.Value.Group()) == 0) {
+			continue
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		sep = true
+		b = appendString(b, a.Key)
+		b = append(b, ':')
+		b = appendRaw(b, a.Value, flat+1)
+	}
+	return append(b, '}')
 }
 
 // appendTime appends t as a quoted RFC 3339 timestamp with nanoseconds.
@@ -285,11 +306,19 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
-// appendAny appends a value of kind Any: an error as an object holding its
-// type and message, anything else as encoding/json renders it. A value
-// encoding/json cannot render becomes a string describing the failure.
-func appendAny(b []byte, x any) []byte {
+// appendAny appends a value of kind Any, a member of an object at level
+// lvl: an error as an object holding its type and message, anything else
+// as encoding/json renders it, flattened to a string when its nesting
+// would reach beyond MaxDepth. A value encoding/json cannot render becomes
+// a string describing the failure.
+func appendAny(b []byte, x any, lvl int) []byte {
 	if err, ok := x.(error); ok {
+		if lvl >= MaxDepth {
+			mark := len(b)
+			b = appendError(b, err)
+			text := string(b[mark:])
+			return appendString(b[:mark], text)
+		}
 		return appendError(b, err)
 	}
 	if bs, ok := x.([]byte); ok { // readable text rather than base64
@@ -302,7 +331,35 @@ func appendAny(b []byte, x any) []byte {
 	if err != nil {
 		return appendString(b, "!ERROR:"+err.Error())
 	}
+	if lvl+jsonDepth(js) > MaxDepth {
+		return appendString(b, string(js))
+	}
 	return append(b, js...)
+}
+
+// jsonDepth returns the deepest nesting of objects and arrays in js, valid
+// JSON: 0 for a scalar.
+func jsonDepth(js []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(js); i++ {
+		c := js[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // marshalJSON is json.Marshal(x), except that a panic (json.Marshal
@@ -355,26 +412,6 @@ func errorMessage(err error) (msg string) {
 	return err.Error()
 }
 
-// appendIDValue appends a trace or span id as a JSON string, the form
-// Datadog correlates on: numbers as their decimal digits.
-func appendIDValue(b []byte, v slog.Value) []byte {
-	v = v.Resolve()
-	switch v.Kind() {
-	case slog.KindString:
-		return appendString(b, v.String())
-	case slog.KindInt64:
-		b = append(b, '"')
-		b = strconv.AppendInt(b, v.Int64(), 10)
-		return append(b, '"')
-	case slog.KindUint64:
-		b = append(b, '"')
-		b = strconv.AppendUint(b, v.Uint64(), 10)
-		return append(b, '"')
-	default:
-		return appendString(b, v.String())
-	}
-}
-
 // statusOf maps a level to a Datadog status; levels between the named ones
 // map down (slog.LevelWarn-1 is "info").
 func statusOf(l slog.Level) string {
@@ -388,16 +425,4 @@ func statusOf(l slog.Level) string {
 	default:
 		return "error"
 	}
-}
-
-// traceKey tells which correlation id an attribute key names at the root:
-// 1 for the trace id, 2 for the span id, 0 for neither.
-func traceKey(k string) int {
-	switch k {
-	case "dd.trace_id", "trace_id":
-		return 1
-	case "dd.span_id", "span_id":
-		return 2
-	}
-	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -65,6 +66,9 @@ func FuzzEncode(f *testing.F) {
 	f.Add("msg", "key", "value", "group", int64(1))
 	f.Add("\xff", "", "\x00", "", int64(-1))
 	f.Add("", "trace_id", "\"", "g\"", int64(0))
+	f.Add("m", "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "http", int64(200))
+	f.Add("m", "status", "error", "error", int64(404))
+	f.Add("m", "service", "s", "", int64(7))
 	f.Fuzz(func(t *testing.T, msg, key, val, group string, n int64) {
 		cfg, err := newConfig(&Options{APIKey: testKey, Hostname: "h", Service: "s", MaxRecordBytes: 512})
 		if err != nil {
@@ -78,7 +82,11 @@ func FuzzEncode(f *testing.F) {
 		hh = h2.WithAttrs([]slog.Attr{slog.Int64(key, n), slog.Group(group, slog.String(val, key))})
 		r := slog.NewRecord(time.Unix(n, 0), slog.Level(n%16), msg, 0)
 		r.AddAttrs(slog.String(key, val), slog.Any(val, errors.New(msg)), slog.Group(group, slog.Int64(key, n)))
-		for _, hd := range []*Handler{hh.(*Handler), h2.(*Handler)} {
+		r.AddAttrs(slog.Int64("status", n), slog.String("span_id", val), slog.Any(key, map[string]any{val: []any{n, msg}}))
+		for _, hd := range []*Handler{hh.(*Handler), h2.(*Handler), h} {
+			if b := hd.entry(nil, r); len(b) > 512 || (len(b) > 0 && !json.Valid(b)) {
+				t.Fatalf("entry (%d bytes) is invalid or too long: %s", len(b), b)
+			}
 			b := hd.encode(nil, &r)
 			if !json.Valid(b) {
 				t.Fatalf("entry is not valid JSON: %s", b)
@@ -128,7 +136,7 @@ func TestAppendValueKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := appendAttr(nil, tt.attr, false, nil)
+			got, _ := appendAttr(nil, tt.attr, false, false, 1)
 			if string(got) != tt.want {
 				t.Errorf("appendAttr(%v) = %s, want %s", tt.attr, got, tt.want)
 			}
@@ -184,10 +192,10 @@ func TestWithAttrsAndGroupsRender(t *testing.T) {
 			[]slog.Attr{slog.Int("a", 1)}, head + `,"p":0,"g":{"q":1,"h":{"a":1}}}`},
 		{"trace ids from WithAttrs", base.WithAttrs([]slog.Attr{slog.Int64("trace_id", 7), slog.String("dd.span_id", "8")}), nil,
 			head + `,"dd":{"trace_id":"7","span_id":"8"}}`},
-		{"record trace id overrides", base.WithAttrs([]slog.Attr{slog.Int64("trace_id", 7)}), []slog.Attr{slog.String("dd.trace_id", "9")},
-			head + `,"dd":{"trace_id":"9"}}`},
-		{"err renamed at root only", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.Group("g", slog.Any("err", errors.New("y")))},
-			head + `,"error":{"kind":"*errors.errorString","message":"x"},"g":{"err":{"kind":"*errors.errorString","message":"y"}}}`},
+		{"a second trace id is an ordinary attribute", base.WithAttrs([]slog.Attr{slog.Int64("trace_id", 7)}), []slog.Attr{slog.String("dd.trace_id", "9")},
+			head + `,"dd.trace_id":"9","dd":{"trace_id":"7"}}`},
+		{"err mapped at root only", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.Group("g", slog.Any("err", errors.New("y")))},
+			head + `,"g":{"err":{"kind":"*errors.errorString","message":"y"}},"error":{"kind":"*errors.errorString","message":"x"}}`},
 		{"two groups opened together", base.WithGroup("a").WithGroup("b"), []slog.Attr{slog.Int("x", 1)}, head + `,"a":{"b":{"x":1}}}`},
 		{"three groups opened together", base.WithGroup("a").WithGroup("b").WithGroup("c"), []slog.Attr{slog.Int("x", 1)}, head + `,"a":{"b":{"c":{"x":1}}}}`},
 		{"two groups opened by WithAttrs", base.WithGroup("a").WithGroup("b").WithAttrs([]slog.Attr{slog.Int("p", 0)}),
@@ -200,20 +208,39 @@ func TestWithAttrsAndGroupsRender(t *testing.T) {
 		{"group named status inside a group", base.WithGroup("a").WithGroup("status"), []slog.Attr{slog.Int("x", 1)},
 			head + `,"a":{"status":{"x":1}}}`},
 		{"err then error", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.String("error", "y")},
-			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":"y"}`},
+			head + `,"attr.error":"y","error":{"kind":"*errors.errorString","message":"x"}}`},
 		{"error then err", base, []slog.Attr{slog.String("error", "y"), slog.Any("err", errors.New("x"))},
-			head + `,"error":"y","err":{"kind":"*errors.errorString","message":"x"}}`},
+			head + `,"err":{"kind":"*errors.errorString","message":"x"},"error":{"message":"y"}}`},
 		{"error from WithAttrs, err in the record", base.WithAttrs([]slog.Attr{slog.String("error", "y")}), []slog.Attr{slog.Any("err", errors.New("x"))},
-			head + `,"error":"y","err":{"kind":"*errors.errorString","message":"x"}}`},
+			head + `,"err":{"kind":"*errors.errorString","message":"x"},"error":{"message":"y"}}`},
 		{"err from WithAttrs, error in the record", base.WithAttrs([]slog.Attr{slog.Any("err", errors.New("x"))}), []slog.Attr{slog.String("error", "y")},
-			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":"y"}`},
+			head + `,"attr.error":"y","error":{"kind":"*errors.errorString","message":"x"}}`},
 		{"err then group named error", base, []slog.Attr{slog.Any("err", errors.New("x")), slog.Group("error", slog.Int("code", 1))},
-			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":{"code":1}}`},
+			head + `,"attr.error":{"code":1},"error":{"kind":"*errors.errorString","message":"x"}}`},
 		{"err from WithAttrs, WithGroup(error)", base.WithAttrs([]slog.Attr{slog.Any("err", errors.New("x"))}).WithGroup("error"), []slog.Attr{slog.Int("code", 1)},
-			head + `,"error":{"kind":"*errors.errorString","message":"x"},"attr.error":{"code":1}}`},
+			head + `,"attr.error":{"code":1},"error":{"kind":"*errors.errorString","message":"x"}}`},
+		{"error and stack", base, []slog.Attr{slog.Any("error", errors.New("x")), slog.String("stack", "main.go:1")},
+			head + `,"error":{"kind":"*errors.errorString","message":"x","stack":"main.go:1"}}`},
+		{"group named http at the root", base, []slog.Attr{slog.Group("http", slog.Int("x", 1))}, head + `,"attr.http":{"x":1}}`},
+		{"method not a string is an ordinary attribute", base, []slog.Attr{slog.Int("method", 1)}, head + `,"method":1}`},
+		{"status not a code is renamed", base, []slog.Attr{slog.String("status", "active")}, head + `,"attr.status":"active"}`},
+		{"status beyond 599 is renamed", base, []slog.Attr{slog.Int("status", 600)}, head + `,"attr.status":600}`},
+		{"the identity is written once", base, []slog.Attr{slog.String("service", "s"), slog.String("host", "h"), slog.String("hostname", "h"), slog.Int("pid", 9)},
+			head + `,"pid":9}`},
+		{"another service is renamed", base, []slog.Attr{slog.String("service", "t")}, head + `,"attr.service":"t"}`},
+		{"standard attributes in an inline group", base, []slog.Attr{slog.Group("", slog.String("method", "GET"), slog.Int("n", 1))},
+			head + `,"n":1,"http":{"method":"GET"}}`},
 		{"error inside a group is left alone", base.WithGroup("g"), []slog.Attr{slog.Any("err", errors.New("x")), slog.String("error", "y")},
 			head + `,"g":{"err":{"kind":"*errors.errorString","message":"x"},"error":"y"}}`},
 		{"truncated at the root", base, []slog.Attr{slog.Bool("truncated", false)}, head + `,"attr.truncated":false}`},
+		{"depth: groups beyond MaxDepth are flattened", base,
+			[]slog.Attr{nest(MaxDepth+1, slog.Int("x", 1))},
+			head + `,"g1":{"g2":{"g3":{"g4":{"g5":{"g6":{"g7":{"g8":"{\"g9\":{\"x\":1}}"}}}}}}}}`},
+		{"depth: WithGroup beyond MaxDepth-1 joins names", chain(base, MaxDepth+1), []slog.Attr{slog.Int("x", 1)},
+			head + `,"w1":{"w2":{"w3":{"w4":{"w5":{"w6":{"w7.w8.w9":{"x":1}}}}}}}}`},
+		{"depth: composite values beyond MaxDepth are strings", base.WithGroup("a").WithGroup("b").WithGroup("c").WithGroup("d").WithGroup("e").WithGroup("f"),
+			[]slog.Attr{slog.Any("m", map[string]any{"x": []int{1}}), slog.Any("n", []int{1})},
+			head + `,"a":{"b":{"c":{"d":{"e":{"f":{"m":"{\"x\":[1]}","n":[1]}}}}}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,6 +269,22 @@ func TestWithAttrsAndGroupsRender(t *testing.T) {
 	_ = context.Background
 }
 
+// nest returns a group holding a at depth n, its groups named g1 to gn.
+func nest(n int, a slog.Attr) slog.Attr {
+	for i := n; i >= 1; i-- {
+		a = slog.Group(fmt.Sprintf("g%d", i), a)
+	}
+	return a
+}
+
+// chain returns h.WithGroup("w1")...WithGroup("wn").
+func chain(h slog.Handler, n int) slog.Handler {
+	for i := 1; i <= n; i++ {
+		h = h.WithGroup(fmt.Sprintf("w%d", i))
+	}
+	return h
+}
+
 func TestReservedRootKeysAreRenamed(t *testing.T) {
 	tests := []struct {
 		name string
@@ -257,20 +300,16 @@ func TestReservedRootKeysAreRenamed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var root *rootKeys
-			if tt.root {
-				root = &rootKeys{}
-			}
-			got, _ := appendAttr(nil, tt.attr, false, root)
+			got, _ := appendAttr(nil, tt.attr, false, tt.root, 1)
 			if string(got) != tt.want {
 				t.Errorf("appendAttr(%v, root=%v) = %s, want %s", tt.attr, tt.root, got, tt.want)
 			}
 		})
 	}
-	for _, k := range ReservedKeys {
-		if !isReserved(k) {
-			t.Errorf("ReservedKeys lists %q but isReserved does not", k)
-		}
+	keys := ReservedKeys()
+	keys[0] = "changed by the caller"
+	if !isReserved("message") || isReserved("changed by the caller") {
+		t.Error("a caller changing ReservedKeys' result changed what the encoder reserves")
 	}
 }
 
@@ -356,5 +395,45 @@ func TestTruncatedMarkerIsNotDuplicated(t *testing.T) {
 	json.Unmarshal(got, &e)
 	if e["truncated"] != true || e["attr.truncated"] != false {
 		t.Errorf("truncated = %v, attr.truncated = %v, want true and false: %s", e["truncated"], e["attr.truncated"], got)
+	}
+}
+
+// TestTraceIDs: W3C ids become the decimal form of their lower 64 bits in
+// dd.*, and stay whole in otel.*; anything else is kept as given.
+func TestTraceIDs(t *testing.T) {
+	cfg, err := newConfig(&Options{APIKey: testKey, Hostname: "h", Service: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{c: newCore(cfg)}
+	defer h.c.cancel()
+	const head = `{"status":"info","message":"m","service":"s","hostname":"h","ddsource":"go"`
+	tests := []struct {
+		name  string
+		attrs []slog.Attr
+		want  string
+	}{
+		{"W3C ids", []slog.Attr{slog.String("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), slog.String("span_id", "00f067aa0ba902b7")},
+			`,"dd":{"trace_id":"11803532876627986230","span_id":"67667974448284343"},"otel":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}}`},
+		{"upper-case hex", []slog.Attr{slog.String("trace_id", "0000000000000000FFFFFFFFFFFFFFFF")},
+			`,"dd":{"trace_id":"18446744073709551615"},"otel":{"trace_id":"0000000000000000FFFFFFFFFFFFFFFF"}}`},
+		{"not hex", []slog.Attr{slog.String("trace_id", "4bf92f3577b34da6a3ce929d0e0e473x")},
+			`,"dd":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e473x"}}`},
+		{"16 decimal digits are Datadog's form", []slog.Attr{slog.String("trace_id", "1234567890123456")},
+			`,"dd":{"trace_id":"1234567890123456"}}`},
+		{"dd.trace_id as given", []slog.Attr{slog.String("dd.trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")},
+			`,"dd":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}`},
+		{"integers", []slog.Attr{slog.Uint64("trace_id", 18446744073709551615), slog.Int64("span_id", -1)},
+			`,"dd":{"trace_id":"18446744073709551615","span_id":"-1"}}`},
+		{"not an id", []slog.Attr{slog.Bool("trace_id", true)}, `,"trace_id":true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := slog.NewRecord(time.Time{}, slog.LevelInfo, "m", 0)
+			r.AddAttrs(tt.attrs...)
+			if got := string(h.encode(nil, &r)); got != head+tt.want {
+				t.Errorf("entry:\n got %s\nwant %s", got, head+tt.want)
+			}
+		})
 	}
 }

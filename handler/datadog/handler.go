@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -25,18 +26,15 @@ type Handler struct {
 
 	// pre holds the attributes from WithAttrs, rendered as members of the
 	// entry (each preceded by a comma), inside the first nOpen of groups,
-	// which pre has opened and not closed.
+	// which pre has opened and not closed. groups holds at most MaxDepth-1
+	// names (see WithGroup).
 	pre    []byte
 	groups []string
 	nOpen  int
 
-	// preKeys records the root keys pre holds that a record's attributes
-	// could repeat (see rootKeys).
-	preKeys rootKeys
-
-	// traceID and spanID are correlation ids given to WithAttrs at the root.
-	traceID, spanID slog.Value
-	hasTrace        uint8 // bit 1: traceID set, bit 2: spanID set
+	// std holds the standard attributes (see standard.go) given to
+	// WithAttrs at the root, written at the end of each entry.
+	std std
 }
 
 // New returns a Handler shipping to the intake that opts names, and starts
@@ -75,16 +73,29 @@ const maxPooled = 64 << 10
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	c := h.c
 	bp := bufPool.Get().(*[]byte)
-	b := h.encode((*bp)[:0], &r)
-	if len(b) > c.cfg.maxRecordBytes {
-		b = h.encodeShortened(b[:0], &r)
-	}
+	b := h.entry((*bp)[:0], r)
 	c.push(b)
 	if cap(b) <= maxPooled {
 		*bp = b
 		bufPool.Put(bp)
 	}
 	return nil
+}
+
+// entry appends r as the entry Handle queues: within the record budget
+// (see package internal/budget: depth, attributes, value and record size,
+// cycles, panicking methods, each past its bound replaced by a marker),
+// and within MaxRecordBytes, shortened if need be, or empty when even the
+// shortest form does not fit.
+func (h *Handler) entry(b []byte, r slog.Record) []byte {
+	if r2, ok := h.c.lim.Record(r, len(h.groups), false); ok {
+		r = r2
+	}
+	b = h.encode(b, &r)
+	if len(b) > h.c.cfg.maxRecordBytes {
+		b = h.encodeShortened(b[:0], &r)
+	}
+	return b
 }
 
 // appendHead appends the start of an entry: status, timestamp and message.
@@ -100,60 +111,28 @@ func appendHead(b []byte, r *slog.Record, msg string) []byte {
 	return appendString(b, msg)
 }
 
-// appendTail appends the "dd" member holding correlation ids, if any, and
-// the closing brace of the entry.
-func appendTail(b []byte, ids uint8, trace, span slog.Value) []byte {
-	if ids != 0 {
-		b = append(b, `,"dd":{`...)
-		if ids&1 != 0 {
-			b = append(b, `"trace_id":`...)
-			b = appendIDValue(b, trace)
-		}
-		if ids&2 != 0 {
-			if ids&1 != 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `"span_id":`...)
-			b = appendIDValue(b, span)
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}')
-}
-
 // encode appends r as one JSON entry.
 func (h *Handler) encode(b []byte, r *slog.Record) []byte {
 	b = appendHead(b, r, r.Message)
 	b = append(b, h.c.static...)
 	b = append(b, h.pre...)
 
-	ids, trace, span := h.hasTrace, h.traceID, h.spanID
+	st := h.std
 	if r.NumAttrs() > 0 {
 		root := len(h.groups) == 0
-		rk := h.preKeys
-		var rkp *rootKeys // nil below the root
-		if root {
-			rkp = &rk
-		}
+		lvl := len(h.groups) + 1
 		mark := len(b)
-		b = appendGroups(b, h.groups, h.nOpen, &rk)
+		b = appendGroups(b, h.groups, h.nOpen)
 		sep := len(h.groups) == h.nOpen // else a group was just opened
 		open := len(b)
 		r.Attrs(func(a slog.Attr) bool {
-			if root {
-				switch traceKey(a.Key) {
-				case 1:
-					ids, trace = ids|1, a.Value
-					return true
-				case 2:
-					ids, span = ids|2, a.Value
-					return true
-				}
-			}
 			var w bool
-			if b, w = appendAttr(b, a, sep, rkp); w {
-				sep = true
+			if root {
+				b, w = h.c.appendRootAttr(b, a, sep, &st)
+			} else {
+				b, w = appendAttr(b, a, sep, false, lvl)
 			}
+			sep = sep || w
 			return true
 		})
 		if len(b) == open {
@@ -167,23 +146,41 @@ func (h *Handler) encode(b []byte, r *slog.Record) []byte {
 	for range h.nOpen {
 		b = append(b, '}')
 	}
-	return appendTail(b, ids, trace, span)
+	b = appendStd(b, &st)
+	return append(b, '}')
+}
+
+// appendRootAttr appends a, an attribute at the root of an entry, unless
+// the table of standard attributes takes it into st (see core.takeStd); the
+// members of an inline group are taken one by one.
+func (c *core) appendRootAttr(b []byte, a slog.Attr, sep bool, st *std) ([]byte, bool) {
+	a.Value = a.Value.Resolve()
+	if a.Key == "" && a.Value.Kind() == slog.KindGroup {
+		wrote := false
+		for _, ga := range a.Value.Group() {
+			var w bool
+			if b, w = c.appendRootAttr(b, ga, sep, st); w {
+				sep, wrote = true, true
+			}
+		}
+		return b, wrote
+	}
+	if c.takeStd(st, a) {
+		return b, false
+	}
+	return appendAttr(b, a, sep, true, 1)
 }
 
 // appendGroups opens groups[nOpen:], each a member of the one before; the
 // first is preceded by a comma, since the entry's header or the attributes
-// of pre precede it. A group opened at the root (nOpen is 0) has its name
-// written as an attribute's key at the root would be, through rk.
-func appendGroups(b []byte, groups []string, nOpen int, rk *rootKeys) []byte {
+// of pre precede it. A group opened at the root has its name written as an
+// attribute's key at the root would be.
+func appendGroups(b []byte, groups []string, nOpen int) []byte {
 	for i, g := range groups[nOpen:] {
 		if i == 0 {
 			b = append(b, ',')
 		}
-		var root *rootKeys
-		if nOpen+i == 0 {
-			root = rk
-		}
-		b = appendKey(b, g, root)
+		b = appendKey(b, g, nOpen+i == 0)
 		b = append(b, ':', '{')
 	}
 	return b
@@ -237,7 +234,7 @@ func shortenAttr(a slog.Attr, limit int) slog.Attr {
 		}
 		a.Value = slog.GroupValue(short...)
 	case slog.KindAny:
-		if js := appendValue(nil, v); len(js) > limit {
+		if js := appendValue(nil, v, 1); len(js) > limit {
 			a.Value = slog.StringValue(cutString(string(js), limit))
 		} else {
 			a.Value = v
@@ -249,26 +246,32 @@ func shortenAttr(a slog.Attr, limit int) slog.Attr {
 }
 
 // encodeTruncated appends r without its attributes, its message cut so
-// that the entry fits in MaxRecordBytes, and "truncated":true. It returns
-// b unchanged in length (so empty) when even that does not fit.
+// that the entry fits in MaxRecordBytes, and "truncated":true; of the
+// standard attributes it keeps the trace and span ids. It returns b
+// unchanged in length (so empty) when even that does not fit.
 func (h *Handler) encodeTruncated(b []byte, r *slog.Record) []byte {
-	ids, trace, span := h.hasTrace, h.traceID, h.spanID
+	var st std
+	full := h.std
 	if len(h.groups) == 0 {
 		r.Attrs(func(a slog.Attr) bool {
-			switch traceKey(a.Key) {
-			case 1:
-				ids, trace = ids|1, a.Value
-			case 2:
-				ids, span = ids|2, a.Value
+			switch a.Key {
+			case "trace_id", "dd.trace_id", "span_id", "dd.span_id":
+				h.c.takeStd(&full, slog.Attr{Key: a.Key, Value: a.Value.Resolve()})
 			}
 			return true
 		})
+	}
+	st.set, st.otel = full.set&idSlots, full.otel
+	st.v[slotTraceID], st.v[slotSpanID] = full.v[slotTraceID], full.v[slotSpanID]
+	if len(st.v[slotTraceID].String())+len(st.v[slotSpanID].String()) > 128 {
+		st = std{} // ids are short; these are not ids
 	}
 	// Measure everything but the message, then fit the message.
 	b = appendHead(b, r, "")
 	b = append(b, h.c.static...)
 	b = append(b, truncatedMarker...)
-	b = appendTail(b, ids, trace, span)
+	b = appendStd(b, &st)
+	b = append(b, '}')
 	room := h.c.cfg.maxRecordBytes - len(b)
 	if room < 0 {
 		return b[:0]
@@ -277,7 +280,8 @@ func (h *Handler) encodeTruncated(b []byte, r *slog.Record) []byte {
 	b = appendHead(b[:0], r, msg)
 	b = append(b, h.c.static...)
 	b = append(b, truncatedMarker...)
-	return appendTail(b, ids, trace, span)
+	b = appendStd(b, &st)
+	return append(b, '}')
 }
 
 // WithAttrs returns a Handler whose entries also hold attrs, rendered now.
@@ -287,64 +291,77 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	h2 := *h
+	attrs = h.c.lim.Attrs(attrs, len(h.groups), false)
 	root := len(h.groups) == 0
+	lvl := len(h.groups) + 1
 	pre := make([]byte, len(h.pre), len(h.pre)+64*len(attrs))
 	copy(pre, h.pre)
-	rk := h.preKeys
-	var rkp *rootKeys // nil below the root
-	if root {
-		rkp = &rk
-	}
 	mark := len(pre)
-	pre = appendGroups(pre, h.groups, h.nOpen, &rk)
+	pre = appendGroups(pre, h.groups, h.nOpen)
 	sep := len(h.groups) == h.nOpen // else a group was just opened
 	open := len(pre)
 	for _, a := range attrs {
-		if root {
-			switch traceKey(a.Key) {
-			case 1:
-				h2.hasTrace |= 1
-				h2.traceID = a.Value.Resolve()
-				continue
-			case 2:
-				h2.hasTrace |= 2
-				h2.spanID = a.Value.Resolve()
-				continue
-			}
-		}
 		var w bool
-		if pre, w = appendAttr(pre, a, sep, rkp); w {
-			sep = true
+		if root {
+			pre, w = h.c.appendRootAttr(pre, a, sep, &h2.std)
+		} else {
+			pre, w = appendAttr(pre, a, sep, false, lvl)
 		}
+		sep = sep || w
 	}
 	if len(pre) == open {
 		pre = pre[:mark]
 	} else {
 		h2.nOpen = len(h.groups)
-		h2.preKeys = rk
 	}
 	h2.pre = slices.Clip(pre)
 	return &h2
 }
 
+// maxGroupName bounds the name of the innermost group when WithGroup names
+// beyond MaxDepth-1 groups are joined into it.
+const maxGroupName = 256
+
 // WithGroup returns a Handler that puts the attributes that follow in a
-// JSON object named name. It returns h itself when name is empty.
+// JSON object named name. It returns h itself when name is empty. Past
+// MaxDepth-1 groups, name is joined to the innermost group's name with a
+// dot (past maxGroupName bytes, "!DEPTH" is joined instead, once), or, when
+// WithAttrs has put attributes in the innermost group already, ignored:
+// what follows joins that group.
 func (h *Handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
 	h2 := *h
+	if n := len(h.groups); n >= MaxDepth-1 {
+		if n == h.nOpen { // the innermost group holds attributes already
+			return h
+		}
+		last := h.groups[n-1]
+		switch {
+		case strings.HasSuffix(last, "."+depthMarker):
+			return h
+		case len(last)+1+len(name) > maxGroupName:
+			name = last + "." + depthMarker
+		default:
+			name = last + "." + name
+		}
+		h2.groups = append(slices.Clip(h.groups[:n-1]), name)
+		return &h2
+	}
 	h2.groups = append(slices.Clip(h.groups), name)
 	return &h2
 }
 
 // Flush returns once every record queued before the call has been sent or
 // dropped (see Stats), or returns an error saying how many are still
-// undelivered when ctx ends first. It does not stop the sender.
+// undelivered when ctx ends first. It does not stop the sender. While it
+// waits, a failing batch is retried at once, then at least every 500 ms,
+// and a Retry-After is honoured only as far as ctx's deadline allows.
 func (h *Handler) Flush(ctx context.Context) error { return h.c.flush(ctx, "flush") }
 
 // Close stops accepting records (later ones are dropped as closed), flushes
-// the queue until ctx ends, then stops the sender. When ctx ends first, the
+// the queue until ctx ends (retrying as Flush does), then stops the sender. When ctx ends first, the
 // in-flight request is abandoned, what is left is dropped as closed and the
 // error says how many records were undelivered. No goroutine of the Handler
 // outlives Close. Calls after the first return nil once the first is done.

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/realtimeserver/observability/drop"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -115,7 +118,7 @@ func TestEntryShape(t *testing.T) {
 		t.Fatalf("got %d entries, want 3", len(raws))
 	}
 	want := []string{
-		`{"status":"warn","timestamp":1767323045123,"message":"disk \"almost\" full\n","service":"test-service","hostname":"test-host","ddsource":"go","ddtags":"env:prod,version:1.2.3,team:web","free_mb":12,"req":{"route":"/v/{id}"},"error":{"kind":"*errors.errorString","message":"boom"},"took":1500000000,"ratio":0.5,"ok":false,"dd":{"trace_id":"1234567890123456789","span_id":"42"}}`,
+		`{"status":"warn","timestamp":1767323045123,"message":"disk \"almost\" full\n","service":"test-service","hostname":"test-host","ddsource":"go","ddtags":"env:prod,version:1.2.3,team:web","free_mb":12,"req":{"route":"/v/{id}"},"took":1500000000,"ratio":0.5,"ok":false,"error":{"kind":"*errors.errorString","message":"boom"},"dd":{"trace_id":"1234567890123456789","span_id":"42"}}`,
 	}
 	if got := string(raws[0]); got != want[0] {
 		t.Errorf("entry:\n got %s\nwant %s", got, want[0])
@@ -354,15 +357,15 @@ func TestRetries(t *testing.T) {
 func TestRetriesGiveUpAfterMaxRetryElapsed(t *testing.T) {
 	in := newIntake(t)
 	in.setAnswer(func(int, []json.RawMessage) answer { return answer{status: 503} })
-	h, _ := newTestHandler(t, in, Options{MaxRetryElapsed: 100 * time.Millisecond})
+	h, _ := newTestHandler(t, in, Options{MaxRetryElapsed: 500 * time.Millisecond})
 	logSeq(slog.New(h), 0, 5)
 	start := time.Now()
 	flush(t, h)
 	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Flush took %v, want about MaxRetryElapsed (100ms)", d)
+		t.Errorf("Flush took %v, want about MaxRetryElapsed (500ms)", d)
 	}
 	s := h.Stats()
-	if s.Dropped.RetriesExhausted != 5 || s.Sent != 0 || s.Retries == 0 {
+	if s.Dropped.Get(drop.RetriesExhausted) != 5 || s.Sent != 0 || s.Retries == 0 {
 		t.Errorf("Stats = %+v, want 5 dropped as retries_exhausted after some retries", s)
 	}
 	if !strings.Contains(s.LastError, "503") {
@@ -376,7 +379,7 @@ func TestRetriesGiveUpAfterMaxRetryElapsed(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Flush took %v with Retry-After 3600 > MaxRetryElapsed, want an early give-up", d)
 	}
-	if got := h.Stats().Dropped.RetriesExhausted; got != 6 {
+	if got := h.Stats().Dropped.Get(drop.RetriesExhausted); got != 6 {
 		t.Errorf("Dropped.RetriesExhausted = %d, want 6", got)
 	}
 }
@@ -413,7 +416,7 @@ func TestTooLargeSplits(t *testing.T) {
 		}
 	}
 	s := h.Stats()
-	if s.Sent != 19 || s.Dropped.TooLarge != 1 {
+	if s.Sent != 19 || s.Dropped.Get(drop.TooLarge) != 1 {
 		t.Errorf("Stats = %+v, want Sent 19 and one too_large", s)
 	}
 }
@@ -441,19 +444,25 @@ func TestRejected(t *testing.T) {
 				t.Errorf("intake got %d requests, want 3 (one per batch, nothing repeated)", len(reqs))
 			}
 			s := h.Stats()
-			if s.Dropped.Rejected != 6 || s.Retries != 0 {
+			if s.Dropped.Get(drop.Rejected) != 6 || s.Retries != 0 {
 				t.Errorf("Stats = %+v, want 6 rejected, no retries", s)
 			}
 			if !strings.Contains(s.LastError, fmt.Sprint(tt.status)) {
 				t.Errorf("LastError = %q, want the status %d", s.LastError, tt.status)
 			}
+			// One warning that delivery is failing, naming the status,
+			// and for 401 and 403 one hint about the API key.
 			out := errOut.String()
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if !strings.Contains(lines[0], "log delivery is failing") || !strings.Contains(lines[0], fmt.Sprintf("status=%d", tt.status)) {
+				t.Errorf("ErrorOutput = %q, want a warning naming status %d first", out, tt.status)
+			}
 			if tt.wantWarn {
-				if strings.Count(out, "\n") != 1 || !strings.Contains(out, "API key") || !strings.Contains(out, "DATADOG_API_KEY") {
-					t.Errorf("ErrorOutput = %q, want one line with a hint about the API key", out)
+				if len(lines) != 2 || !strings.Contains(lines[1], "API key") || !strings.Contains(lines[1], "DATADOG_API_KEY") {
+					t.Errorf("ErrorOutput = %q, want the warning and one line with a hint about the API key", out)
 				}
-			} else if out != "" {
-				t.Errorf("ErrorOutput = %q, want nothing", out)
+			} else if len(lines) != 1 {
+				t.Errorf("ErrorOutput = %q, want the warning alone", out)
 			}
 			checkNoKey(t, "ErrorOutput", out)
 			checkNoKey(t, "LastError", s.LastError)
@@ -496,15 +505,15 @@ func TestOutageThenRecovery(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	during := h.Stats()
-	if during.Sent != 0 || during.Dropped.QueueFull == 0 || during.Retries == 0 {
+	if during.Sent != 0 || during.Dropped.Get(drop.QueueFull) == 0 || during.Retries == 0 {
 		t.Errorf("Stats during the outage = %+v, want nothing sent, queue_full drops, retries", during)
 	}
 	down.Store(false)
 	flush(t, h)
 
 	after := h.Stats()
-	queued := during.Enqueued - during.Dropped.QueueFull
-	if after.Sent != queued || after.Dropped.Total() != during.Dropped.QueueFull {
+	queued := during.Enqueued - during.Dropped.Get(drop.QueueFull)
+	if after.Sent != queued || after.Dropped.Total() != during.Dropped.Get(drop.QueueFull) {
 		t.Errorf("Stats after = %+v, want the %d records queued during the outage sent", after, queued)
 	}
 	_, raws := in.snapshot()
@@ -543,7 +552,7 @@ func TestHangingIntake(t *testing.T) {
 		t.Errorf("slowest Handle while the intake hangs took %v, want it never to wait", slowest)
 	}
 	s := h.Stats()
-	if s.QueueBytes > queueBytes || s.Dropped.QueueFull == 0 {
+	if s.QueueBytes > queueBytes || s.Dropped.Get(drop.QueueFull) == 0 {
 		t.Errorf("Stats = %+v, want queue bytes within %d and queue_full drops", s, queueBytes)
 	}
 
@@ -567,7 +576,7 @@ func TestHangingIntake(t *testing.T) {
 	}
 	after := h.Stats()
 	checkInvariant(t, after)
-	if after.QueueLength != 0 || after.Dropped.Closed != uint64(queued) {
+	if after.QueueLength != 0 || after.Dropped.Get(drop.Closed) != uint64(queued) {
 		t.Errorf("Stats after Close = %+v, want an empty queue and %d dropped as closed", after, queued)
 	}
 }
@@ -588,7 +597,7 @@ func TestCloseThenHandle(t *testing.T) {
 		t.Errorf("Flush after Close: %v", err)
 	}
 	s := h.Stats()
-	if s.Sent != 3 || s.Dropped.Closed != 2 || s.Enqueued != 5 {
+	if s.Sent != 3 || s.Dropped.Get(drop.Closed) != 2 || s.Enqueued != 5 {
 		t.Errorf("Stats = %+v, want 3 sent before Close, 2 dropped as closed", s)
 	}
 	if _, raws := in.snapshot(); len(raws) != 3 {
@@ -705,7 +714,7 @@ func TestRecordTooLargeEvenTruncated(t *testing.T) {
 	h, _ := newTestHandler(t, in, Options{MaxRecordBytes: 256, Tags: []string{strings.Repeat("t", 300)}})
 	slog.New(h).Info("hello")
 	flush(t, h)
-	if s := h.Stats(); s.Dropped.TooLarge != 1 || s.Enqueued != 1 {
+	if s := h.Stats(); s.Dropped.Get(drop.TooLarge) != 1 || s.Enqueued != 1 {
 		t.Errorf("Stats = %+v, want one too_large", s)
 	}
 }
@@ -732,17 +741,20 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestDroppedGet(t *testing.T) {
-	d := Dropped{QueueFull: 1, Rejected: 2, TooLarge: 3, RetriesExhausted: 4, Closed: 5}
-	var sum uint64
-	for i, r := range DropReasons() {
-		if got := d.Get(r); got != uint64(i+1) {
-			t.Errorf("Get(%q) = %d, want %d", r, got, i+1)
-		}
-		sum += d.Get(r)
+// TestDropReasons checks the label values datadog_logs_dropped_total has
+// always had, and that DropReasons returns a slice of the caller's own.
+func TestDropReasons(t *testing.T) {
+	var got []string
+	for _, r := range DropReasons() {
+		got = append(got, r.String())
 	}
-	if sum != d.Total() || d.Get("other") != 0 {
-		t.Errorf("Total = %d, sum of reasons = %d, Get(other) = %d", d.Total(), sum, d.Get("other"))
+	want := []string{"queue_full", "rejected", "too_large", "retries_exhausted", "closed"}
+	if !slices.Equal(got, want) {
+		t.Errorf("DropReasons() = %q, want %q", got, want)
+	}
+	DropReasons()[0] = drop.Panic
+	if r := DropReasons()[0]; r != drop.QueueFull {
+		t.Errorf("DropReasons()[0] = %v after a caller changed its copy, want queue_full", r)
 	}
 }
 

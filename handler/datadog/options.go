@@ -35,6 +35,11 @@ const (
 	DefaultMaxRetryElapsed = 5 * time.Minute  // Options.MaxRetryElapsed
 )
 
+// MaxRetryAfter caps the pause a Retry-After header can impose: an intake
+// asking for a longer one is retried after MaxRetryAfter (while a Flush or
+// Close waits, sooner; see Handler.Flush).
+const MaxRetryAfter = time.Minute
+
 // validSites lists the Datadog sites, in the order documented by Datadog.
 var validSites = [...]string{
 	"datadoghq.com",
@@ -62,6 +67,9 @@ func IntakeURL(site string) string { return "https://http-intake.logs." + site +
 type Options struct {
 	// APIKey is the Datadog API key, sent in the DD-API-KEY header and nowhere
 	// else: it never appears in an error, in Stats or on ErrorOutput.
+	// Surrounding whitespace (the newline a secret file ends with, say) is
+	// trimmed; any other control character (a newline or CR inside, NUL) is
+	// an error from New, which names the option but never shows the key.
 	// Required; usually read from DATADOG_API_KEY.
 	APIKey string
 
@@ -131,9 +139,10 @@ type Options struct {
 	Timeout time.Duration
 
 	// MaxRetryElapsed bounds the time spent retrying one batch (408, 429,
-	// 5xx, network errors); the batch is then dropped and counted as
-	// retries_exhausted. Meanwhile the queue keeps filling to its bounds.
-	// Default 5 min.
+	// 5xx, network errors): a batch whose next attempt would come later is
+	// dropped and counted as retries_exhausted, and the sender's pause
+	// still applies to the next batch. Meanwhile the queue keeps filling to
+	// its bounds. It applies during Flush and Close too. Default 5 min.
 	MaxRetryElapsed time.Duration
 
 	// HTTPClient sends the requests, through its Transport; redirects are
@@ -142,10 +151,21 @@ type Options struct {
 	// whose idle connections Close closes.
 	HTTPClient *http.Client
 
-	// ErrorOutput receives the few diagnostics that cannot go through slog
-	// (which could loop back here), such as a rejected API key. Each kind is
-	// written once. Default os.Stderr.
+	// ErrorOutput receives the handler's own diagnostics, which cannot go
+	// through slog (that could loop back here): one warning when delivery
+	// starts failing (the intake's host, the status or error, how many
+	// records are queued), one line when it recovers (how long it was
+	// down, how many records were delivered and dropped meanwhile), and a
+	// hint, once, when the intake rejects the API key. Each is one line,
+	// written by the sender goroutine, never while a lock is held.
+	// Default os.Stderr.
 	ErrorOutput io.Writer
+
+	// ErrorJSON writes each diagnostic on ErrorOutput as one JSON object
+	// with slog.JSONHandler's keys (time, level, msg, then the details),
+	// for an ErrorOutput shared with JSON logs. Default false: one line of
+	// text in slog.TextHandler's form.
+	ErrorJSON bool
 }
 
 // config is Options with defaults applied and checked.
@@ -153,6 +173,8 @@ type config struct {
 	apiKey          string
 	url             string
 	service         string
+	env             string
+	version         string
 	hostname        string
 	source          string
 	ddtags          string
@@ -168,6 +190,8 @@ type config struct {
 	client          *http.Client
 	ownTransport    *http.Transport // closed by Close when the client is ours
 	errorOutput     io.Writer
+	errorJSON       bool
+	intakeHost      string // the intake's host, for diagnostics
 }
 
 func optionError(name string, value any, accepted string) error {
@@ -178,6 +202,8 @@ func newConfig(o *Options) (*config, error) {
 	c := &config{
 		apiKey:          o.APIKey,
 		service:         o.Service,
+		env:             o.Env,
+		version:         o.Version,
 		hostname:        o.Hostname,
 		source:          o.Source,
 		level:           o.Level,
@@ -191,9 +217,15 @@ func newConfig(o *Options) (*config, error) {
 		maxRetryElapsed: o.MaxRetryElapsed,
 		client:          o.HTTPClient,
 		errorOutput:     o.ErrorOutput,
+		errorJSON:       o.ErrorJSON,
 	}
-	if strings.TrimSpace(c.apiKey) == "" {
+	c.apiKey = strings.TrimSpace(c.apiKey)
+	if c.apiKey == "" {
 		return nil, errors.New("datadog: Options.APIKey is empty: set DATADOG_API_KEY (or Options.APIKey) to a Datadog API key")
+	}
+	if i := strings.IndexFunc(c.apiKey, isControl); i >= 0 {
+		return nil, fmt.Errorf("datadog: invalid Options.APIKey (DATADOG_API_KEY): it holds a control character (%s) at byte %d of %d after trimming: accepted a key of printable characters, surrounding whitespace trimmed (the key is not shown)",
+			controlName(rune(c.apiKey[i])), i, len(c.apiKey))
 	}
 	if o.URL != "" {
 		u, err := url.Parse(o.URL)
@@ -321,7 +353,29 @@ func newConfig(o *Options) (*config, error) {
 	if c.errorOutput == nil {
 		c.errorOutput = os.Stderr
 	}
+	if u, err := url.Parse(c.url); err == nil {
+		c.intakeHost = u.Host
+	}
 	return c, nil
+}
+
+// isControl reports whether r is an ASCII control character, which no
+// HTTP header value may hold (a tab may, but not in an API key).
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// controlName names a control character without quoting the key around it.
+func controlName(r rune) string {
+	switch r {
+	case '\n':
+		return `a newline, \n`
+	case '\r':
+		return `a carriage return, \r`
+	case 0:
+		return "NUL"
+	case '\t':
+		return `a tab, \t`
+	}
+	return fmt.Sprintf("U+%04X", r)
 }
 
 // redact replaces every occurrence of key in s. Errors from the network

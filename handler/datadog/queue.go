@@ -3,9 +3,13 @@ package datadog
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/internal/budget"
 )
 
 // chunk is one request's worth of entries: buf holds them separated by
@@ -37,7 +41,12 @@ type core struct {
 	header http.Header
 
 	retryBase, retryMax time.Duration
+	maxRetryAfter       time.Duration // MaxRetryAfter; tests shorten it
+	flushRetry          time.Duration // the longest pause between attempts while a Flush waits
+	flushReserve        time.Duration // a Retry-After ends at the latest this long before a flush deadline
 	bodyWait            time.Duration // the longest the sender waits for the transport to release a body
+	diag                *slog.Logger  // over ErrorOutput, never the user's handlers
+	lim                 *budget.Limiter
 
 	mu          sync.Mutex
 	chunks      []*chunk // FIFO from head; the open chunk, if any, is last
@@ -59,10 +68,17 @@ type core struct {
 	enqueued    uint64
 	sent        uint64
 	retries     uint64
-	dropped     Dropped
+	dropped     drop.Counts
 	abandoned   int64 // queued records dropped because Close gave up
 	lastError   string
 	authWarned  bool
+	lastOK      time.Time // the last accepted request
+
+	// Flushes waiting, by id, with their deadlines (zero: none); flushGen
+	// counts flushes begun, so that the sender sees a new one.
+	flushWaits map[uint64]time.Time
+	flushID    uint64
+	flushGen   uint64
 
 	wake    chan struct{} // cap 1: work for the sender
 	ctx     context.Context
@@ -73,12 +89,16 @@ type core struct {
 
 func newCore(cfg *config) *core {
 	k := &core{
-		cfg:       cfg,
-		retryBase: 250 * time.Millisecond,
-		bodyWait:  time.Second,
-		retryMax:  30 * time.Second,
-		wake:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
+		cfg:           cfg,
+		retryBase:     250 * time.Millisecond,
+		bodyWait:      time.Second,
+		retryMax:      30 * time.Second,
+		maxRetryAfter: MaxRetryAfter,
+		flushRetry:    500 * time.Millisecond,
+		flushReserve:  500 * time.Millisecond,
+		flushWaits:    map[uint64]time.Time{},
+		wake:          make(chan struct{}, 1),
+		done:          make(chan struct{}),
 	}
 	var s []byte
 	if cfg.service != "" {
@@ -106,6 +126,16 @@ func newCore(cfg *config) *core {
 		"User-Agent":       {"observability-datadog/1"},
 	}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
+	var dh slog.Handler
+	if cfg.errorJSON {
+		dh = slog.NewJSONHandler(cfg.errorOutput, nil)
+	} else {
+		dh = slog.NewTextHandler(cfg.errorOutput, nil)
+	}
+	k.diag = slog.New(dh)
+	// The kit's record budget; MaxRecordBytes then shortens the entry
+	// (see encodeShortened), keeping the short attributes.
+	k.lim = budget.New(budget.Budget{}, nil)
 	return k
 }
 
@@ -127,15 +157,15 @@ func (c *core) push(e []byte) {
 	c.enqueued++
 	switch {
 	case c.closed:
-		c.dropped.Closed++
+		c.dropped[drop.Closed]++
 		c.mu.Unlock()
 		return
 	case n == 0:
-		c.dropped.TooLarge++
+		c.dropped[drop.TooLarge]++
 		c.mu.Unlock()
 		return
 	case c.accepted-c.resolved >= int64(c.cfg.queueRecords) || c.queuedBytes+n > c.cfg.queueBytes:
-		c.dropped.QueueFull++
+		c.dropped[drop.QueueFull]++
 		c.mu.Unlock()
 		return
 	}
@@ -151,7 +181,7 @@ func (c *core) push(e []byte) {
 		ch = nil
 	}
 	if ch == nil { // no memory left for it within memLimit
-		c.dropped.QueueFull++
+		c.dropped[drop.QueueFull]++
 		c.mu.Unlock()
 		if wake {
 			c.signal()
@@ -355,35 +385,20 @@ func (c *core) recycle(ch *chunk) {
 	c.mu.Unlock()
 }
 
-// dropReason says why queued records left the queue undelivered.
-type dropReason int
-
-const (
-	delivered dropReason = iota
-	dropRejected
-	dropTooLarge
-	dropRetriesExhausted
-	dropClosed
-)
-
-// resolve records the fate of n queued records holding entryBytes bytes.
-// errText, when not empty, becomes LastError.
-func (c *core) resolve(n, entryBytes int, why dropReason, errText string) {
+// resolve records the fate of n queued records holding entryBytes bytes:
+// delivered when why is 0, else dropped for that reason. errText, when not
+// empty, becomes LastError.
+func (c *core) resolve(n, entryBytes int, why drop.Reason, errText string) {
 	c.mu.Lock()
 	c.resolved += int64(n)
 	c.queuedBytes -= entryBytes
-	switch why {
-	case delivered:
+	if why == 0 {
 		c.sent += uint64(n)
-	case dropRejected:
-		c.dropped.Rejected += uint64(n)
-	case dropTooLarge:
-		c.dropped.TooLarge += uint64(n)
-	case dropRetriesExhausted:
-		c.dropped.RetriesExhausted += uint64(n)
-	case dropClosed:
-		c.dropped.Closed += uint64(n)
-		c.abandoned += int64(n)
+	} else {
+		c.dropped[why] += uint64(n)
+		if why == drop.Closed {
+			c.abandoned += int64(n)
+		}
 	}
 	if errText != "" {
 		c.lastError = redact(errText, c.cfg.apiKey)
@@ -396,13 +411,26 @@ func (c *core) resolve(n, entryBytes int, why dropReason, errText string) {
 }
 
 // flush waits until every record queued before the call is resolved.
+// While it waits, the sender retries a failing batch at once and then at
+// least every flushRetry, honouring Retry-After only up to ctx's deadline
+// (see nextAttempt).
 func (c *core) flush(ctx context.Context, op string) error {
+	deadline, _ := ctx.Deadline()
 	c.mu.Lock()
 	target := c.accepted
 	if target > c.flushTarget {
 		c.flushTarget = target
 	}
+	c.flushID++
+	id := c.flushID
+	c.flushWaits[id] = deadline
+	c.flushGen++
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.flushWaits, id)
+		c.mu.Unlock()
+	}()
 	c.signal()
 	for {
 		c.mu.Lock()
@@ -448,7 +476,7 @@ func (c *core) close(ctx context.Context) error {
 	c.mu.Lock()
 	c.stopped = true
 	if left := c.accepted - c.resolved; left > 0 {
-		c.dropped.Closed += uint64(left)
+		c.dropped[drop.Closed] += uint64(left)
 		c.abandoned += left
 		c.resolved = c.accepted
 	}
@@ -483,12 +511,29 @@ func (c *core) stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stats{
-		Enqueued:    c.enqueued,
-		Sent:        c.sent,
-		Dropped:     c.dropped,
-		Retries:     c.retries,
-		QueueLength: int(c.accepted - c.resolved),
-		QueueBytes:  c.queuedBytes,
-		LastError:   c.lastError,
+		Enqueued:     c.enqueued,
+		Sent:         c.sent,
+		Dropped:      c.dropped,
+		Retries:      c.retries,
+		QueueLength:  int(c.accepted - c.resolved),
+		QueueBytes:   c.queuedBytes,
+		LastDelivery: c.lastOK,
+		LastError:    c.lastError,
 	}
+}
+
+// flushState returns whether a Flush or Close is waiting, the latest of
+// their deadlines (zero when one of them has none) and flushGen.
+func (c *core) flushState() (waiting bool, deadline time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range c.flushWaits {
+		if d.IsZero() {
+			return true, time.Time{}, c.flushGen
+		}
+		if d.After(deadline) {
+			deadline = d
+		}
+	}
+	return len(c.flushWaits) > 0, deadline, c.flushGen
 }

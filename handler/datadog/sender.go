@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/realtimeserver/observability/drop"
 )
 
 // sender is the state of the one goroutine that posts batches. Only that
@@ -25,6 +27,25 @@ type sender struct {
 	// inside Do. It returns a copy, never a reader of the reused buffer.
 	getBody func() (io.ReadCloser, error)
 	timer   *time.Timer // bounds awaitBody
+	pause   *time.Timer // times awaitTurn
+
+	// The sender-wide pause after requests the intake did not accept:
+	// failures counts them since the last accepted one, lastFail is when
+	// the last was answered, backoffUntil ends its backoff and afterUntil
+	// the Retry-After it carried (zero if none). seenGen is the flushGen
+	// for which a failing batch was last tried at once.
+	failures     int
+	lastFail     time.Time
+	backoffUntil time.Time
+	afterUntil   time.Time
+	seenGen      uint64
+	lastMsg      string
+
+	// An outage in progress: since when, and the counters at its start.
+	down        bool
+	downSince   time.Time
+	downSent    uint64
+	downDropped drop.Counts
 }
 
 // reqBody is a request body reading the sender's buffer. net/http may go
@@ -50,8 +71,9 @@ func (b *reqBody) Close() error {
 // every FlushInterval and on Flush, until Close cancels c.ctx.
 func (c *core) run() {
 	defer close(c.done)
-	s := &sender{body: new(bytes.Buffer), rb: newReqBody(), timer: time.NewTimer(time.Hour)}
+	s := &sender{body: new(bytes.Buffer), rb: newReqBody(), timer: time.NewTimer(time.Hour), pause: time.NewTimer(time.Hour)}
 	s.timer.Stop()
+	s.pause.Stop()
 	s.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(bytes.Clone(s.cur))), nil }
 	s.zw, _ = gzip.NewWriterLevel(s.body, gzip.BestSpeed)
 	tick := time.NewTicker(c.cfg.flushInterval)
@@ -120,66 +142,206 @@ func classify(status int) outcome {
 
 // sendRange delivers entries [lo, hi) of ch, retrying and splitting as the
 // intake's answers require, and resolves every one of them exactly once.
+// Every request waits for its turn (awaitTurn): after an answer that was
+// not an acceptance, the whole sender pauses, whichever batch is next.
 func (c *core) sendRange(s *sender, ch *chunk, lo, hi int) {
 	start, end, entryBytes := ch.span(lo, hi)
 	n := hi - lo
-	body := s.compress(ch.buf[start:end])
-	began := time.Now()
-	backoff := c.retryBase
+	var body []byte
+	var began time.Time // the first attempt; zero before it
 	for {
-		if c.ctx.Err() != nil {
-			c.resolve(n, entryBytes, dropClosed, "")
+		switch c.awaitTurn(s, began) {
+		case turnStop:
+			c.resolve(n, entryBytes, drop.Closed, "")
 			return
+		case turnExhausted:
+			c.resolve(n, entryBytes, drop.RetriesExhausted,
+				s.lastMsg+" (giving up after "+time.Since(began).Round(time.Millisecond).String()+")")
+			return
+		}
+		if began.IsZero() {
+			began = time.Now()
+			body = s.compress(ch.buf[start:end])
+		} else {
+			c.mu.Lock()
+			c.retries++
+			c.mu.Unlock()
 		}
 		status, retryAfter, msg := c.post(s, body)
 		if status == 0 && c.ctx.Err() != nil { // Close gave up on this request
-			c.resolve(n, entryBytes, dropClosed, "")
+			c.resolve(n, entryBytes, drop.Closed, "")
 			return
 		}
-		switch classify(status) {
-		case outDone:
-			c.resolve(n, entryBytes, delivered, "")
+		out := classify(status)
+		if out == outDone {
+			c.accepted2xx(s, n, entryBytes)
 			return
+		}
+		c.failed(s, out, status, retryAfter, msg)
+		switch out {
 		case outSplit:
 			if n == 1 {
-				c.resolve(n, entryBytes, dropTooLarge, msg)
+				c.resolve(n, entryBytes, drop.TooLarge, msg)
 				return
 			}
+			// The halves wait for their turn like any retry.
 			mid := lo + n/2
 			c.sendRange(s, ch, lo, mid)
 			c.sendRange(s, ch, mid, hi)
 			return
 		case outAuth:
-			c.resolve(n, entryBytes, dropRejected, msg)
+			c.resolve(n, entryBytes, drop.Rejected, msg)
 			c.warnAuth(status)
 			return
 		case outRejected:
-			c.resolve(n, entryBytes, dropRejected, msg)
+			c.resolve(n, entryBytes, drop.Rejected, msg)
 			return
 		}
-		// outRetry
-		wait := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(backoff*2, c.retryMax)
-		if retryAfter > 0 {
-			wait = retryAfter
-		}
-		if time.Since(began)+wait > c.cfg.maxRetryElapsed {
-			c.resolve(n, entryBytes, dropRetriesExhausted, msg+" (giving up after "+time.Since(began).Round(time.Millisecond).String()+")")
-			return
-		}
+		// outRetry: the batch is kept and tried again at its turn.
 		c.mu.Lock()
-		c.retries++
 		c.lastError = redact(msg+" (retrying)", c.cfg.apiKey)
 		c.mu.Unlock()
-		t := time.NewTimer(wait)
+	}
+}
+
+// turn is what awaitTurn decided.
+type turn int
+
+const (
+	turnGo        turn = iota // post now
+	turnStop                  // Close gave up: the batch is dropped as closed
+	turnExhausted             // the batch cannot be retried within MaxRetryElapsed
+)
+
+// awaitTurn waits until the sender may post again (see nextAttempt), or
+// reports that the batch whose first attempt was at began (zero if none
+// yet) would be retried after MaxRetryElapsed. A Flush beginning, or
+// ending, wakes it to compute its turn again.
+func (c *core) awaitTurn(s *sender, began time.Time) turn {
+	for {
+		if c.ctx.Err() != nil {
+			return turnStop
+		}
+		now := time.Now()
+		at := c.nextAttempt(s, now)
+		if !began.IsZero() && at.Sub(began) > c.cfg.maxRetryElapsed {
+			return turnExhausted
+		}
+		d := at.Sub(now)
+		if d <= 0 {
+			return turnGo
+		}
+		s.pause.Reset(d)
 		select {
-		case <-t.C:
+		case <-s.pause.C:
+		case <-c.wake:
+			s.pause.Stop()
 		case <-c.ctx.Done():
-			t.Stop()
-			c.resolve(n, entryBytes, dropClosed, "")
-			return
+			s.pause.Stop()
+			return turnStop
 		}
 	}
+}
+
+// nextAttempt returns when the sender may post its next request. After an
+// accepted request, at once. After one that was not accepted, when both
+// its backoff (retryBase doubling per failure in a row up to retryMax,
+// with jitter) and its Retry-After (at most maxRetryAfter) have passed.
+// While a Flush or Close waits: at once when it begins (though not within
+// 100 ms of the last failure), then at most flushRetry after each failure,
+// and a Retry-After ending later than flushReserve before the deadline
+// ends then instead.
+func (c *core) nextAttempt(s *sender, now time.Time) time.Time {
+	if s.failures == 0 {
+		return now
+	}
+	b, r := s.backoffUntil, s.afterUntil
+	waiting, deadline, gen := c.flushState()
+	if waiting {
+		if gen != s.seenGen { // a Flush or Close began: try at once
+			s.seenGen = gen
+			if t := s.lastFail.Add(min(100*time.Millisecond, c.flushRetry)); t.Before(s.backoffUntil) {
+				s.backoffUntil = t
+			}
+		}
+		b = s.backoffUntil
+		if limit := s.lastFail.Add(c.flushRetry); b.After(limit) {
+			b = limit
+		}
+		if !deadline.IsZero() {
+			if limit := deadline.Add(-c.flushReserve); r.After(limit) {
+				r = limit
+			}
+		}
+	}
+	if r.After(b) {
+		return r
+	}
+	return b
+}
+
+// failed records a request the intake did not accept: it sets the
+// sender-wide pause, and writes the outage warning if delivery was
+// working until now.
+func (c *core) failed(s *sender, out outcome, status int, retryAfter time.Duration, msg string) {
+	now := time.Now()
+	s.failures++
+	s.lastFail = now
+	s.lastMsg = msg
+	backoff := c.retryMax
+	if s.failures < 31 {
+		backoff = min(c.retryBase<<(s.failures-1), c.retryMax)
+	}
+	s.backoffUntil = now.Add(backoff/2 + rand.N(backoff/2+1))
+	s.afterUntil = time.Time{}
+	if retryAfter > 0 {
+		s.afterUntil = now.Add(min(retryAfter, c.maxRetryAfter))
+	}
+	if s.down {
+		return
+	}
+	c.mu.Lock()
+	s.down, s.downSince, s.downSent, s.downDropped = true, now, c.sent, c.dropped
+	queued := c.accepted - c.resolved
+	c.mu.Unlock()
+	answer := slog.Int("status", status)
+	if status == 0 {
+		answer = slog.String("error", msg)
+	}
+	what := "records are kept in the queue and retried"
+	switch out {
+	case outAuth, outRejected:
+		what = "the intake rejects records; they are dropped and counted as rejected"
+	case outSplit:
+		what = "the intake finds batches too large; they are split and sent again"
+	}
+	c.diag.LogAttrs(context.Background(), slog.LevelWarn,
+		"datadog: log delivery is failing: "+what,
+		slog.String("intake", c.cfg.intakeHost), answer, slog.Int64("queued", queued))
+}
+
+// accepted2xx records n records (entryBytes bytes) the intake accepted,
+// ends the sender-wide pause, and writes the recovery line if an outage
+// was in progress.
+func (c *core) accepted2xx(s *sender, n, entryBytes int) {
+	now := time.Now()
+	s.failures, s.backoffUntil, s.afterUntil = 0, time.Time{}, time.Time{}
+	c.resolve(n, entryBytes, 0, "")
+	c.mu.Lock()
+	c.lastOK = now
+	sent, dropped, queued := c.sent, c.dropped, c.accepted-c.resolved
+	c.mu.Unlock()
+	if !s.down {
+		return
+	}
+	s.down = false
+	c.diag.LogAttrs(context.Background(), slog.LevelInfo,
+		"datadog: log delivery recovered",
+		slog.String("intake", c.cfg.intakeHost),
+		slog.Duration("down_for", now.Sub(s.downSince).Round(time.Millisecond)),
+		slog.Uint64("delivered", sent-s.downSent),
+		slog.Uint64("dropped", dropped.Total()-s.downDropped.Total()),
+		slog.Int64("queued", queued))
 }
 
 // post sends one gzipped batch, body, which is s.body's content. It
@@ -282,7 +444,7 @@ func (c *core) warnAuth(status int) {
 	if warned {
 		return
 	}
-	fmt.Fprintf(c.cfg.errorOutput,
-		"datadog: the logs intake answered %d %s: the API key is wrong or lacks permission for this site; check DATADOG_API_KEY and DATADOG_SITE. Records are dropped and counted as rejected.\n",
-		status, http.StatusText(status))
+	c.diag.LogAttrs(context.Background(), slog.LevelError,
+		"datadog: the logs intake refused the API key: it is wrong or lacks permission for this site; check DATADOG_API_KEY and DATADOG_SITE. Records are dropped and counted as rejected",
+		slog.String("intake", c.cfg.intakeHost), slog.Int("status", status))
 }
