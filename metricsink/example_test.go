@@ -2,72 +2,62 @@ package metricsink_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/metricsinktest"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
-func ExampleNewPrometheus() {
-	prom, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{
-		Namespace:             "app",
-		Buckets:               []float64{0.1, 0.5},
-		DisableRuntimeMetrics: true,
+func ExampleNewCounter() {
+	rec := metricsinktest.New()
+	// Resolve once, where the tags are known; then each Inc is cheap.
+	hits := metricsink.NewCounter(rec, "http.requests", metricsink.KV("route", "/videos/{id}"))
+	hits.Inc()
+	hits.Add(2)
+	fmt.Println(rec.Sum("http.requests", "route", "/videos/{id}"))
+	// Output: 3
+}
+
+func ExampleNewGauge() {
+	reg, _ := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
+	open := metricsink.NewGauge(reg, "websocket.connections", metricsink.KV("channel", "video"))
+	open.Inc()
+	open.Inc()
+	open.Dec()
+	var b strings.Builder
+	reg.WritePrometheus(&b)
+	for line := range strings.Lines(b.String()) {
+		if strings.HasPrefix(line, "websocket_connections{") {
+			fmt.Print(line)
+		}
+	}
+	// Output: websocket_connections{channel="video"} 1
+}
+
+func ExampleDeclare() {
+	reg, _ := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
+	err := metricsink.Declare(reg, metricsink.Desc{
+		Name: "comment.body", Kind: metricsink.Histogram, Unit: "bytes",
+		Help: "Size of comment bodies.", Buckets: []float64{64, 1024},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		panic(err)
 	}
-	var sink metricsink.Sink = prom
-	sink.Increment("comments.created", 1, metricsink.KV("channel", "video"))
-	sink.Duration("http.request.duration", 120*time.Millisecond, metricsink.KV("route", "/videos/{id}"))
-
+	reg.Histogram("comment.body", 300, metricsink.KV("channel", "video"))
 	var b strings.Builder
-	prom.WritePrometheus(&b)
-	for _, line := range strings.Split(b.String(), "\n") {
-		if strings.HasPrefix(line, "app_") || strings.HasPrefix(line, "# TYPE app_") {
-			fmt.Println(line)
+	reg.WritePrometheus(&b)
+	for line := range strings.Lines(b.String()) {
+		if strings.Contains(line, "comment_body") {
+			fmt.Print(line)
 		}
 	}
 	// Output:
-	// # TYPE app_comments_created_total counter
-	// app_comments_created_total{channel="video"} 1
-	// # TYPE app_http_request_duration_seconds histogram
-	// app_http_request_duration_seconds_bucket{route="/videos/{id}",le="0.1"} 0
-	// app_http_request_duration_seconds_bucket{route="/videos/{id}",le="0.5"} 1
-	// app_http_request_duration_seconds_bucket{route="/videos/{id}",le="+Inf"} 1
-	// app_http_request_duration_seconds_sum{route="/videos/{id}"} 0.12
-	// app_http_request_duration_seconds_count{route="/videos/{id}"} 1
-}
-
-func ExamplePrometheus_GaugeFunc() {
-	prom, _ := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
-	queue := make(chan string, 10)
-	queue <- "job"
-	unregister := prom.GaugeFunc("mail.queue_length", metricsink.Tags{}, func() float64 { return float64(len(queue)) })
-	defer unregister()
-
-	var b strings.Builder
-	prom.WritePrometheus(&b)
-	fmt.Print(b.String()[:strings.Index(b.String(), "# HELP metricsink")])
-	// Output:
-	// # HELP mail_queue_length gauge recorded through metricsink as "mail.queue_length"
-	// # TYPE mail_queue_length gauge
-	// mail_queue_length 1
-}
-
-func ExampleFanout() {
-	prom, _ := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
-	sink := metricsink.Fanout(prom, metricsink.Discard, nil)
-	sink.Increment("jobs.done", 2, metricsink.KV("queue", "mail"))
-	var b strings.Builder
-	prom.WritePrometheus(&b)
-	for _, line := range strings.Split(b.String(), "\n") {
-		if strings.HasPrefix(line, "jobs_done_total") {
-			fmt.Fprintln(os.Stdout, line)
-		}
-	}
-	// Output:
-	// jobs_done_total{queue="mail"} 2
+	// # HELP comment_body_bytes Size of comment bodies.
+	// # TYPE comment_body_bytes histogram
+	// comment_body_bytes_bucket{channel="video",le="64"} 0
+	// comment_body_bytes_bucket{channel="video",le="1024"} 1
+	// comment_body_bytes_bucket{channel="video",le="+Inf"} 1
+	// comment_body_bytes_sum{channel="video"} 300
+	// comment_body_bytes_count{channel="video"} 1
 }

@@ -1,6 +1,7 @@
 package metricsink
 
 import (
+	"errors"
 	"time"
 )
 
@@ -65,70 +66,6 @@ func CounterFunc(s Sink, name string, tags Tags, f func() float64) (unregister f
 	return func() {}, false
 }
 
-// MaxTags is the most tags one Tags value holds. Metrics with more labels
-// than this are rarely a good idea; a KV call given more is marked invalid
-// and its samples are dropped and counted by the sink.
-const MaxTags = 8
-
-// Tag is one metric label: a key and its value.
-type Tag struct {
-	Key, Value string
-}
-
-// Tags is a small, fixed-capacity list of tags. It is a value type so that
-// passing it through the Sink interface never allocates; the zero Tags is
-// the empty list.
-type Tags struct {
-	n       uint8
-	invalid bool
-	tags    [MaxTags]Tag
-}
-
-// KV builds Tags from alternating keys and values:
-//
-//	sink.Increment("comments.created", 1, metricsink.KV("region", region))
-//
-// An odd number of strings, or more than 2*MaxTags of them, gives Tags that
-// report Valid() == false; sinks drop such samples and count them.
-func KV(kv ...string) Tags {
-	var t Tags
-	if len(kv)%2 != 0 || len(kv) > 2*MaxTags {
-		t.invalid = true
-		return t
-	}
-	for i := 0; i < len(kv); i += 2 {
-		t.tags[t.n] = Tag{Key: kv[i], Value: kv[i+1]}
-		t.n++
-	}
-	return t
-}
-
-// With returns a copy of t with one more tag. Past MaxTags the copy is
-// marked invalid. t itself is never changed.
-func (t Tags) With(key, value string) Tags {
-	if int(t.n) >= MaxTags {
-		t.invalid = true
-		return t
-	}
-	t.tags[t.n] = Tag{Key: key, Value: value}
-	t.n++
-	return t
-}
-
-// Len reports the number of tags.
-func (t *Tags) Len() int { return int(t.n) }
-
-// At returns the i'th tag, 0 <= i < Len().
-func (t *Tags) At(i int) Tag { return t.tags[i] }
-
-// Valid reports whether t was built without error: an even number of
-// strings, at most MaxTags pairs.
-func (t *Tags) Valid() bool { return !t.invalid }
-
-// All returns the tags as a slice that aliases t; callers must not keep it
-// beyond the call that received t.
-func (t *Tags) All() []Tag { return t.tags[:t.n:t.n] }
-
 // Discard is a Sink that drops every sample.
 var Discard Sink = discard{}
 
@@ -138,6 +75,12 @@ func (discard) Increment(string, float64, Tags)      {}
 func (discard) Gauge(string, float64, Tags)          {}
 func (discard) Histogram(string, float64, Tags)      {}
 func (discard) Duration(string, time.Duration, Tags) {}
+
+func (discard) NewCounter(string, Tags) Adder          { return nop{} }
+func (discard) NewGauge(string, Tags) GaugeUpdater     { return nop{} }
+func (discard) NewHistogram(string, Tags) Observer     { return nop{} }
+func (discard) NewTimer(string, Tags) DurationObserver { return nop{} }
+func (discard) Declare(Desc) error                     { return nil }
 
 // Fanout returns a Sink that sends every sample to each of sinks, in order.
 // Nil sinks are skipped; with no sinks left it returns Discard, and with one
@@ -160,7 +103,24 @@ func Fanout(sinks ...Sink) Sink {
 
 type fanout []Sink
 
-var _ FuncSink = fanout(nil)
+var (
+	_ FuncSink   = fanout(nil)
+	_ HandleSink = fanout(nil)
+	_ Declarer   = fanout(nil)
+	_ HandleSink = discard{}
+)
+
+// Declare declares d on each sink of f that is a Declarer and returns
+// their errors joined.
+func (f fanout) Declare(d Desc) error {
+	var errs []error
+	for _, s := range f {
+		if err := Declare(s, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 func (f fanout) GaugeFunc(name string, tags Tags, fn func() float64) func() {
 	undo, _ := GaugeFunc(f, name, tags, fn)

@@ -6,13 +6,18 @@
 //	...
 //	if got := rec.Count("http.requests", "status", "200"); got != 1 { t.Errorf(...) }
 //
-// Names and tags are recorded exactly as given, without the mapping or the
-// checks of a real backend, so tests assert on what the code asked for.
+// Names and tags are recorded exactly as given, without the mapping of a
+// real backend, so tests assert on what the code asked for. NewStrict
+// returns a Recorder that also fails the test on a misuse a real backend
+// would only count: Tags whose Err is not nil, a name used (or declared)
+// with two kinds, an invalid declaration.
 package metricsinktest
 
 import (
+	"errors"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/realtimeserver/observability/metricsink"
@@ -47,9 +52,12 @@ type Sample struct {
 // sample. It is safe for concurrent use. The zero Recorder is not ready;
 // use New.
 type Recorder struct {
+	t       testing.TB // NewStrict's; nil otherwise
 	mu      sync.Mutex
 	samples []Sample
 	funcs   map[*funcEntry]struct{}
+	descs   map[string]metricsink.Desc // by metricsink.SnakeCase(name)
+	kinds   map[string]metricsink.Kind // by metricsink.SnakeCase(name)
 }
 
 type funcEntry struct {
@@ -63,11 +71,22 @@ type funcEntry struct {
 var (
 	_ metricsink.Sink     = (*Recorder)(nil)
 	_ metricsink.FuncSink = (*Recorder)(nil)
+	_ metricsink.Declarer = (*Recorder)(nil)
 )
 
 // New returns an empty Recorder.
 func New() *Recorder {
-	return &Recorder{funcs: make(map[*funcEntry]struct{})}
+	return &Recorder{funcs: make(map[*funcEntry]struct{}), descs: map[string]metricsink.Desc{}, kinds: map[string]metricsink.Kind{}}
+}
+
+// NewStrict returns an empty Recorder that reports, with t.Errorf, every
+// misuse a real backend would drop and count: Tags whose Err is not nil,
+// a name used or declared with a kind other than its first, and an
+// invalid declaration. The sample is recorded all the same.
+func NewStrict(t testing.TB) *Recorder {
+	r := New()
+	r.t = t
+	return r
 }
 
 func tagMap(tags metricsink.Tags) map[string]string {
@@ -75,17 +94,81 @@ func tagMap(tags metricsink.Tags) map[string]string {
 		return nil
 	}
 	m := make(map[string]string, tags.Len())
-	for _, t := range tags.All() {
-		m[t.Key] = t.Value
+	for k, v := range tags.All() {
+		m[k] = v
 	}
 	return m
+}
+
+func (k Kind) kind() metricsink.Kind {
+	switch k {
+	case Counter:
+		return metricsink.Counter
+	case Gauge:
+		return metricsink.Gauge
+	}
+	return metricsink.Histogram
+}
+
+// check records the kind of name and returns the misuse to report, or "".
+// Called with mu held.
+func (r *Recorder) checkLocked(name string, k metricsink.Kind, tags metricsink.Tags) string {
+	if err := tags.Err(); err != nil {
+		return "metric " + name + ": " + err.Error()
+	}
+	base := metricsink.SnakeCase(name)
+	if have, ok := r.kinds[base]; ok && have != k {
+		return "metric " + name + " used as a " + k.String() + " but it is a " + have.String() + " (first use wins; backends drop these samples)"
+	} else if !ok {
+		r.kinds[base] = k
+	}
+	return ""
+}
+
+func (r *Recorder) report(msg string) {
+	if msg != "" && r.t != nil {
+		r.t.Helper()
+		r.t.Errorf("metricsinktest: %s", msg)
+	}
 }
 
 func (r *Recorder) add(name string, k Kind, v float64, tags metricsink.Tags) {
 	s := Sample{Name: name, Kind: k, Value: v, Tags: tagMap(tags), Valid: tags.Valid()}
 	r.mu.Lock()
 	r.samples = append(r.samples, s)
+	msg := r.checkLocked(name, k.kind(), tags)
 	r.mu.Unlock()
+	r.report(msg)
+}
+
+// Declare records d; Desc returns it. A Desc that is not valid, or whose
+// name is already used or declared with another kind, is an error (and
+// fails the test of a strict Recorder).
+func (r *Recorder) Declare(d metricsink.Desc) error {
+	if err := d.Validate(); err != nil {
+		r.report(err.Error())
+		return err
+	}
+	r.mu.Lock()
+	msg := r.checkLocked(d.Name, d.Kind, metricsink.Tags{})
+	if msg == "" {
+		r.descs[metricsink.SnakeCase(d.Name)] = d
+	}
+	r.mu.Unlock()
+	if msg != "" {
+		r.report(msg)
+		return errors.New("metricsinktest: " + msg)
+	}
+	return nil
+}
+
+// Desc returns the declaration of name (or of a name with the same
+// metricsink.SnakeCase), and false when it was not declared.
+func (r *Recorder) Desc(name string) (metricsink.Desc, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, ok := r.descs[metricsink.SnakeCase(name)]
+	return d, ok
 }
 
 // Increment records a Counter sample.
@@ -125,7 +208,9 @@ func (r *Recorder) register(name string, k Kind, tags metricsink.Tags, f func() 
 	e := &funcEntry{name: name, kind: k, tags: tagMap(tags), valid: tags.Valid(), f: f}
 	r.mu.Lock()
 	r.funcs[e] = struct{}{}
+	msg := r.checkLocked(name, k.kind(), tags)
 	r.mu.Unlock()
+	r.report(msg)
 	return func() {
 		r.mu.Lock()
 		delete(r.funcs, e)

@@ -1,4 +1,4 @@
-package metricsink_test
+package prometheus_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/realtimeserver/observability/internal/testenv"
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // recordHostile sends s every kind of awkward input a caller could pass.
@@ -53,6 +54,14 @@ func recordHostile(s metricsink.Sink) {
 			s.Increment("hostile.labels", 1, metricsink.KV(k, v, "other", v))
 		}
 	}
+	// Declared metrics, with units and buckets, and handles.
+	_ = metricsink.Declare(s, metricsink.Desc{Name: "declared.size", Kind: metricsink.Histogram, Unit: "bytes",
+		Help: "Sizes, with \\ backslash,\nnewline and a \"quote\".", Buckets: []float64{1, 10, 100}})
+	_ = metricsink.Declare(s, metricsink.Desc{Name: "declared.jobs", Kind: metricsink.Counter, Help: "Jobs."})
+	metricsink.NewHistogram(s, "declared.size", metricsink.KV("k", "v")).Observe(5)
+	metricsink.NewCounter(s, "declared.jobs", metricsink.KV("k", "v")).Add(2)
+	metricsink.NewGauge(s, "declared.level", metricsink.KV("k", "v")).Add(-3)
+	metricsink.NewTimer(s, "declared.wait", metricsink.Tags{}).Observe(time.Second)
 	// A real "other" value first: the overflow samples share its series.
 	s.Increment("many.users", 1, metricsink.KV("user_id", "other"))
 	for i := range 50 { // past the series limit of the test registry
@@ -65,7 +74,7 @@ func recordHostile(s metricsink.Sink) {
 // `promtool check metrics` on it: it must find no problem at all.
 func TestPromtoolAcceptsHostileInput(t *testing.T) {
 	promtool := testenv.Binary(t, "promtool", "apt-get install prometheus")
-	p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{
+	p, err := prometheus.New(&prometheus.Options{
 		MaxSeriesPerMetric: 10,
 		ConstLabels:        map[string]string{"env": "test"},
 		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -132,7 +141,7 @@ func TestPushToVictoriaMetrics(t *testing.T) {
 		return resp.StatusCode == 200
 	}, func() string { return "victoria-metrics did not become healthy:\n" + vmOut.String() })
 
-	p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{ConstLabels: map[string]string{"instance_name": "push-test"}})
+	p, err := prometheus.New(&prometheus.Options{ConstLabels: map[string]string{"instance_name": "push-test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +151,7 @@ func TestPushToVictoriaMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- p.Push(ctx, base+"/api/v1/import/prometheus", &metricsink.PushOptions{Interval: 200 * time.Millisecond})
+		done <- p.Push(ctx, base+"/api/v1/import/prometheus", &prometheus.PushOptions{Interval: 200 * time.Millisecond})
 	}()
 	defer func() {
 		cancel()

@@ -1,15 +1,18 @@
-package metricsink
+package prometheus
 
 import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/realtimeserver/observability/metricsink"
 )
 
 // ContentType is the Content-Type of the exposition ServeHTTP writes: the
@@ -26,7 +29,7 @@ var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 // and the go_* and process_* families unless disabled. The output does not
 // depend on metrics.ExposeMetadata, except for the metrics registered
 // directly on Set().
-func (p *Prometheus) WritePrometheus(w io.Writer) {
+func (p *Registry) WritePrometheus(w io.Writer) {
 	p.set.WritePrometheus(w)
 	if p.runtime {
 		p.writeRuntime(w)
@@ -35,7 +38,7 @@ func (p *Prometheus) WritePrometheus(w io.Writer) {
 
 // ServeHTTP writes the exposition in the Prometheus text format, gzipped
 // when the request's Accept-Encoding accepts gzip.
-func (p *Prometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
@@ -85,62 +88,128 @@ func acceptsGzip(h string) bool {
 }
 
 // writeFamilies is registered with the set as its metrics writer. It
-// writes the families, not the runtime ones (see WritePrometheus), and
-// drops the # lines VictoriaMetrics adds to each family's set when
-// metrics.ExposeMetadata(true) was called: ours are the only ones.
-func (p *Prometheus) writeFamilies(w io.Writer) {
-	p.mu.Lock()
-	fams := make([]*family, 0, len(p.sorted))
-	for _, f := range p.sorted {
-		if f.nseries > 0 {
-			fams = append(fams, f)
+// writes every family that has series (each with # HELP and # TYPE,
+// sorted by name, series sorted by labels), not the runtime ones (see
+// WritePrometheus). No lock is held while it writes or calls callbacks.
+func (p *Registry) writeFamilies(w io.Writer) {
+	vals := p.collect()
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer putBuf(buf)
+	b := buf.Bytes()
+	for _, f := range *p.sorted.Load() {
+		list := *f.list.Load()
+		if len(list) == 0 {
+			continue
+		}
+		start := len(b)
+		b = append(b, "# HELP "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = appendHelp(b, f.getHelp())
+		b = append(b, "\n# TYPE "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = append(b, f.kind.String()...)
+		b = append(b, '\n')
+		header := len(b)
+		for _, s := range list {
+			b = appendSeries(b, f, s, vals)
+		}
+		if len(b) == header { // every series left out
+			b = b[:start]
+		}
+		if len(b) > 64<<10 {
+			_, _ = w.Write(b)
+			b = b[:0]
 		}
 	}
-	p.mu.Unlock()
-	body := bufPool.Get().(*bytes.Buffer)
-	defer putBuf(body)
-	var meta []byte
-	for _, f := range fams {
-		meta = append(meta[:0], "# HELP "...)
-		meta = append(meta, f.name...)
-		meta = append(meta, ' ')
-		meta = appendHelp(meta, f.help)
-		meta = append(meta, "\n# TYPE "...)
-		meta = append(meta, f.name...)
-		meta = append(meta, ' ')
-		meta = append(meta, f.typ...)
-		meta = append(meta, '\n')
-		_, _ = w.Write(meta)
-		body.Reset()
-		f.set.WritePrometheus(body)
-		writeSamples(w, body.Bytes())
-	}
+	_, _ = w.Write(b)
+	*buf = *bytes.NewBuffer(b[:0])
 }
 
-// writeSamples writes the lines of b to w, except those starting with #.
-func writeSamples(w io.Writer, b []byte) {
-	if len(b) > 0 && b[0] != '#' && !bytes.Contains(b, []byte("\n#")) {
-		_, _ = w.Write(b)
-		return
-	}
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i+1], b[i+1:]
-		} else {
-			b = nil
+// appendSeries appends the sample lines of s.
+func appendSeries(b []byte, f *family, s *series, vals map[*series]float64) []byte {
+	switch {
+	case s.fn != nil:
+		v, ok := vals[s]
+		if !ok {
+			return b // timed out or panicked: left out, counted
 		}
-		if line[0] != '#' {
-			_, _ = w.Write(line)
+		return appendSample(b, f.name, "", s.text, "", v)
+	case s.read != nil:
+		return appendSample(b, f.name, "", s.text, "", s.read())
+	case f.kind == metricsink.Counter:
+		if frac := math.Float64frombits(s.bits.Load()); frac != 0 {
+			return appendSample(b, f.name, "", s.text, "", float64(s.ints.Load())+frac)
 		}
+		b = appendName(b, f.name, "", s.text, "")
+		b = strconv.AppendUint(b, s.ints.Load(), 10)
+		return append(b, '\n')
+	case f.kind == metricsink.Gauge:
+		return appendSample(b, f.name, "", s.text, "", math.Float64frombits(s.bits.Load()))
 	}
+	h := s.hist
+	le := f.buckets.Load().le
+	var cum uint64
+	for i := range h.counts {
+		cum += h.counts[i].Load()
+		b = appendName(b, f.name, "_bucket", s.text, le[i])
+		b = strconv.AppendUint(b, cum, 10)
+		b = append(b, '\n')
+	}
+	b = appendSample(b, f.name, "_sum", s.text, "", math.Float64frombits(h.sum.Load()))
+	b = appendName(b, f.name, "_count", s.text, "")
+	b = strconv.AppendUint(b, cum, 10)
+	return append(b, '\n')
+}
+
+func appendName(b []byte, name, suffix, labels, le string) []byte {
+	b = append(b, name...)
+	b = append(b, suffix...)
+	if labels == "" && le == "" {
+		return append(b, ' ')
+	}
+	b = append(b, '{')
+	b = append(b, labels...)
+	if le != "" {
+		if labels != "" {
+			b = append(b, ',')
+		}
+		b = append(b, `le="`...)
+		b = append(b, le...)
+		b = append(b, '"')
+	}
+	return append(b, '}', ' ')
+}
+
+func appendSample(b []byte, name, suffix, labels, le string, v float64) []byte {
+	b = appendName(b, name, suffix, labels, le)
+	b = appendFloat(b, v)
+	return append(b, '\n')
+}
+
+// appendFloat appends v as the text format writes it: NaN, +Inf, -Inf or
+// the shortest decimal that reads back as v.
+func appendFloat(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 // writeRuntime writes VictoriaMetrics' go_* and process_* metrics with the
 // # HELP and # TYPE lines it leaves out and the renames promtool needs:
 // go_cgo_calls_count and go_gc_forced_count become counters ending in
 // _total, go_cpu_count becomes the gauge go_cpus. Const labels are added.
-func (p *Prometheus) writeRuntime(w io.Writer) {
+func (p *Registry) writeRuntime(w io.Writer) {
 	raw := bufPool.Get().(*bytes.Buffer)
 	raw.Reset()
 	defer putBuf(raw)

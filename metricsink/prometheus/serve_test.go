@@ -1,4 +1,4 @@
-package metricsink_test
+package prometheus_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 func TestServeListener(t *testing.T) {
@@ -63,14 +64,14 @@ func TestPushOptionErrors(t *testing.T) {
 	p, _ := newProm(t, nil)
 	tests := []struct {
 		name, url string
-		opts      *metricsink.PushOptions
+		opts      *prometheus.PushOptions
 		want      string
 	}{
 		{"relative URL", "/api/v1/import/prometheus", nil, "URL"},
 		{"ftp", "ftp://host/x", nil, "URL"},
-		{"negative interval", "http://127.0.0.1:1/x", &metricsink.PushOptions{Interval: -time.Second}, "Interval"},
-		{"negative timeout", "http://127.0.0.1:1/x", &metricsink.PushOptions{Timeout: -time.Second}, "Timeout"},
-		{"bad header", "http://127.0.0.1:1/x", &metricsink.PushOptions{Headers: []string{"no colon"}}, "Headers"},
+		{"negative interval", "http://127.0.0.1:1/x", &prometheus.PushOptions{Interval: -time.Second}, "Interval"},
+		{"negative timeout", "http://127.0.0.1:1/x", &prometheus.PushOptions{Timeout: -time.Second}, "Timeout"},
+		{"bad header", "http://127.0.0.1:1/x", &prometheus.PushOptions{Headers: []string{"no colon"}}, "Headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestPushFailuresCounted(t *testing.T) {
 	ln.Close() // nothing listens there now
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	if err := p.Push(ctx, "http://user:secret@"+addr+"/api/v1/import/prometheus", &metricsink.PushOptions{Interval: 50 * time.Millisecond}); err != nil {
+	if err := p.Push(ctx, "http://user:secret@"+addr+"/api/v1/import/prometheus", &prometheus.PushOptions{Interval: 50 * time.Millisecond}); err != nil {
 		t.Fatalf("Push = %v, want nil after its context ended", err)
 	}
 	expo := scrape(p)

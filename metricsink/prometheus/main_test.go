@@ -1,4 +1,4 @@
-package metricsink_test
+package prometheus_test
 
 import (
 	"testing"

@@ -1,46 +1,13 @@
-package metricsink
+package prometheus
 
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/metricsink"
 )
 
-// appendSnake appends the snake_case form of s to dst: ASCII letters are
-// lower-cased, an underscore goes before an upper-case letter that follows a
-// lower-case letter or a digit, ASCII digits are kept, and every other byte
-// (dots, dashes, colons, spaces, underscores, non-ASCII bytes) becomes a
-// separator. Runs of separators collapse to one underscore and separators
-// at either end are dropped, so the result never starts with "__".
-func appendSnake(dst []byte, s string) []byte {
-	start := len(dst)
-	prevLowerOrDigit := false
-	pending := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-			if pending && len(dst) > start {
-				dst = append(dst, '_')
-			}
-			pending = false
-			dst = append(dst, c)
-			prevLowerOrDigit = true
-		case 'A' <= c && c <= 'Z':
-			if (pending || prevLowerOrDigit) && len(dst) > start {
-				dst = append(dst, '_')
-			}
-			pending = false
-			dst = append(dst, c+('a'-'A'))
-			prevLowerOrDigit = false
-		default:
-			pending = true
-			prevLowerOrDigit = false
-		}
-	}
-	return dst
-}
-
-func snake(s string) string { return string(appendSnake(nil, s)) }
+func snake(s string) string { return metricsink.SnakeCase(s) }
 
 // lintName reports why the exposition name n of a family of type typ
 // ("counter", "gauge", "histogram") would make `promtool check metrics`

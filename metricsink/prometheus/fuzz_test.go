@@ -1,4 +1,4 @@
-package metricsink_test
+package prometheus_test
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // The text format 0.0.4, one line at a time: metadata, or a sample whose
@@ -177,7 +178,7 @@ func FuzzExposition(f *testing.F) {
 	f.Add("x:y", "Key.With.Dots", "{}=,", 1e300)
 	f.Add("latency.ms", "quantile", "", 3.0)
 	f.Fuzz(func(t *testing.T, name, key, value string, v float64) {
-		p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{
+		p, err := prometheus.New(&prometheus.Options{
 			MaxSeriesPerMetric: 2,
 			ConstLabels:        map[string]string{"env": "fuzz"},
 			Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -1,4 +1,4 @@
-package metricsink_test
+package prometheus_test
 
 import (
 	"bytes"
@@ -13,12 +13,13 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // A real tag value "other" and the overflow series share their labels: the
 // samples past the limit go to that one series, none is lost.
 func TestOverflowMeetsRealOtherValue(t *testing.T) {
-	p, _ := newProm(t, &metricsink.PrometheusOptions{MaxSeriesPerMetric: 1})
+	p, _ := newProm(t, &prometheus.Options{MaxSeriesPerMetric: 1})
 	for _, u := range []string{"other", "bob", "eve"} {
 		p.Increment("logins", 1, metricsink.KV("user", u))
 	}
@@ -36,7 +37,7 @@ func TestOverflowMeetsRealOtherValue(t *testing.T) {
 // those of an existing overflow series is that series, for samples and
 // callbacks alike.
 func TestOverflowSeriesReusedBelowLimit(t *testing.T) {
-	p, _ := newProm(t, &metricsink.PrometheusOptions{MaxSeriesPerMetric: 1})
+	p, _ := newProm(t, &prometheus.Options{MaxSeriesPerMetric: 1})
 	un := p.GaugeFunc("temp", metricsink.KV("room", "a"), func() float64 { return 1 })
 	p.Gauge("temp", 2, metricsink.KV("room", "b")) // overflow: room="other"
 	un()
@@ -57,7 +58,7 @@ func TestOverflowSeriesReusedBelowLimit(t *testing.T) {
 
 // The series limit applies to GaugeFunc and CounterFunc too.
 func TestFuncsRespectSeriesLimit(t *testing.T) {
-	p, logs := newProm(t, &metricsink.PrometheusOptions{MaxSeriesPerMetric: 2})
+	p, logs := newProm(t, &prometheus.Options{MaxSeriesPerMetric: 2})
 	for _, db := range []string{"a", "b", "c", "d"} {
 		un := p.GaugeFunc("db.pool.open_connections", metricsink.KV("db", db), func() float64 { return 1 })
 		defer un()
@@ -111,7 +112,7 @@ func TestCounterFuncInvalidReads(t *testing.T) {
 func TestExposeMetadataIgnored(t *testing.T) {
 	metrics.ExposeMetadata(true)
 	defer metrics.ExposeMetadata(false)
-	p, _ := newProm(t, &metricsink.PrometheusOptions{ConstLabels: map[string]string{"env": "t"}})
+	p, _ := newProm(t, &prometheus.Options{ConstLabels: map[string]string{"env": "t"}})
 	p.Increment("hits", 1, metricsink.KV("path", "/"))
 	p.Gauge("level", 2, metricsink.Tags{})
 	p.Duration("op", time.Second, metricsink.Tags{})
@@ -129,7 +130,7 @@ func TestExposeMetadataIgnored(t *testing.T) {
 // With UseGlobalSet, metrics.WritePrometheus(w, true) writes the runtime
 // metrics once: VictoriaMetrics' own, not ours as well.
 func TestGlobalSetRuntimeOnce(t *testing.T) {
-	p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{UseGlobalSet: true, Namespace: "globaltest"})
+	p, err := prometheus.New(&prometheus.Options{UseGlobalSet: true, Namespace: "globaltest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,25 +152,25 @@ func TestGlobalSetRuntimeOnce(t *testing.T) {
 func TestOptionsReservedNames(t *testing.T) {
 	tests := []struct {
 		name string
-		opts metricsink.PrometheusOptions
+		opts prometheus.Options
 		want string
 	}{
-		{"const label reason", metricsink.PrometheusOptions{ConstLabels: map[string]string{"reason": "x"}}, "ConstLabels"},
-		{"const label metric", metricsink.PrometheusOptions{ConstLabels: map[string]string{"metric": "x"}}, "ConstLabels"},
-		{"const label url", metricsink.PrometheusOptions{ConstLabels: map[string]string{"url": "x"}}, "ConstLabels"},
-		{"namespace go", metricsink.PrometheusOptions{Namespace: "go"}, "Namespace"},
-		{"namespace process", metricsink.PrometheusOptions{Namespace: "process"}, "Namespace"},
-		{"namespace metricsink", metricsink.PrometheusOptions{Namespace: "metricsink", DisableRuntimeMetrics: true}, "Namespace"},
+		{"const label reason", prometheus.Options{ConstLabels: map[string]string{"reason": "x"}}, "ConstLabels"},
+		{"const label metric", prometheus.Options{ConstLabels: map[string]string{"metric": "x"}}, "ConstLabels"},
+		{"const label url", prometheus.Options{ConstLabels: map[string]string{"url": "x"}}, "ConstLabels"},
+		{"namespace go", prometheus.Options{Namespace: "go"}, "Namespace"},
+		{"namespace process", prometheus.Options{Namespace: "process"}, "Namespace"},
+		{"namespace metricsink", prometheus.Options{Namespace: "metricsink", DisableRuntimeMetrics: true}, "Namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := metricsink.NewPrometheus(&tt.opts)
+			p, err := prometheus.New(&tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("NewPrometheus() = %v, %v; want an error naming %s", p, err, tt.want)
 			}
 		})
 	}
-	if _, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{Namespace: "go", DisableRuntimeMetrics: true}); err != nil {
+	if _, err := prometheus.New(&prometheus.Options{Namespace: "go", DisableRuntimeMetrics: true}); err != nil {
 		t.Errorf("Namespace go without runtime metrics: %v, want accepted", err)
 	}
 }
@@ -195,7 +196,7 @@ func TestPushURLQueryHidden(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	if err := p.Push(ctx, "http://u:pw@"+addr+"/api/v1/import/prometheus?token=s3cr3t#frag", &metricsink.PushOptions{Interval: 50 * time.Millisecond}); err != nil {
+	if err := p.Push(ctx, "http://u:pw@"+addr+"/api/v1/import/prometheus?token=s3cr3t#frag", &prometheus.PushOptions{Interval: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	expo := scrape(p)
@@ -246,7 +247,7 @@ func TestFanoutFuncOK(t *testing.T) {
 // A constant label that a runtime metric already has (go_info's version)
 // is not written twice in its line.
 func TestConstLabelMeetsRuntimeLabel(t *testing.T) {
-	p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{ConstLabels: map[string]string{"version": "1.2", "env": "t"}})
+	p, err := prometheus.New(&prometheus.Options{ConstLabels: map[string]string{"version": "1.2", "env": "t"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestConstLabelMeetsRuntimeLabel(t *testing.T) {
 // In a full family, tag lists the hot path has not remembered still reach
 // their own series, real or overflow.
 func TestFullFamilyUnrememberedTags(t *testing.T) {
-	p, _ := newProm(t, &metricsink.PrometheusOptions{MaxSeriesPerMetric: 2, ConstLabels: map[string]string{"env": "t"}})
+	p, _ := newProm(t, &prometheus.Options{MaxSeriesPerMetric: 2, ConstLabels: map[string]string{"env": "t"}})
 	p.Increment("x", 1, metricsink.KV("b", "2", "a", "1")) // not in canonical order
 	p.Increment("x", 1, metricsink.KV("a", "9"))           // the family is full
 	for i := range 200 {                                   // past the remembered tag lists

@@ -1,4 +1,4 @@
-package metricsink
+package prometheus
 
 import (
 	"context"
@@ -16,10 +16,10 @@ import (
 
 // Serve listens on the TCP address addr (":9568") and serves the
 // exposition at /metrics and / until ctx ends; see ServeListener.
-func (p *Prometheus) Serve(ctx context.Context, addr string) error {
+func (p *Registry) Serve(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metricsink: listen on %q: %w", addr, err)
+		return fmt.Errorf("prometheus: listen on %q: %w", addr, err)
 	}
 	return p.ServeListener(ctx, ln)
 }
@@ -29,7 +29,7 @@ func (p *Prometheus) Serve(ctx context.Context, addr string) error {
 // scrapes in flight) and returns nil. It closes ln. Any other failure of
 // the server is returned. Use it with a listener of your own, for example
 // net.Listen("tcp", "127.0.0.1:0") to learn the port before serving.
-func (p *Prometheus) ServeListener(ctx context.Context, ln net.Listener) error {
+func (p *Registry) ServeListener(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", p)
 	mux.Handle("/{$}", p)
@@ -42,7 +42,7 @@ func (p *Prometheus) ServeListener(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("metricsink: serve on %s: %w", ln.Addr(), err)
+		return fmt.Errorf("prometheus: serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -52,7 +52,7 @@ func (p *Prometheus) ServeListener(ctx context.Context, ln net.Listener) error {
 		err = serr
 	}
 	if err != nil {
-		return fmt.Errorf("metricsink: shut down the server on %s: %w", ln.Addr(), err)
+		return fmt.Errorf("prometheus: shut down the server on %s: %w", ln.Addr(), err)
 	}
 	return nil
 }
@@ -88,40 +88,40 @@ type PushOptions struct {
 // interval. Run it in a goroutine of your own:
 //
 //	go p.Push(ctx, "http://127.0.0.1:8428/api/v1/import/prometheus", nil)
-func (p *Prometheus) Push(ctx context.Context, pushURL string, opts *PushOptions) error {
+func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) error {
 	var o PushOptions
 	if opts != nil {
 		o = *opts
 	}
 	u, err := url.Parse(pushURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("metricsink: Push URL %q is not accepted: want an absolute http or https URL", pushURL)
+		return fmt.Errorf("prometheus: Push URL %q is not accepted: want an absolute http or https URL", pushURL)
 	}
 	switch {
 	case o.Interval < 0:
-		return fmt.Errorf("metricsink: PushOptions.Interval %v is negative; accepted: 0 (default 10s) or more", o.Interval)
+		return fmt.Errorf("prometheus: PushOptions.Interval %v is negative; accepted: 0 (default 10s) or more", o.Interval)
 	case o.Interval == 0:
 		o.Interval = 10 * time.Second
 	}
 	switch {
 	case o.Timeout < 0:
-		return fmt.Errorf("metricsink: PushOptions.Timeout %v is negative; accepted: 0 (default: the interval, at most 10s) or more", o.Timeout)
+		return fmt.Errorf("prometheus: PushOptions.Timeout %v is negative; accepted: 0 (default: the interval, at most 10s) or more", o.Timeout)
 	case o.Timeout == 0:
 		o.Timeout = min(o.Interval, 10*time.Second)
 	}
 	for _, h := range o.Headers {
 		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
-			return fmt.Errorf("metricsink: PushOptions.Headers entry %q is not accepted: want \"Name: value\"", h)
+			return fmt.Errorf("prometheus: PushOptions.Headers entry %q is not accepted: want \"Name: value\"", h)
 		}
 	}
 	vmOpts := &metrics.PushOptions{Headers: o.Headers, DisableCompression: o.DisableCompression, Method: http.MethodPost}
 	redacted := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 	hide := hidePushURL(u, pushURL, redacted)
 	p.mu.Lock()
-	errs := p.pushFam.series[redacted]
+	labels := []Tag{{Key: "url", Value: p.cleanValue(redacted)}}
+	errs := p.pushFam.byCanon[string(renderLabels(nil, labels))]
 	if errs == nil {
-		errs = p.newSeries(p.pushFam, []Tag{{"url", redacted}}, kindCounter)
-		p.pushFam.series[redacted] = errs
+		errs = p.newSeriesLocked(p.pushFam, labels)
 	}
 	p.mu.Unlock()
 
@@ -136,13 +136,13 @@ func (p *Prometheus) Push(ctx context.Context, pushURL string, opts *PushOptions
 		}
 		switch {
 		case err != nil:
-			errs.g.Add(1)
+			errs.ints.Add(1)
 			if !failing {
-				l.Warn("metricsink: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", hide(err.Error())))
+				l.Warn("prometheus: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", hide(err.Error())))
 			}
 			failing = true
 		case failing:
-			l.Info("metricsink: push recovered", slog.String("url", redacted))
+			l.Info("prometheus: push recovered", slog.String("url", redacted))
 			failing = false
 		}
 	}

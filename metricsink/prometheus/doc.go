@@ -1,0 +1,105 @@
+// Package prometheus is the Prometheus backend of metricsink: a Registry
+// that implements metricsink.Sink (and FuncSink, HandleSink, Declarer),
+// serves the text exposition format, pushes it, and gives a structured
+// Snapshot of its values. It stores series itself, with atomics, and uses
+// VictoriaMetrics/metrics for the go_* and process_* families and for push.
+//
+// # Usage
+//
+//	reg, err := prometheus.New(nil) // runtime and process metrics included
+//	if err != nil { ... }
+//	mux.Handle("GET /metrics", reg)  // or: go reg.Serve(ctx, ":9568")
+//	_ = metricsink.Declare(reg, metricsink.Desc{Name: "comments.created", Kind: metricsink.Counter,
+//		Help: "Comments stored."})
+//	created := metricsink.NewCounter(reg, "comments.created", metricsink.KV("channel", "video"))
+//	created.Inc()                     // one atomic add
+//	reg.Duration("http.request.duration", time.Since(start), metricsink.KV("route", r.Pattern))
+//
+// # Names
+//
+// A name is mapped with metricsink.SnakeCase, prefixed with the namespace
+// option, suffixed with its unit (declared, or "seconds" for Duration)
+// unless it ends with it, and counters get "_total" unless they end with
+// it. So comments.created becomes comments_created_total and
+// http.request.duration, recorded with Duration, the histogram
+// http_request_duration_seconds.
+//
+// A name is rejected when nothing is left of it, when it is longer than
+// 200 characters once mapped (a tag key: 100), when it starts with a
+// digit, or when `promtool check metrics` would complain about it: a
+// non-counter ending in _total, a gauge ending in _count, _sum or _bucket,
+// the type in the name (queue_gauge), an abbreviated or non-base unit
+// (latency_ms, size_kilobytes). The go_* and process_* names are reserved
+// for the runtime metrics when those are on, every metricsink_* name for
+// the registry's own.
+//
+// A name has one kind: the first use or declaration of its snake_case
+// form wins (a Duration is a histogram in seconds), and samples of another
+// kind are dropped and counted (reason type_clash), with one warning. The
+// DogStatsD sink applies the same rule.
+//
+// # Tags
+//
+// Keys are mapped like names; values are escaped as the format requires,
+// invalid UTF-8 is replaced by U+FFFD, and a value longer than
+// Options.MaxTagValueLength (256 bytes by default) is cut at a character
+// boundary and ends with TruncationMarker ("…"). The keys le, quantile,
+// those starting with __ and the constant labels' keys are reserved.
+//
+// # Values
+//
+// Counter increments must be finite and not negative; histogram
+// observations and durations too. Gauges take any value, NaN and ±Inf
+// included. A CounterFunc read that is not finite, negative or smaller
+// than the previous one is dropped and the counter keeps its previous
+// value.
+//
+// # Bounds, and what is dropped is counted
+//
+// Nothing here panics, blocks or grows without bound on what a caller
+// passes. A sample that cannot be recorded is dropped and counted in
+// metricsink_dropped_samples_total{reason}, reason being a drop.Reason:
+// invalid_name, invalid_tags, reserved_label, type_clash, invalid_value,
+// duplicate, overflow, panic or timeout; a warning is logged once per
+// metric and reason (at most 1,024 distinct warnings, then one last one),
+// never while a lock is held, so a logger that records metrics into this
+// registry is safe.
+//
+// Memory is bounded by three limits: Options.MaxMetrics names (10,000),
+// Options.MaxSeries series in all (100,000) and Options.MaxTagValueLength
+// bytes per tag value (256). Each metric holds at most
+// Options.MaxSeriesPerMetric series (1,000): past it, samples with new tag
+// combinations are recorded in one overflow series whose tag values are
+// all "other", a warning is logged once for the metric, and
+// metricsink_overflow_series_total{metric} counts those samples.
+//
+// GaugeFunc and CounterFunc callbacks run at each scrape, push and
+// Snapshot, each in a goroutine, without any lock held; the exposition
+// waits for them at most Options.CallbackTimeout (1 s) in all. A callback
+// that takes longer, or panics, is left out of that exposition and counted
+// (reason timeout or panic); one still running is not called again until
+// it returns, so a callback that blocks for ever costs one goroutine and
+// each scrape at most the timeout. Every other family is served.
+//
+// # Cost
+//
+// A handle (metricsink.NewCounter and the like) records with one atomic
+// operation (a counter's whole increments) or a few (a histogram), without
+// lookup, lock or allocation. The Sink methods find a known series
+// without a lock or an allocation: by its raw name in a map, then among
+// the first eight tag lists seen with that name, compared in place; past
+// those, by name and tags together in a second map when they fit in 256
+// bytes. Anything new or longer takes a slower path that locks and
+// allocates, and so do ever new tag values sent to a metric's overflow
+// series (a handle avoids that).
+//
+// # Exposition
+//
+// Every family is written with # HELP and # TYPE, sorted by name;
+// histograms are Prometheus histograms with le buckets. The go_* and
+// process_* families come from VictoriaMetrics' WriteProcessMetrics with
+// the HELP and TYPE lines it omits added and three names changed so that
+// promtool finds nothing to flag: go_cgo_calls_count and
+// go_gc_forced_count become the counters go_cgo_calls_total and
+// go_gc_forced_total, and go_cpu_count becomes the gauge go_cpus.
+package prometheus

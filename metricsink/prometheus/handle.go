@@ -1,0 +1,145 @@
+package prometheus
+
+import (
+	"math"
+	"time"
+
+	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// NewCounter returns the handle of the counter name with tags: the series
+// is resolved now, so that each Add is one atomic operation, without
+// lookup, lock or allocation. Use metricsink.NewCounter, which accepts any
+// Sink. A name or tags that Increment would drop give a handle that drops
+// and counts every sample.
+func (p *Registry) NewCounter(name string, tags metricsink.Tags) metricsink.Adder {
+	e, d := p.handleEntry(opCounter, name, &tags)
+	if e.s == nil {
+		return d
+	}
+	return &counterHandle{p: p, s: e.s, ov: e.ov, name: name}
+}
+
+// NewGauge returns the handle of the gauge name with tags; see NewCounter.
+func (p *Registry) NewGauge(name string, tags metricsink.Tags) metricsink.GaugeUpdater {
+	e, d := p.handleEntry(opGauge, name, &tags)
+	if e.s == nil {
+		return d
+	}
+	return &gaugeHandle{s: e.s, ov: e.ov}
+}
+
+// NewHistogram returns the handle of the histogram name with tags; see
+// NewCounter.
+func (p *Registry) NewHistogram(name string, tags metricsink.Tags) metricsink.Observer {
+	e, d := p.handleEntry(opHistogram, name, &tags)
+	if e.s == nil {
+		return d
+	}
+	return &histogramHandle{p: p, s: e.s, ov: e.ov, name: name}
+}
+
+// NewTimer returns the handle of the timing name with tags, recorded in
+// seconds as Duration does; see NewCounter.
+func (p *Registry) NewTimer(name string, tags metricsink.Tags) metricsink.DurationObserver {
+	e, d := p.handleEntry(opDuration, name, &tags)
+	if e.s == nil {
+		return d
+	}
+	return &histogramHandle{p: p, s: e.s, ov: e.ov, name: name}
+}
+
+func (p *Registry) handleEntry(o op, name string, tags *metricsink.Tags) (*entry, *dropHandle) {
+	if !tags.Valid() {
+		p.warn(drop.InvalidTags, o.typ(), name, tags.Err().Error())
+		return &entry{}, &dropHandle{p: p, why: drop.InvalidTags}
+	}
+	e := p.resolve(o, name, tags, nil, false)
+	if e.s == nil {
+		// Resolving counted a drop, but no sample was given yet: each
+		// call of the handle counts its own.
+		p.dropped.Add(e.why, ^uint64(0))
+		return e, &dropHandle{p: p, why: e.why}
+	}
+	return e, nil
+}
+
+type counterHandle struct {
+	p    *Registry
+	s    *series
+	ov   *series
+	name string
+}
+
+func (h *counterHandle) Add(v float64) {
+	if v == 1 && h.ov == nil { // Inc: one atomic add
+		h.s.ints.Add(1)
+		return
+	}
+	if !(v >= 0 && v <= math.MaxFloat64) {
+		h.p.drop(drop.InvalidValue, "counter", h.name, "counter increments must be finite and not negative")
+		return
+	}
+	h.s.addCounter(v)
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+type gaugeHandle struct{ s, ov *series }
+
+func (h *gaugeHandle) Set(v float64) {
+	h.s.bits.Store(math.Float64bits(v))
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+func (h *gaugeHandle) Add(d float64) {
+	addFloat(&h.s.bits, d)
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+type histogramHandle struct {
+	p    *Registry
+	s    *series
+	ov   *series
+	name string
+}
+
+func (h *histogramHandle) Observe(v float64) {
+	if !(v >= 0 && v <= math.MaxFloat64) {
+		h.p.drop(drop.InvalidValue, "histogram", h.name, "histogram observations must be finite and not negative")
+		return
+	}
+	h.s.hist.observe(v)
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+func (h *histogramHandle) ObserveDuration(d time.Duration) {
+	if d < 0 {
+		h.p.drop(drop.InvalidValue, "histogram", h.name, "durations must not be negative")
+		return
+	}
+	h.s.hist.observe(d.Seconds())
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+// dropHandle is the handle of a rejected name or tags: it counts every
+// sample as dropped.
+type dropHandle struct {
+	p   *Registry
+	why drop.Reason
+}
+
+func (d *dropHandle) Add(float64)                   { d.p.dropped.Add(d.why, 1) }
+func (d *dropHandle) Set(float64)                   { d.p.dropped.Add(d.why, 1) }
+func (d *dropHandle) Observe(float64)               { d.p.dropped.Add(d.why, 1) }
+func (d *dropHandle) ObserveDuration(time.Duration) { d.p.dropped.Add(d.why, 1) }
