@@ -19,20 +19,35 @@
 //     integers at random, in proportion, so totals stay right on average
 //     (0.25 sent four times adds 1 on average).
 //   - Gauge sends a gauge (|g).
-//   - Histogram sends a histogram (|h), or a distribution (|d) when
-//     [Options.Distributions] is set.
+//   - Histogram sends a histogram (|h), or a distribution (|d) when the name
+//     was declared with Desc.Distribution or [Options.Distributions] is set.
 //   - Duration sends a timing (|ms) in milliseconds.
-//   - Tags are sent as "key:value".
+//   - Handles (metricsink.NewCounter and the like) send the same, the name
+//     and tags converted once; a gauge handle keeps its value, so that Add
+//     sends the new value.
 //
 // Names keep Datadog's dotted style ("comments.created"). Datadog accepts
 // ASCII letters, digits, underscores and periods, a leading letter and at
 // most 200 characters (namespace included): any other character is replaced
 // with '_', and a name that still breaks the rules (empty, not starting with
-// a letter, too long) is dropped and counted. In tag keys and values the
-// characters that would break the protocol ('|', ',', '#', CR, LF, and ':' in
-// keys) are replaced with '_'; a tag with an empty key, or Tags that are not
-// Valid, drop the sample and count it. [Sink.Stats] reports the counts; the
-// first drop of each kind is also logged once through [slog.Default].
+// a letter, too long) is dropped and counted.
+//
+// A name has one kind: the first use or declaration of its
+// metricsink.SnakeCase form wins, and samples of another kind are dropped
+// and counted (type_clash), as in the Prometheus registry.
+//
+// Tags are sent as Datadog stores them (see [NormalizeTag]), so that what
+// is sent is what Datadog shows and dashboards group by: lower-cased; every
+// character but Unicode letters and digits, '_', '-', '.', '/' and, in
+// values, ':' replaced with '_'; runs of '_' reduced to one; trailing '_'
+// (and ':') removed; at most 200 characters per tag. A key that does not
+// start with a letter, or Tags whose Err is not nil, drop the sample and
+// count it; an empty value is sent as "none". So
+// route=/api/videos/{video_id}/comments is sent as
+// route:/api/videos/_video_id_/comments.
+//
+// [Sink.Stats] reports the counts by drop.Reason; the first drop of each
+// reason is also logged once through [slog.Default].
 //
 // # Address
 //
@@ -45,8 +60,11 @@
 // # Functions read on an interval
 //
 // A Sink is a [metricsink.FuncSink]: GaugeFunc and CounterFunc functions are
-// read by one goroutine every [Options.PollInterval] (10 s by default) and
-// once more by Close. A gauge sends its value; a counter sends the increase
+// read every [Options.PollInterval] (10 s by default) and once more by
+// Close, each in a goroutine, without any lock held; a poll waits for them
+// at most [Options.CallbackTimeout] (1 s) in all, and a function that
+// blocks or panics is counted (timeout, panic) and not called again until
+// it returns. A gauge sends its value; a counter sends the increase
 // since the previous read as a count (the whole first reading, and the whole
 // value again after the counter went backwards, as after a restart).
 //

@@ -3,8 +3,10 @@ package dogstatsd
 import (
 	"encoding/binary"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -15,13 +17,26 @@ const maxNameLen = 200
 // preceded by its length, so that no two inputs share a key. Hashing this
 // one short string is several times cheaper than hashing a struct holding
 // all MaxTags tag slots.
-func appendKey(b []byte, name string, tags *metricsink.Tags) []byte {
-	b = appendString(b, name)
-	for _, t := range tags.All() {
-		b = appendString(appendString(b, t.Key), t.Value)
+// ok is false, and nothing appended, when the key would be longer than
+// maxKeyLen: such samples are converted on every call, not cached, so that
+// long tag values cannot fill the cache with long keys.
+func appendKey(b []byte, name string, tags *metricsink.Tags) (_ []byte, ok bool) {
+	n := len(name)
+	for k, v := range tags.All() {
+		n += len(k) + len(v)
 	}
-	return b
+	if n > maxKeyLen {
+		return b, false
+	}
+	b = appendString(b, name)
+	for k, v := range tags.All() {
+		b = appendString(appendString(b, k), v)
+	}
+	return b, true
 }
+
+// maxKeyLen bounds the names and tags, together, that the cache keeps.
+const maxKeyLen = 1024
 
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
@@ -32,26 +47,119 @@ func appendString(b []byte, s string) []byte {
 type series struct {
 	name   string
 	tags   []string
-	reason reason // reasonNone when the series can be sent
+	dist   bool        // histograms are sent as distributions
+	reason drop.Reason // 0 when the series can be sent
 }
 
 func newSeries(name string, tags *metricsink.Tags, namespaceLen int) *series {
 	n, ok := sanitizeName(name)
 	if !ok || (namespaceLen == 0 && !isLetter(n[0])) || namespaceLen+len(n) > maxNameLen {
-		return &series{reason: reasonName}
+		return &series{reason: drop.InvalidName}
 	}
 	sr := &series{name: n}
 	if tags.Len() > 0 {
 		sr.tags = make([]string, 0, tags.Len())
 	}
-	for _, t := range tags.All() {
-		k := sanitizeTag(t.Key, true)
-		if k == "" {
-			return &series{reason: reasonTags}
+	for k, v := range tags.All() {
+		t, ok := datadogTag(k, v)
+		if !ok {
+			return &series{reason: drop.InvalidTags}
 		}
-		sr.tags = append(sr.tags, k+":"+sanitizeTag(t.Value, false))
+		sr.tags = append(sr.tags, t)
 	}
 	return sr
+}
+
+// maxTagLen is the most characters Datadog keeps of a tag, "key:value".
+const maxTagLen = 200
+
+// NormalizeTag returns the tag key:value as Datadog stores and shows it,
+// which is what the Sink sends, and false when Datadog would not accept
+// it (see datadogTag). Dashboards and monitors should filter on these
+// values: "route:/api/videos/{video_id}/comments" is stored as
+// "route:/api/videos/_video_id_/comments".
+func NormalizeTag(key, value string) (string, bool) { return datadogTag(key, value) }
+
+// datadogTag returns key:value as Datadog stores it, so that what is sent
+// is what Datadog shows and queries match: lower-cased; every character but
+// Unicode letters and digits, '_', '-', '.', '/' and, in the value, ':'
+// replaced with '_' (invalid UTF-8 too); runs of '_' reduced to one; at
+// most maxTagLen characters; trailing '_' (and ':', with which Datadog
+// refuses a tag to end) removed. ok is false when the
+// key is empty or does not start with a letter. An empty value (after these
+// rules) is sent as "none", since Datadog refuses a tag ending with ':'.
+func datadogTag(key, value string) (string, bool) {
+	b := make([]byte, 0, len(key)+1+len(value))
+	n := 0 // characters written
+	b, n = appendTagPart(b, n, key, false)
+	for len(b) > 0 && b[len(b)-1] == '_' {
+		b = b[:len(b)-1]
+		n--
+	}
+	if len(b) == 0 {
+		return "", false
+	}
+	if r, _ := utf8.DecodeRune(b); !unicode.IsLetter(r) {
+		return "", false
+	}
+	b = append(b, ':')
+	n++
+	keyLen := len(b)
+	b, _ = appendTagPart(b, n, value, true)
+	for len(b) > keyLen && (b[len(b)-1] == '_' || b[len(b)-1] == ':') {
+		b = b[:len(b)-1]
+	}
+	if len(b) == keyLen {
+		if keyLen+4 > maxTagLen {
+			return "", false
+		}
+		b = append(b, "none"...)
+	}
+	return string(b), true
+}
+
+// appendTagPart appends s to b under Datadog's tag rules, while b holds
+// fewer than maxTagLen characters (n so far), and returns b and n.
+func appendTagPart(b []byte, n int, s string, value bool) ([]byte, int) {
+	for _, r := range s {
+		if n >= maxTagLen {
+			break
+		}
+		r = unicode.ToLower(r)
+		switch {
+		case r == utf8.RuneError:
+			r = '_'
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == '-', r == '.', r == '/', r == '_':
+		case r == ':' && value:
+		default:
+			r = '_'
+		}
+		if r == '_' && len(b) > 0 && b[len(b)-1] == '_' {
+			continue
+		}
+		b = utf8.AppendRune(b, r)
+		n++
+	}
+	return b, n
+}
+
+// normalizeGlobalTag applies datadogTag to a global tag, "key:value" or a
+// bare "value" (which must start with a letter).
+func normalizeGlobalTag(t string) (string, bool) {
+	if k, v, ok := strings.Cut(t, ":"); ok {
+		return datadogTag(k, v)
+	}
+	b, _ := appendTagPart(nil, 0, t, false)
+	for len(b) > 0 && b[len(b)-1] == '_' {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return "", false
+	}
+	if r, _ := utf8.DecodeRune(b); !unicode.IsLetter(r) {
+		return "", false
+	}
+	return string(b), true
 }
 
 // sanitizeName returns name with every character Datadog does not accept
@@ -81,29 +189,6 @@ func sanitizeName(name string) (_ string, ok bool) {
 		}
 	}
 	return b.String(), true
-}
-
-// sanitizeTag replaces the characters that would break a DogStatsD line in
-// a tag key or value with '_': '|' (field separator), ',' (tag separator),
-// '#', CR and LF, and in keys also ':' (key-value separator).
-func sanitizeTag(s string, key bool) string {
-	bad := func(c byte) bool {
-		return c == '|' || c == ',' || c == '#' || c == '\n' || c == '\r' || (key && c == ':')
-	}
-	i := 0
-	for i < len(s) && !bad(s[i]) {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	b := []byte(s)
-	for ; i < len(b); i++ {
-		if bad(b[i]) {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 func nameByte(c byte) bool {

@@ -3,6 +3,7 @@ package dogstatsd
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -39,8 +40,9 @@ func TestAppendKeyIsUnambiguous(t *testing.T) {
 		{{"a", kv("b", "c", "d", "e")}, {"a", kv("b", "c\x01d\x01e")}},
 	}
 	for _, p := range pairs {
-		k0 := string(appendKey(nil, p[0].name, &p[0].tags))
-		k1 := string(appendKey(nil, p[1].name, &p[1].tags))
+		b0, _ := appendKey(nil, p[0].name, &p[0].tags)
+		b1, _ := appendKey(nil, p[1].name, &p[1].tags)
+		k0, k1 := string(b0), string(b1)
 		if k0 == k1 {
 			t.Errorf("%v and %v share the key %q", p[0], p[1], k0)
 		}
@@ -61,7 +63,7 @@ func FuzzSeries(f *testing.F) {
 		}
 		tags := metricsink.KV(key, value)
 		sr := newSeries(name, &tags, nsLen)
-		if sr.reason != reasonNone {
+		if sr.reason != 0 {
 			return
 		}
 		if sr.name == "" || nsLen+len(sr.name) > maxNameLen {
@@ -85,8 +87,45 @@ func FuzzSeries(f *testing.F) {
 		if strings.ContainsAny(k, "|,#\r\n:") || strings.ContainsAny(v, "|,#\r\n") {
 			t.Fatalf("tag %q (from %q, %q) breaks the protocol", sr.tags[0], key, value)
 		}
-		if len(k) != len(key) || len(v) != len(value) {
-			t.Fatalf("tag %q changed length from %q:%q", sr.tags[0], key, value)
+		if again, ok := datadogTag(k, v); !ok || again != sr.tags[0] {
+			t.Fatalf("Datadog's rules are not idempotent on %q: %q, %v", sr.tags[0], again, ok)
+		}
+		if n := utf8.RuneCountInString(sr.tags[0]); n > maxTagLen {
+			t.Fatalf("tag %q has %d characters, more than %d", sr.tags[0], n, maxTagLen)
+		}
+		if strings.ToLower(sr.tags[0]) != sr.tags[0] || strings.Contains(sr.tags[0], "__") || strings.HasSuffix(sr.tags[0], "_") || strings.HasSuffix(sr.tags[0], ":") {
+			t.Fatalf("tag %q breaks Datadog's rules (lower case, no \"__\", no trailing '_' or ':')", sr.tags[0])
 		}
 	})
+}
+
+// TestDatadogTagRules checks the tags sent against the rules Datadog
+// documents for the tags it stores: what is sent is what Datadog shows.
+func TestDatadogTagRules(t *testing.T) {
+	tests := []struct {
+		key, value string
+		want       string
+		ok         bool
+	}{
+		{"route", "/api/videos/{video_id}/comments", "route:/api/videos/_video_id_/comments", true},
+		{"route", "/api/videos/{id}", "route:/api/videos/_id", true},
+		{"Method", "GET", "method:get", true},
+		{"channel", "video:42", "channel:video:42", true},
+		{"k:ey", "v", "k_ey:v", true},
+		{"status", "", "status:none", true},
+		{"status", "!!!", "status:none", true},
+		{"path", "a  b||c", "path:a_b_c", true},
+		{"ville", "Zürich", "ville:zürich", true},
+		{"bad", "\xff\xfe", "bad:none", true},
+		{"1key", "v", "", false},
+		{"", "v", "", false},
+		{"_", "v", "", false},
+		{"long", strings.Repeat("x", 300), "long:" + strings.Repeat("x", 195), true},
+	}
+	for _, tt := range tests {
+		got, ok := datadogTag(tt.key, tt.value)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("datadogTag(%q, %q) = %q, %v; want %q, %v", tt.key, tt.value, got, ok, tt.want, tt.ok)
+		}
+	}
 }

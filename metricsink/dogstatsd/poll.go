@@ -3,7 +3,10 @@ package dogstatsd
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/realtimeserver/observability/drop"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -28,7 +31,8 @@ type polled struct {
 	name    string
 	series  *series
 	f       func() float64
-	sent    int64 // counters: the integer total sent so far
+	busy    atomic.Bool // a read is in flight
+	sent    int64       // counters: the integer total sent so far; under collectMu
 }
 
 // GaugeFunc registers f, read every Options.PollInterval and once more by
@@ -51,17 +55,21 @@ func (s *Sink) CounterFunc(name string, tags metricsink.Tags, f func() float64) 
 func (s *Sink) register(counter bool, name string, tags *metricsink.Tags, f func() float64) func() {
 	noop := func() {}
 	if f == nil {
-		s.drop(reasonValue, name)
+		s.drop(drop.InvalidValue, name)
 		return noop
 	}
-	sr := s.lookup(name, tags)
+	o := opGauge
+	if counter {
+		o = opCount
+	}
+	sr := s.lookup(o, name, tags)
 	if sr == nil {
 		return noop
 	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closed.Load() {
-		s.drop(reasonClosed, name)
+		s.drop(drop.Closed, name)
 		return noop
 	}
 	p := &s.poll
@@ -117,23 +125,68 @@ func (p *poller) stop() {
 	}
 }
 
-// collect reads every registered function once and sends the results.
+// collect reads every registered function once, without any lock held,
+// each in a goroutine, waiting at most the callback timeout in all, and
+// sends the results. A function still running from an earlier collection
+// is not called again; it and one that misses the timeout are counted
+// (reason timeout), one that panics too (reason panic).
 func (s *Sink) collect() {
 	p := &s.poll
-	p.collectMu.Lock()
-	defer p.collectMu.Unlock()
 	p.mu.Lock()
 	funcs := append([]*polled(nil), p.funcs...)
 	p.mu.Unlock()
+	if len(funcs) == 0 {
+		return
+	}
+	type result struct {
+		q  *polled
+		v  float64
+		ok bool
+	}
+	ch := make(chan result, len(funcs)) // never blocks a late function
+	started := 0
+	for _, q := range funcs {
+		if !q.busy.CompareAndSwap(false, true) {
+			s.drop(drop.Timeout, q.name)
+			continue
+		}
+		started++
+		go func() {
+			v, ok := read(q.f)
+			q.busy.Store(false)
+			ch <- result{q, v, ok}
+		}()
+	}
+	results := make([]result, 0, started)
+	timer := time.NewTimer(s.cbWait)
+	defer timer.Stop()
+wait:
+	for range started {
+		select {
+		case r := <-ch:
+			results = append(results, r)
+		case <-timer.C:
+			for range started - len(results) {
+				s.drop(drop.Timeout, "")
+			}
+			break wait
+		}
+	}
+	p.collectMu.Lock()
+	defer p.collectMu.Unlock()
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
 	if s.closed.Load() {
 		return // Close has read them one last time
 	}
-	for _, q := range funcs {
-		v, ok := read(q.f)
-		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-			s.drop(reasonValue, q.name)
+	for _, r := range results {
+		q, v := r.q, r.v
+		if !r.ok {
+			s.drop(drop.Panic, q.name)
+			continue
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			s.drop(drop.InvalidValue, q.name)
 			continue
 		}
 		if !q.counter {
@@ -141,7 +194,7 @@ func (s *Sink) collect() {
 			continue
 		}
 		if v < 0 || v > 1<<62 {
-			s.drop(reasonValue, q.name)
+			s.drop(drop.InvalidValue, q.name)
 			continue
 		}
 		total := int64(v)

@@ -6,12 +6,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/DataDog/datadog-go/v5/statsd"
 
+	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -56,10 +58,18 @@ type Options struct {
 	// read. Default: DefaultPollInterval. Negative values are an error.
 	PollInterval time.Duration
 
-	// MaxSeries bounds the cache of converted names and tags. Past it, new
-	// series still work but are converted on every call, which allocates.
+	// MaxSeries bounds the cache of converted names and tags, and the
+	// names whose kind the Sink remembers. Past it, new series of known
+	// names still work but are converted on every call, which allocates;
+	// samples of new names are dropped and counted (reason overflow).
 	// Default: DefaultMaxSeries. Negative values are an error.
 	MaxSeries int
+
+	// CallbackTimeout bounds the wait for the GaugeFunc and CounterFunc
+	// functions at each poll and at Close, all together. A function that
+	// has not returned by then is counted (reason timeout) and not called
+	// again until it returns. Default: 1 second.
+	CallbackTimeout time.Duration
 
 	// ClientOptions are passed to statsd.New after the Sink's own (an error
 	// handler that counts client errors into Stats), so they can override
@@ -79,7 +89,9 @@ type Sink struct {
 	pollInterval  time.Duration
 
 	mu     sync.RWMutex
-	series map[string]*series // by appendKey
+	series map[string]*series  // by appendKey
+	kinds  map[string]kindInfo // by metricsink.SnakeCase(name)
+	cbWait time.Duration
 
 	// closeMu orders Flush, Close and the poller's start.
 	closeMu sync.Mutex
@@ -95,9 +107,18 @@ type Sink struct {
 }
 
 var (
-	_ metricsink.Sink     = (*Sink)(nil)
-	_ metricsink.FuncSink = (*Sink)(nil)
+	_ metricsink.Sink       = (*Sink)(nil)
+	_ metricsink.FuncSink   = (*Sink)(nil)
+	_ metricsink.HandleSink = (*Sink)(nil)
+	_ metricsink.Declarer   = (*Sink)(nil)
 )
+
+// kindInfo is what the Sink knows of a name: its kind, fixed by its first
+// use or declaration, and whether its histograms are distributions.
+type kindInfo struct {
+	kind metricsink.Kind
+	dist bool
+}
 
 // New returns a Sink sending to the address Options.Addr names, or the one
 // Datadog's environment variables name (see the package documentation).
@@ -120,15 +141,22 @@ func New(opts *Options) (*Sink, error) {
 	if o.MaxSeries == 0 {
 		o.MaxSeries = DefaultMaxSeries
 	}
+	switch {
+	case o.CallbackTimeout < 0:
+		return nil, fmt.Errorf("dogstatsd: Options.CallbackTimeout %v is negative; want 0 (default 1s) or more", o.CallbackTimeout)
+	case o.CallbackTimeout == 0:
+		o.CallbackTimeout = time.Second
+	}
 	if o.Namespace != "" && !validNamespace(o.Namespace) {
 		return nil, fmt.Errorf("dogstatsd: Options.Namespace %q is invalid; want a leading ASCII letter, then letters, digits, '_' or '.', at most %d characters", o.Namespace, maxNameLen-2)
 	}
 	tags := make([]string, 0, len(o.Tags))
 	for _, t := range o.Tags {
-		if t == "" || !validGlobalTag(t) {
-			return nil, fmt.Errorf("dogstatsd: Options.Tags entry %q is invalid; want \"key:value\" or \"value\", not empty, without '|', ',', '#', CR or LF", t)
+		n, ok := normalizeGlobalTag(t)
+		if !ok || !validGlobalTag(t) {
+			return nil, fmt.Errorf("dogstatsd: Options.Tags entry %q is invalid; want \"key:value\" or \"value\" starting with a letter, without '|', ',', '#', CR or LF", t)
 		}
-		tags = append(tags, t)
+		tags = append(tags, n)
 	}
 	addr := o.Addr
 	if addr == "" && os.Getenv("DD_DOGSTATSD_URL") == "" && os.Getenv("DD_AGENT_HOST") == "" {
@@ -140,6 +168,8 @@ func New(opts *Options) (*Sink, error) {
 		maxSeries:     o.MaxSeries,
 		pollInterval:  o.PollInterval,
 		series:        make(map[string]*series),
+		kinds:         make(map[string]kindInfo),
+		cbWait:        o.CallbackTimeout,
 	}
 	copts := []statsd.Option{
 		statsd.WithErrorHandler(func(error) { s.stats.clientErrors.Add(1) }),
@@ -173,67 +203,118 @@ func New(opts *Options) (*Sink, error) {
 // two nearest integers so that sums stay right on average (one rounded to
 // 0 is not sent and is counted in Stats.RoundedToZero).
 func (s *Sink) Increment(name string, value float64, tags metricsink.Tags) {
-	n, ok := toCount(value)
-	if !ok {
-		s.drop(reasonValue, name)
-		return
-	}
-	s.sendMu.RLock()
-	defer s.sendMu.RUnlock()
-	if sr := s.lookup(name, &tags); sr != nil {
-		if n == 0 && value != 0 {
-			s.stats.rounded.Add(1) // rounded down to nothing: nothing to send
-			return
-		}
-		s.sent(s.client.Count(sr.name, n, sr.tags, 1))
-	}
+	s.record(opCount, name, &tags, value)
 }
 
 // Gauge sends value as a gauge. NaN and infinite values are dropped and
 // counted.
 func (s *Sink) Gauge(name string, value float64, tags metricsink.Tags) {
-	if math.IsNaN(value) || math.IsInf(value, 0) {
-		s.drop(reasonValue, name)
-		return
-	}
-	s.sendMu.RLock()
-	defer s.sendMu.RUnlock()
-	if sr := s.lookup(name, &tags); sr != nil {
-		s.sent(s.client.Gauge(sr.name, value, sr.tags, 1))
-	}
+	s.record(opGauge, name, &tags, value)
 }
 
 // Histogram sends value as a histogram sample, or a distribution sample
-// when Options.Distributions is set. NaN and infinite values are dropped and
-// counted.
+// when the name was declared with Distribution or Options.Distributions
+// is set. NaN and infinite values are dropped and counted.
 func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
-	if math.IsNaN(value) || math.IsInf(value, 0) {
-		s.drop(reasonValue, name)
-		return
-	}
-	s.sendMu.RLock()
-	defer s.sendMu.RUnlock()
-	if sr := s.lookup(name, &tags); sr != nil {
-		if s.distributions {
-			s.sent(s.client.Distribution(sr.name, value, sr.tags, 1))
-		} else {
-			s.sent(s.client.Histogram(sr.name, value, sr.tags, 1))
-		}
-	}
+	s.record(opHistogram, name, &tags, value)
 }
 
 // Duration sends d as a timing in milliseconds (fractions kept). Negative
 // durations are dropped and counted.
 func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
 	if d < 0 {
-		s.drop(reasonValue, name)
+		s.drop(drop.InvalidValue, name)
+		return
+	}
+	s.record(opTiming, name, &tags, float64(d)/float64(time.Millisecond))
+}
+
+// op is what a sample is sent as.
+type op uint8
+
+const (
+	opCount op = iota + 1
+	opGauge
+	opHistogram
+	opTiming
+)
+
+func (o op) kind() metricsink.Kind {
+	switch o {
+	case opCount:
+		return metricsink.Counter
+	case opGauge:
+		return metricsink.Gauge
+	}
+	return metricsink.Histogram
+}
+
+// record looks the series up and sends value.
+func (s *Sink) record(o op, name string, tags *metricsink.Tags, value float64) {
+	if !validValue(o, value) {
+		s.drop(drop.InvalidValue, name)
 		return
 	}
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
-	if sr := s.lookup(name, &tags); sr != nil {
-		s.sent(s.client.TimeInMilliseconds(sr.name, float64(d)/float64(time.Millisecond), sr.tags, 1))
+	if sr := s.lookup(o, name, tags); sr != nil {
+		s.send(o, sr, value)
 	}
+}
+
+func validValue(o op, v float64) bool {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return false
+	}
+	return o != opCount || v >= 0
+}
+
+// send hands one sample of a valid series to the client. The caller holds
+// sendMu for reading and has checked that the sink is open.
+func (s *Sink) send(o op, sr *series, value float64) {
+	switch o {
+	case opCount:
+		n, ok := toCount(value)
+		switch {
+		case !ok:
+			s.drop(drop.InvalidValue, sr.name)
+		case n == 0 && value != 0:
+			s.stats.rounded.Add(1) // rounded down to nothing: nothing to send
+		default:
+			s.sent(s.client.Count(sr.name, n, sr.tags, 1))
+		}
+	case opGauge:
+		s.sent(s.client.Gauge(sr.name, value, sr.tags, 1))
+	case opHistogram:
+		if sr.dist {
+			s.sent(s.client.Distribution(sr.name, value, sr.tags, 1))
+		} else {
+			s.sent(s.client.Histogram(sr.name, value, sr.tags, 1))
+		}
+	case opTiming:
+		s.sent(s.client.TimeInMilliseconds(sr.name, value, sr.tags, 1))
+	}
+}
+
+// Declare fixes the kind of d.Name (first use or declaration wins) and,
+// for a histogram, whether it is sent as a distribution. It returns an
+// error when d is invalid or the name already has another kind. Help,
+// Unit and Buckets have no DogStatsD equivalent.
+func (s *Sink) Declare(d metricsink.Desc) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	base := metricsink.SnakeCase(d.Name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ki, ok := s.kinds[base]; ok && ki.kind != d.Kind {
+		return fmt.Errorf("dogstatsd: Declare %q as a %s: it is already a %s", d.Name, d.Kind, ki.kind)
+	}
+	if _, ok := s.kinds[base]; !ok && len(s.kinds) >= s.maxSeries {
+		return fmt.Errorf("dogstatsd: Declare %q: the sink already knows Options.MaxSeries (%d) names", d.Name, s.maxSeries)
+	}
+	s.kinds[base] = kindInfo{kind: d.Kind, dist: d.Distribution || s.distributions}
+	return nil
 }
 
 // Flush sends everything the client buffers or aggregates now, and returns
@@ -269,41 +350,86 @@ func (s *Sink) Close() error {
 // lookup returns the converted series for name and tags, or nil after
 // counting the drop when the sample cannot be sent. Callers that send hold
 // sendMu for reading, from lookup to the send.
-func (s *Sink) lookup(name string, tags *metricsink.Tags) *series {
+func (s *Sink) lookup(o op, name string, tags *metricsink.Tags) *series {
 	if s.closed.Load() {
-		s.drop(reasonClosed, name)
+		s.drop(drop.Closed, name)
 		return nil
 	}
-	if !tags.Valid() {
-		s.drop(reasonTags, name)
-		return nil
-	}
-	var arr [256]byte
-	key := appendKey(arr[:0], name, tags)
-	s.mu.RLock()
-	sr := s.series[string(key)]
-	s.mu.RUnlock()
-	if sr == nil {
-		sr = s.convert(key, name, tags)
-	}
-	if sr.reason != reasonNone {
+	sr := s.resolve(o, name, tags)
+	if sr.reason != 0 {
 		s.drop(sr.reason, name)
 		return nil
 	}
 	return sr
 }
 
-// convert builds the series for name and tags and caches it under key
-// while there is room.
-func (s *Sink) convert(key []byte, name string, tags *metricsink.Tags) *series {
+// resolve returns the series of a sample, valid or not, from the cache or
+// converted now.
+func (s *Sink) resolve(o op, name string, tags *metricsink.Tags) *series {
+	if !tags.Valid() {
+		return &series{reason: drop.InvalidTags}
+	}
+	if len(name) > maxNameLen {
+		return &series{reason: drop.InvalidName}
+	}
+	var arr [256]byte
+	key, ok := appendKey(append(arr[:0], byte(o)), name, tags)
+	if !ok { // too long to be a cache key: converted each time
+		return s.check(o, name, newSeries(name, tags, s.namespaceLen))
+	}
+	s.mu.RLock()
+	sr := s.series[string(key)]
+	s.mu.RUnlock()
+	if sr == nil {
+		sr = s.convert(key, o, name, tags)
+	}
+	return sr
+}
+
+// convert builds the series for name and tags, checks the name's kind
+// (the first wins) and caches the series under key while there is room.
+func (s *Sink) convert(key []byte, o op, name string, tags *metricsink.Tags) *series {
 	sr := newSeries(name, tags, s.namespaceLen)
+	base := metricsink.SnakeCase(name)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if old := s.series[string(key)]; old != nil {
-		sr = old
-	} else if len(s.series) < s.maxSeries {
+		return old
+	}
+	if sr = s.checkLocked(o, base, sr); sr.reason == drop.Overflow {
+		return sr
+	}
+	if len(s.series) < s.maxSeries {
 		s.series[string(key)] = sr
 	}
-	s.mu.Unlock()
+	return sr
+}
+
+// check is checkLocked for a series that is not cached.
+func (s *Sink) check(o op, name string, sr *series) *series {
+	base := metricsink.SnakeCase(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkLocked(o, base, sr)
+}
+
+// checkLocked applies the name's kind (the first wins) to sr.
+func (s *Sink) checkLocked(o op, base string, sr *series) *series {
+	if sr.reason != 0 {
+		return sr
+	}
+	ki, ok := s.kinds[base]
+	switch {
+	case ok && ki.kind != o.kind():
+		return &series{reason: drop.TypeClash}
+	case ok:
+		sr.dist = ki.dist
+	case len(s.kinds) >= s.maxSeries:
+		return &series{reason: drop.Overflow}
+	default:
+		s.kinds[base] = kindInfo{kind: o.kind(), dist: s.distributions}
+		sr.dist = s.distributions
+	}
 	return sr
 }
 
@@ -311,7 +437,7 @@ func (s *Sink) convert(key []byte, name string, tags *metricsink.Tags) *series {
 // client refused it.
 func (s *Sink) sent(err error) {
 	if err != nil {
-		s.stats.clientRefused.Add(1)
+		s.stats.drops.Add(drop.QueueFull, 1)
 		return
 	}
 	s.stats.sent.Add(1)
@@ -331,11 +457,11 @@ func toCount(v float64) (int64, bool) {
 }
 
 // Stats counts what a Sink did with the samples it was given. A sample is
-// one call of Increment, Gauge, Histogram or Duration, one GaugeFunc or
-// CounterFunc registration refused, or one read of a registered function
-// that sent or dropped something (a CounterFunc read that found no increase
-// sends nothing and is not counted). Every sample is in exactly one of
-// Sent, RoundedToZero and the Dropped counts.
+// one call of Increment, Gauge, Histogram or Duration (or of a handle's
+// method), one GaugeFunc or CounterFunc registration refused, or one read
+// of a registered function that sent or dropped something (a CounterFunc
+// read that found no increase sends nothing and is not counted). Every
+// sample is in exactly one of Sent, RoundedToZero and Dropped.
 type Stats struct {
 	// Sent counts samples handed to Datadog's client (before its
 	// aggregation), the client open. What the client then failed to
@@ -345,21 +471,17 @@ type Stats struct {
 	// turned into 0, so that nothing was sent; others round up, so that
 	// sums stay right on average.
 	RoundedToZero uint64
-	// DroppedInvalidName counts samples whose name was empty, did not start
-	// with a letter or was too long.
-	DroppedInvalidName uint64
-	// DroppedInvalidTags counts samples whose Tags were not Valid or had an
-	// empty key.
-	DroppedInvalidTags uint64
-	// DroppedInvalidValue counts NaN or infinite values, negative
-	// increments and durations, and function reads that panicked.
-	DroppedInvalidValue uint64
-	// DroppedClosed counts samples given after Close, or while it runs.
-	DroppedClosed uint64
-	// DroppedClientError counts samples the client refused with an error
-	// when they were handed to it (a full input channel in channel mode
-	// with statsd.WithErrorOnBlockedChannel, for example).
-	DroppedClientError uint64
+	// Dropped counts the samples not sent, by reason: invalid_name (empty,
+	// not starting with a letter, too long), invalid_tags (Tags whose Err
+	// is not nil, a key not starting with a letter), type_clash (a name
+	// used with a kind other than its first), invalid_value (NaN or
+	// infinite values, negative increments and durations), panic and
+	// timeout (GaugeFunc and CounterFunc reads), overflow (new names past
+	// Options.MaxSeries), closed (after or during Close) and queue_full
+	// (samples the client refused when they were handed to it, such as a
+	// full input channel in channel mode with
+	// statsd.WithErrorOnBlockedChannel).
+	Dropped drop.Counts
 	// ClientErrors counts the errors the client reported to its error
 	// handler later, about samples or payloads it had accepted (and which
 	// are therefore in Sent): a payload that could not be written, a
@@ -381,58 +503,36 @@ func (s *Sink) Stats() Stats {
 	n := len(s.series)
 	s.mu.RUnlock()
 	return Stats{
-		Sent:                s.stats.sent.Load(),
-		RoundedToZero:       s.stats.rounded.Load(),
-		DroppedClientError:  s.stats.clientRefused.Load(),
-		DroppedInvalidName:  s.stats.drops[reasonName].Load(),
-		DroppedInvalidTags:  s.stats.drops[reasonTags].Load(),
-		DroppedInvalidValue: s.stats.drops[reasonValue].Load(),
-		DroppedClosed:       s.stats.drops[reasonClosed].Load(),
-		ClientErrors:        s.stats.clientErrors.Load(),
-		Series:              n,
-		Client:              s.client.GetTelemetry(),
+		Sent:          s.stats.sent.Load(),
+		RoundedToZero: s.stats.rounded.Load(),
+		Dropped:       s.stats.drops.Snapshot(),
+		ClientErrors:  s.stats.clientErrors.Load(),
+		Series:        n,
+		Client:        s.client.GetTelemetry(),
 	}
 }
 
-type reason uint8
-
-const (
-	reasonNone reason = iota
-	reasonName
-	reasonTags
-	reasonValue
-	reasonClosed
-	numReasons
-)
-
-var reasonText = [numReasons]string{
-	reasonName:   "invalid metric name",
-	reasonTags:   "invalid tags",
-	reasonValue:  "invalid value",
-	reasonClosed: "sink closed",
-}
-
 type counters struct {
-	sent          atomic.Uint64
-	rounded       atomic.Uint64
-	clientRefused atomic.Uint64
-	clientErrors  atomic.Uint64
-	drops         [numReasons]atomic.Uint64
-	logged        [numReasons]atomic.Bool
+	sent         atomic.Uint64
+	rounded      atomic.Uint64
+	clientErrors atomic.Uint64
+	drops        drop.Counter
+	logged       [32]atomic.Bool // by drop.Reason
 }
 
-// drop counts a dropped sample and logs the first one of each reason.
-func (s *Sink) drop(r reason, name string) {
-	s.stats.drops[r].Add(1)
-	if !s.stats.logged[r].Load() && s.stats.logged[r].CompareAndSwap(false, true) {
+// drop counts a dropped sample and logs the first one of each reason,
+// without any lock held.
+func (s *Sink) drop(r drop.Reason, name string) {
+	s.stats.drops.Add(r, 1)
+	if int(r) < len(s.stats.logged) && !s.stats.logged[r].Load() && s.stats.logged[r].CompareAndSwap(false, true) {
 		slog.Default().Warn("dogstatsd: dropping samples; see Stats for counts (logged once per reason)",
-			slog.String("reason", reasonText[r]), slog.String("metric", truncate(name, 64)))
+			slog.String("reason", r.String()), slog.String("metric", truncate(name, 64)))
 	}
 }
 
 func truncate(s string, n int) string {
 	if len(s) > n {
-		return s[:n] + "…"
+		return strings.ToValidUTF8(s[:n], "\uFFFD") + "…"
 	}
 	return s
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/DataDog/datadog-go/v5/statsd"
 	"go.uber.org/goleak"
 
+	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -39,7 +40,7 @@ func TestLogOnce(t *testing.T) {
 	if n := strings.Count(got, "\n"); n != 2 {
 		t.Errorf("%d lines logged, want 2 (one per reason):\n%s", n, got)
 	}
-	for _, want := range []string{`reason="invalid metric name"`, `reason="invalid value" metric=g`} {
+	for _, want := range []string{`reason=invalid_name`, `reason=invalid_value metric=g`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log %q does not contain %q", got, want)
 		}
@@ -67,7 +68,7 @@ func TestSamples(t *testing.T) {
 				s.Increment("http.requests", 2, kv("route", "/x", "method", "GET"))
 				s.Increment("http.requests", 3, kv("route", "/x", "method", "GET"))
 			},
-			want: []line{{Name: "http.requests", Value: "5", Type: "c", Tags: []string{"route:/x", "method:GET"}}},
+			want: []line{{Name: "http.requests", Value: "5", Type: "c", Tags: []string{"route:/x", "method:get"}}},
 		},
 		{
 			name: "increment without aggregation sends each count",
@@ -152,12 +153,12 @@ func TestSamples(t *testing.T) {
 			send: func(s *Sink) {
 				s.Gauge("g", 1, kv("a:b", "c:d", "pipe|key", "v|v", "comma,", ",x", "hash#", "#", "nl\n", "x\r\ny"))
 			},
-			want: []line{{Name: "g", Value: "1", Type: "g", Tags: []string{"a_b:c:d", "pipe_key:v_v", "comma_:_x", "hash_:_", "nl_:x__y"}}},
+			want: []line{{Name: "g", Value: "1", Type: "g", Tags: []string{"a_b:c:d", "pipe_key:v_v", "comma:_x", "hash:none", "nl:x_y"}}},
 		},
 		{
 			name: "empty tag value",
 			send: func(s *Sink) { s.Gauge("g", 1, kv("k", "")) },
-			want: []line{{Name: "g", Value: "1", Type: "g", Tags: []string{"k:"}}},
+			want: []line{{Name: "g", Value: "1", Type: "g", Tags: []string{"k:none"}}},
 		},
 		{
 			name: "eight tags",
@@ -182,7 +183,7 @@ func TestSamples(t *testing.T) {
 			if !slices.EqualFunc(got, tt.want, func(a, b line) bool { return a.String() == b.String() }) {
 				t.Errorf("received %v, want %v", got, tt.want)
 			}
-			if st := s.Stats(); st.Sent == 0 || st.DroppedInvalidName+st.DroppedInvalidTags+st.DroppedInvalidValue+st.DroppedClosed != 0 {
+			if st := s.Stats(); st.Sent == 0 || st.Dropped.Get(drop.InvalidName)+st.Dropped.Get(drop.InvalidTags)+st.Dropped.Get(drop.InvalidValue)+st.Dropped.Get(drop.Closed) != 0 {
 				t.Errorf("Stats = %+v, want Sent > 0 and no drops", st)
 			}
 		})
@@ -195,24 +196,24 @@ func TestDrops(t *testing.T) {
 		send  func(s *Sink)
 		check func(st Stats) uint64
 	}{
-		{"empty name", func(s *Sink) { s.Increment("", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidName }},
-		{"name starting with a digit", func(s *Sink) { s.Gauge("9lives", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidName }},
-		{"name starting with an underscore", func(s *Sink) { s.Gauge("_x", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidName }},
-		{"name starting with a replaced character", func(s *Sink) { s.Gauge("é", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidName }},
-		{"name of 201 characters", func(s *Sink) { s.Gauge(strings.Repeat("a", 201), 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidName }},
-		{"odd tags", func(s *Sink) { s.Increment("x", 1, metricsink.KV("k")) }, func(st Stats) uint64 { return st.DroppedInvalidTags }},
+		{"empty name", func(s *Sink) { s.Increment("", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidName) }},
+		{"name starting with a digit", func(s *Sink) { s.Gauge("9lives", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidName) }},
+		{"name starting with an underscore", func(s *Sink) { s.Gauge("_x", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidName) }},
+		{"name starting with a replaced character", func(s *Sink) { s.Gauge("é", 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidName) }},
+		{"name of 201 characters", func(s *Sink) { s.Gauge(strings.Repeat("a", 201), 1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidName) }},
+		{"odd tags", func(s *Sink) { s.Increment("x", 1, metricsink.KV("k")) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidTags) }},
 		{"too many tags", func(s *Sink) {
 			s.Increment("x", 1, metricsink.KV("a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6", "g", "7", "h", "8").With("i", "9"))
-		}, func(st Stats) uint64 { return st.DroppedInvalidTags }},
-		{"empty tag key", func(s *Sink) { s.Histogram("x", 1, metricsink.KV("", "v")) }, func(st Stats) uint64 { return st.DroppedInvalidTags }},
-		{"negative increment", func(s *Sink) { s.Increment("x", -1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"NaN increment", func(s *Sink) { s.Increment("x", math.NaN(), metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"infinite increment", func(s *Sink) { s.Increment("x", math.Inf(1), metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"NaN gauge", func(s *Sink) { s.Gauge("x", math.NaN(), metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"infinite histogram", func(s *Sink) { s.Histogram("x", math.Inf(-1), metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"negative duration", func(s *Sink) { s.Duration("x", -time.Second, metricsink.Tags{}) }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"nil GaugeFunc", func(s *Sink) { s.GaugeFunc("x", metricsink.Tags{}, nil)() }, func(st Stats) uint64 { return st.DroppedInvalidValue }},
-		{"CounterFunc with a bad name", func(s *Sink) { s.CounterFunc("", metricsink.Tags{}, func() float64 { return 1 })() }, func(st Stats) uint64 { return st.DroppedInvalidName }},
+		}, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidTags) }},
+		{"empty tag key", func(s *Sink) { s.Histogram("x", 1, metricsink.KV("", "v")) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidTags) }},
+		{"negative increment", func(s *Sink) { s.Increment("x", -1, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"NaN increment", func(s *Sink) { s.Increment("x", math.NaN(), metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"infinite increment", func(s *Sink) { s.Increment("x", math.Inf(1), metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"NaN gauge", func(s *Sink) { s.Gauge("x", math.NaN(), metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"infinite histogram", func(s *Sink) { s.Histogram("x", math.Inf(-1), metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"negative duration", func(s *Sink) { s.Duration("x", -time.Second, metricsink.Tags{}) }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"nil GaugeFunc", func(s *Sink) { s.GaugeFunc("x", metricsink.Tags{}, nil)() }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidValue) }},
+		{"CounterFunc with a bad name", func(s *Sink) { s.CounterFunc("", metricsink.Tags{}, func() float64 { return 1 })() }, func(st Stats) uint64 { return st.Dropped.Get(drop.InvalidName) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,7 +258,7 @@ func TestAfterClose(t *testing.T) {
 	s.Histogram("a", 1, metricsink.Tags{})
 	s.Duration("a", 1, metricsink.Tags{})
 	s.GaugeFunc("a", metricsink.Tags{}, func() float64 { return 1 })()
-	if got := s.Stats().DroppedClosed; got != 5 {
+	if got := s.Stats().Dropped.Get(drop.Closed); got != 5 {
 		t.Errorf("DroppedClosed = %d, want 5", got)
 	}
 }
@@ -336,8 +337,8 @@ func TestPoller(t *testing.T) {
 	if want := int64(total.Load() / 4); sum != want {
 		t.Errorf("sum of counts = %d, want %d (last reading %v)", sum, want, float64(total.Load())/4)
 	}
-	if st := s.Stats(); st.DroppedInvalidValue == 0 {
-		t.Errorf("DroppedInvalidValue = 0, want the panicking GaugeFunc counted")
+	if st := s.Stats(); st.Dropped.Get(drop.Panic) == 0 {
+		t.Errorf("Dropped[panic] = 0, want the panicking GaugeFunc counted")
 	}
 }
 
@@ -528,7 +529,7 @@ func TestConcurrentUseAndClose(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	if st := s.Stats(); st.DroppedClosed == 0 || st.Sent == 0 {
+	if st := s.Stats(); st.Dropped.Get(drop.Closed) == 0 || st.Sent == 0 {
 		t.Errorf("Stats = %+v, want samples both sent and dropped after Close", st)
 	}
 }

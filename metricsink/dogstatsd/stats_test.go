@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
 // accounted is every sample Stats accounts for.
 func accounted(st Stats) uint64 {
-	return st.Sent + st.RoundedToZero + st.DroppedInvalidName + st.DroppedInvalidTags +
-		st.DroppedInvalidValue + st.DroppedClosed + st.DroppedClientError
+	return st.Sent + st.RoundedToZero + st.Dropped.Get(drop.InvalidName) + st.Dropped.Get(drop.InvalidTags) +
+		st.Dropped.Get(drop.InvalidValue) + st.Dropped.Get(drop.Closed) + st.Dropped.Get(drop.QueueFull)
 }
 
 // Every sample given is in exactly one count of Stats, increments that
