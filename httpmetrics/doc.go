@@ -94,5 +94,6 @@
 // With Options.AccessLog each request ends with one record, message
 // "http request", at info (error for 5xx), logged with the request's
 // context: method, route, path, status, duration, bytes (body bytes
-// written) and, through an enrich.New handler, request_id.
+// written), user_agent (at most 512 bytes), client_ip (the peer's address,
+// from RemoteAddr) and, through an enrich.New handler, request_id.
 package httpmetrics

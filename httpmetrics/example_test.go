@@ -10,10 +10,11 @@ import (
 
 	"github.com/realtimeserver/observability/httpmetrics"
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 func Example() {
-	sink, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+	sink, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
 	if err != nil {
 		panic(err)
 	}

@@ -26,6 +26,15 @@ const (
 	CountMetric = "http.requests"
 )
 
+// Descs are the declarations of the request metrics, made on the sink by
+// Middleware.
+var Descs = []metricsink.Desc{
+	{Name: DurationMetric, Kind: metricsink.Histogram, Unit: "seconds",
+		Help: "Time from the start of an HTTP request to the return of its handler, by route, method and status (hijacked connections excluded)."},
+	{Name: CountMetric, Kind: metricsink.Counter,
+		Help: "HTTP requests served, by route, method and status (101 for hijacked connections)."},
+}
+
 // Unmatched is the route of requests no pattern matched.
 const Unmatched = "unmatched"
 
@@ -77,6 +86,9 @@ func Middleware(sink metricsink.Sink, opts *Options) func(http.Handler) http.Han
 	}
 	if sink == nil {
 		sink = metricsink.Discard
+	}
+	for _, d := range Descs {
+		_ = metricsink.Declare(sink, d) // fixed, valid declarations
 	}
 	if o.RequestIDHeader == "" {
 		o.RequestIDHeader = DefaultRequestIDHeader
@@ -226,7 +238,32 @@ func (h *handler) accessLog(ctx context.Context, r *http.Request, route string, 
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 		slog.Int64("bytes", bytes),
+		slog.String("user_agent", userAgent(r)),
+		slog.String("client_ip", clientIP(r.RemoteAddr)),
 	)
+}
+
+// maxUserAgent bounds the user agent an access log record carries.
+const maxUserAgent = 512
+
+// userAgent returns r's User-Agent header, cut to maxUserAgent bytes.
+func userAgent(r *http.Request) string {
+	ua := r.Header.Get("User-Agent")
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return ua
+}
+
+// clientIP returns the host part of a RemoteAddr ("203.0.113.7:52110",
+// "[2001:db8::1]:443"): the peer's address, never a header the client
+// could forge.
+func clientIP(remoteAddr string) string {
+	host := remoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 }
 
 // route returns the route label of r, read after the handler returned.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // BenchmarkMiddleware measures one request through a ServeMux into a
@@ -17,7 +18,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"comments":[]}`))
 	})
-	prom, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+	prom, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,8 +27,8 @@ func (printSink) Duration(name string, _ time.Duration, tags metricsink.Tags) {
 
 func format(tags metricsink.Tags) string {
 	var s []string
-	for _, t := range tags.All() {
-		s = append(s, t.Key+"="+t.Value)
+	for k, v := range tags.All() {
+		s = append(s, k+"="+v)
 	}
 	return strings.Join(s, ",")
 }

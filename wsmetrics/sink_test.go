@@ -37,11 +37,13 @@ func seriesKey(name string, tags metricsink.Tags) string {
 	var b strings.Builder
 	b.WriteString(name)
 	b.WriteByte('{')
-	for i, t := range tags.All() {
+	i := 0
+	for k, v := range tags.All() {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(t.Key + "=" + t.Value)
+		i++
+		b.WriteString(k + "=" + v)
 	}
 	b.WriteByte('}')
 	return b.String()

@@ -146,13 +146,31 @@ type Tracker struct {
 	leakOnce sync.Once
 }
 
-// family is one channel label and its open-connection count.
+// family is one channel label, its open-connection count and the handles
+// of its series.
 type family struct {
 	name  string
 	count atomic.Int64
-	mu    sync.Mutex // serialises count changes and Gauge calls for non-FuncSinks
 	tags  metricsink.Tags
-	dir   [3]metricsink.Tags // channel, direction; indexed by Direction.index
+	// For sinks that are not FuncSinks: a change to send, and whether a
+	// goroutine is sending (see add).
+	pending, sending atomic.Bool
+	bytes            [3]metricsink.CounterHandle // indexed by Direction.index
+	dur              metricsink.TimerHandle
+}
+
+// Descs are the declarations of the WebSocket metrics, made on the sink
+// by NewTracker.
+var Descs = []metricsink.Desc{
+	{Name: MetricConnections, Kind: metricsink.Gauge,
+		Help: "Open WebSocket connections, by channel family."},
+	{Name: MetricDuration, Kind: metricsink.Histogram, Unit: "seconds",
+		Help:    "How long WebSocket connections stayed open, by channel family.",
+		Buckets: []float64{0.1, 1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600}},
+	{Name: MetricMessages, Kind: metricsink.Counter,
+		Help: "WebSocket messages, by channel family, event and direction (in, out)."},
+	{Name: MetricBytes, Kind: metricsink.Counter, Unit: "bytes",
+		Help: "WebSocket message payload bytes, by channel family and direction (in, out)."},
 }
 
 // NewTracker returns a Tracker recording into sink (metricsink.Discard when
@@ -176,6 +194,9 @@ func NewTracker(sink metricsink.Sink, opts *Options) *Tracker {
 		maxEvents:   o.MaxEvents,
 	}
 	_, t.funcSink = sink.(metricsink.FuncSink)
+	for _, d := range Descs {
+		_ = metricsink.Declare(sink, d) // fixed, valid declarations
+	}
 	if t.channelFunc == nil {
 		t.channelFunc = topicFamily
 	}
@@ -249,15 +270,23 @@ func (t *Tracker) Close() {
 	}
 }
 
+// add changes the open connections of f. A sink that is not a FuncSink
+// is sent the count with Sink.Gauge by one goroutine at a time, which
+// sends again as long as the count changed meanwhile, so that the last
+// value sent is the current count; no lock is held while calling the sink
+// and no caller waits for another.
 func (t *Tracker) add(f *family, delta int64) {
+	f.count.Add(delta)
 	if t.funcSink {
-		f.count.Add(delta)
 		return
 	}
-	f.mu.Lock()
-	n := f.count.Add(delta)
-	t.sink.Gauge(MetricConnections, float64(n), f.tags)
-	f.mu.Unlock()
+	f.pending.Store(true)
+	for f.pending.Load() && f.sending.CompareAndSwap(false, true) {
+		for f.pending.Swap(false) {
+			t.sink.Gauge(MetricConnections, float64(f.count.Load()), f.tags)
+		}
+		f.sending.Store(false)
+	}
 }
 
 // family returns the family of channel, creating it when under the cap.
@@ -287,8 +316,9 @@ func (t *Tracker) family(channel string) *family {
 	name = strings.Clone(name)
 	f := &family{name: name, tags: metricsink.KV("channel", name)}
 	for i, d := range directionNames {
-		f.dir[i] = metricsink.KV("channel", name, "direction", d)
+		f.bytes[i] = metricsink.NewCounter(t.sink, MetricBytes, metricsink.KV("channel", name, "direction", d))
 	}
+	f.dur = metricsink.NewTimer(t.sink, MetricDuration, f.tags)
 	fams := make(map[string]*family, len(old)+1)
 	for k, v := range old {
 		fams[k] = v
@@ -430,7 +460,7 @@ func (s *connState) record(dir Direction, ev string, n int) {
 
 func (s *connState) bytes(i, n int) {
 	if n > 0 {
-		s.t.sink.Increment(MetricBytes, float64(n), s.f.dir[i])
+		s.f.bytes[i].Add(float64(n))
 	}
 }
 
@@ -440,7 +470,7 @@ func (s *connState) close() bool {
 		return false
 	}
 	s.t.add(s.f, -1)
-	s.t.sink.Duration(MetricDuration, time.Since(s.start), s.f.tags)
+	s.f.dur.Since(s.start)
 	return true
 }
 
