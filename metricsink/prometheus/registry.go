@@ -345,8 +345,9 @@ func New(opts *Options) (*Registry, error) {
 	dropFam := p.newFamilyLocked("metricsink_dropped_samples_total", metricsink.Counter,
 		"Samples the metrics registry dropped, by reason: "+strings.Join(reasons, ", ")+".", "", nil, true)
 	for _, r := range registryReasons {
-		s := p.newSeriesLocked(dropFam, []Tag{{Key: "reason", Value: r.String()}})
-		s.read = func() float64 { return float64(p.dropped.Load(r)) }
+		p.newSeriesLocked(dropFam, []Tag{{Key: "reason", Value: r.String()}}, func(s *series) {
+			s.read = func() float64 { return float64(p.dropped.Load(r)) }
+		})
 	}
 	p.overflowFam = p.newFamilyLocked("metricsink_overflow_series_total", metricsink.Counter,
 		"Samples recorded in an overflow series because their metric had reached its series limit.", "", nil, true)
@@ -642,7 +643,7 @@ func (p *Registry) entryLocked(o op, name string, tags *metricsink.Tags) *entry 
 			slog.Int("limit", p.maxTotal))
 		return &entry{why: drop.Overflow}
 	}
-	s := p.newSeriesLocked(fam, labels)
+	s := p.newSeriesLocked(fam, labels, nil)
 	fam.nreal++
 	return &entry{s: s}
 }
@@ -666,8 +667,7 @@ func (p *Registry) overflowLocked(fam *family, o op, labels []Tag) *entry {
 			p.dropLocked(drop.Overflow, o.typ(), fam.name, "too many distinct tag key sets past the series limit")
 			return &entry{why: drop.Overflow}
 		}
-		s = p.newSeriesLocked(fam, other)
-		s.overflow = true
+		s = p.newSeriesLocked(fam, other, func(s *series) { s.overflow = true })
 		fam.noverflow++
 		p.queue("overflow\x00"+fam.name, "metricsink: metric reached its series limit; new tag combinations are recorded with every tag value \"other\"",
 			slog.String("metric", fam.name), slog.Int("limit", p.maxSeries))
@@ -681,7 +681,7 @@ func (p *Registry) overflowLocked(fam *family, o op, labels []Tag) *entry {
 
 func (p *Registry) ovCountLocked(fam *family) *series {
 	if fam.ovCount == nil {
-		fam.ovCount = p.newSeriesLocked(p.overflowFam, []Tag{{Key: "metric", Value: fam.name}})
+		fam.ovCount = p.newSeriesLocked(p.overflowFam, []Tag{{Key: "metric", Value: fam.name}}, nil)
 	}
 	return fam.ovCount
 }

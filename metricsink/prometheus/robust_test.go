@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -429,5 +430,44 @@ func TestMemoryBound(t *testing.T) {
 		if kb>>10 >= tt.maxMB {
 			t.Errorf("%s: peak RSS %d MB, want under %d MB", tt.workload, kb>>10, tt.maxMB)
 		}
+	}
+}
+
+// TestRegisterWhileSnapshotting registers and unregisters GaugeFunc and
+// CounterFunc series, and records into overflow series, while other
+// goroutines take snapshots and scrapes: under -race, a series written
+// after it was published to the lock-free readers is reported.
+func TestRegisterWhileSnapshotting(t *testing.T) {
+	reg, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true, MaxSeriesPerMetric: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = reg.Snapshot()
+				reg.WritePrometheus(io.Discard)
+			}
+		})
+	}
+	for i := range 200 {
+		tags := metricsink.KV("i", strconv.Itoa(i%8))
+		undo, _ := metricsink.GaugeFunc(reg, "pool.open", tags, func() float64 { return float64(i) })
+		undoC, _ := metricsink.CounterFunc(reg, "pool.waits", tags, func() float64 { return float64(i) })
+		reg.Increment("requests", 1, metricsink.KV("path", strconv.Itoa(i))) // past 4 series: overflow
+		undo()
+		undoC()
+	}
+	close(stop)
+	readers.Wait()
+	if got := counterValue(reg.Snapshot(), "requests_total"); got != 200 {
+		t.Errorf("requests_total summed over its series = %v, want 200", got)
 	}
 }

@@ -166,7 +166,11 @@ func (f *family) setHelp(h string) { f.helpSnap.Store(&h) }
 
 // newSeriesLocked creates a series of fam with labels (sorted by key; the
 // constant labels are added to the registry's own families here).
-func (p *Registry) newSeriesLocked(fam *family, labels []Tag) *series {
+//
+// setup, when not nil, completes the series before it is published: once
+// in fam.list, a series is read without the lock (scrapes, Snapshot), so
+// no field may be written after this returns.
+func (p *Registry) newSeriesLocked(fam *family, labels []Tag, setup func(*series)) *series {
 	canon := string(renderLabels(nil, labels))
 	if fam.internal && len(p.constLabels) > 0 {
 		labels = append(slices.Clone(labels), p.constLabels...)
@@ -176,6 +180,9 @@ func (p *Registry) newSeriesLocked(fam *family, labels []Tag) *series {
 	if fam.kind == metricsink.Histogram {
 		bs := fam.buckets.Load()
 		s.hist = &histogram{bounds: bs.bounds, counts: make([]atomic.Uint64, len(bs.bounds)+1)}
+	}
+	if setup != nil {
+		setup(s)
 	}
 	fam.byCanon[canon] = s
 	old := *fam.list.Load()
@@ -282,9 +289,10 @@ func (p *Registry) register(o op, name string, tags *metricsink.Tags, f func() f
 		p.dropLocked(drop.Overflow, fam.kind.String(), name, "the registry reached its limit on series (Options.MaxSeries)")
 		return noop
 	}
-	s := p.newSeriesLocked(fam, labels)
+	s := p.newSeriesLocked(fam, labels, func(s *series) {
+		s.fn = &callback{f: f, counter: o == opCounterFunc}
+	})
 	fam.nreal++
-	s.fn = &callback{f: f, counter: o == opCounterFunc}
 	funcs := append(slices.Clone(*p.funcs.Load()), s)
 	p.funcs.Store(&funcs)
 	var once sync.Once

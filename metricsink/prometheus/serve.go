@@ -121,7 +121,7 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 	labels := []Tag{{Key: "url", Value: p.cleanValue(redacted)}}
 	errs := p.pushFam.byCanon[string(renderLabels(nil, labels))]
 	if errs == nil {
-		errs = p.newSeriesLocked(p.pushFam, labels)
+		errs = p.newSeriesLocked(p.pushFam, labels, nil)
 	}
 	p.mu.Unlock()
 
