@@ -24,16 +24,29 @@
 // query whose context ends before its rows were read to the end counts as
 // an error.
 //
-// operation is the SQL verb: select, insert (also REPLACE and UPSERT),
-// update, delete, begin, commit, rollback, or other (DDL, PRAGMA, anything
-// unread). WITH ... and leading comments and parentheses are skipped.
+// operation is the SQL verb: select (also VALUES), insert (also REPLACE
+// and UPSERT), update, delete, begin, commit, rollback, the DDL verbs
+// create, alter, drop and truncate, or other (PRAGMA, SET, EXPLAIN, VACUUM,
+// anything unread). Leading comments and parentheses are skipped, and so is
+// WITH ...: the verb is the main statement's.
 //
-// source is the main table: after FROM for a select, INTO for an insert,
-// UPDATE, DELETE FROM; schema and quotes removed, in lower case
-// ("public"."Comments" is comments). It is "none" for a statement without
-// a table (SELECT 1, and begin, commit, rollback) and "unknown" when the
-// statement cannot be read. WithSource sets it for the queries of one
-// context, and for the transaction begun with it.
+// source is the main table: after FROM (or, when that names no table,
+// the first JOIN) for a select, INTO for an insert, UPDATE, DELETE FROM;
+// for DDL the table created, altered, dropped or truncated, and for an
+// index, trigger, rule or policy the table after ON (CREATE TABLE IF NOT
+// EXISTS comments … and CREATE INDEX … ON comments are both create on
+// comments). Schema and quotes are removed, in lower case
+// ("public"."Comments" is comments). A common table expression's name is
+// never a source: a statement that reads one has the source of the table
+// the expression reads or writes (WITH recent AS (SELECT … FROM comments)
+// SELECT … FROM recent is a select on comments), recursive ones included;
+// one that reads no table is "none". It is "none" for a statement without
+// a table (SELECT 1, begin, commit, rollback, DDL on schemas, functions,
+// types or an index dropped by name) and "unknown" when the statement
+// cannot be read (operation other, a table name that is not a plain
+// identifier, WITH nested more than four deep, or more than 32 common table
+// expressions). WithSource sets it for the queries of one context, and for
+// the transaction begun with it.
 //
 // Labels stay bounded whatever SQL the application builds: a database
 // reports at most MaxSources distinct sources (later ones are "other"),
@@ -43,12 +56,10 @@
 // (others are read again each time, which costs well under a microsecond
 // for a statement of ordinary length).
 //
-// The reading of a text is remembered by the address and length of its
-// bytes as well as by its content, which relies on Go strings being
-// immutable. SQL strings must therefore not alias memory that is later
-// reused for other bytes, such as unsafe.String over a pooled []byte: a
-// new statement in the same bytes would be reported with the source and
-// operation of the old one. string(b) and strings.Builder are safe.
+// A statement whose reading is kept also keeps handles of its series
+// (metricsink.NewTimer, NewCounter), so that recording it looks nothing up
+// in the Sink. The metrics are declared on the Sink, with help text (see
+// Descs).
 //
 // When the Sink is a metricsink.FuncSink (the Prometheus sink is), the
 // pool statistics of sql.DBStats are read at each scrape, tagged db:

@@ -27,14 +27,14 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(body)
-	for _, op := range []string{"other", "insert", "select"} {
+	for _, op := range []string{"create", "insert", "select"} {
 		for _, s := range sink.Samples("db.queries", "operation", op) {
 			fmt.Println(op, s.Tags["source"], s.Value)
 		}
 	}
 	// Output:
 	// first!
-	// other unknown 1
+	// create comments 1
 	// insert comments 1
 	// select comments 1
 }

@@ -147,7 +147,7 @@ func TestNarrowDriver(t *testing.T) {
 				t.Errorf("read-only BeginTx on a driver without ConnBeginTx: %v; want database/sql's error", err)
 			}
 			for _, k := range []struct{ source, op string }{
-				{SourceUnknown, OpOther}, {"comments", OpInsert}, {"comments", OpSelect}, {"comments", OpUpdate},
+				{"comments", OpCreate}, {"comments", OpInsert}, {"comments", OpSelect}, {"comments", OpUpdate},
 				{SourceNone, OpBegin}, {SourceNone, OpCommit},
 			} {
 				wantCount(t, k.source+"/"+k.op+" (once, not again for driver.ErrSkip)", rec.queries(k.source, k.op), 1)

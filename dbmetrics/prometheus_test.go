@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/realtimeserver/observability/internal/testenv"
-	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // TestPrometheusExposition runs queries into the real Prometheus sink and
 // checks the exposed names, and that promtool finds nothing to complain of.
 func TestPrometheusExposition(t *testing.T) {
-	prom, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+	prom, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -46,6 +45,43 @@ type stmtInfo struct {
 	operation string
 	source    string
 	tags      metricsink.Tags
+	h         *stmtHandles // nil for the transaction statements, shared by every database
+}
+
+// stmtHandles are the handles of one statement's series: resolved once,
+// so that recording a query looks nothing up.
+type stmtHandles struct {
+	duration metricsink.TimerHandle
+	queries  metricsink.CounterHandle
+	errors   metricsink.CounterHandle
+}
+
+func newStmtHandles(sink metricsink.Sink, tags metricsink.Tags) *stmtHandles {
+	return &stmtHandles{
+		duration: metricsink.NewTimer(sink, metricDuration, tags),
+		queries:  metricsink.NewCounter(sink, metricQueries, tags),
+		errors:   metricsink.NewCounter(sink, metricErrors, tags),
+	}
+}
+
+// Descs are the declarations of the query metrics, made on the Sink by
+// Open and OpenConnector.
+var Descs = []metricsink.Desc{
+	{Name: metricDuration, Kind: metricsink.Histogram, Unit: "seconds",
+		Help: "Time database queries, execs, begins, commits and rollbacks took, by source (table) and operation."},
+	{Name: metricQueries, Kind: metricsink.Counter,
+		Help: "Database queries, execs, begins, commits and rollbacks, by source (table) and operation."},
+	{Name: metricErrors, Kind: metricsink.Counter,
+		Help: "Database queries, execs, begins, commits and rollbacks that failed, by source (table) and operation."},
+	{Name: "db.pool.max_open_connections", Kind: metricsink.Gauge, Help: "Maximum number of open connections to the database (0: unlimited)."},
+	{Name: "db.pool.open_connections", Kind: metricsink.Gauge, Help: "Established connections to the database, in use or idle."},
+	{Name: "db.pool.in_use_connections", Kind: metricsink.Gauge, Help: "Connections to the database currently in use."},
+	{Name: "db.pool.idle_connections", Kind: metricsink.Gauge, Help: "Idle connections to the database."},
+	{Name: "db.pool.waits", Kind: metricsink.Counter, Help: "Times a query waited for a free connection."},
+	{Name: "db.pool.wait_seconds", Kind: metricsink.Counter, Unit: "seconds", Help: "Total time queries waited for a free connection."},
+	{Name: "db.pool.closed_max_idle", Kind: metricsink.Counter, Help: "Connections closed because of SetMaxIdleConns."},
+	{Name: "db.pool.closed_max_idle_time", Kind: metricsink.Counter, Help: "Connections closed because of SetConnMaxIdleTime."},
+	{Name: "db.pool.closed_max_lifetime", Kind: metricsink.Counter, Help: "Connections closed because of SetConnMaxLifetime."},
 }
 
 var (
@@ -62,9 +98,12 @@ type instrument struct {
 	slow   time.Duration
 	maxSQL int
 
-	cache   sync.Map // SQL text -> *stmtInfo
-	cached  atomic.Int64
-	byAddr  [addrSlots]atomic.Pointer[addrSlot]
+	// cache maps SQL texts to their reading: an immutable map read
+	// without a lock, replaced under cacheMu (at most MaxCachedStatements
+	// times).
+	cache   atomic.Pointer[map[string]*stmtInfo]
+	cacheMu sync.Mutex
+	tx      [3]*stmtHandles // begin, commit, rollback
 	srcMu   sync.Mutex
 	sources sync.Map // source -> string (the admitted value)
 	nsrc    int      // guarded by srcMu
@@ -85,44 +124,49 @@ func newInstrument(opts *Options) *instrument {
 	if in.maxSQL == 0 {
 		in.maxSQL = DefaultMaxSQLLength
 	}
+	for _, d := range Descs {
+		_ = metricsink.Declare(in.sink, d) // fixed, valid declarations
+	}
+	for i, info := range []*stmtInfo{txBegin, txCommit, txRollback} {
+		in.tx[i] = newStmtHandles(in.sink, info.tags)
+	}
+	empty := map[string]*stmtInfo{}
+	in.cache.Store(&empty)
 	return in
 }
 
-// addrSlots is the size of the cache by address, a power of two.
-const addrSlots = 256
-
-// addrSlot remembers the reading of the SQL text at one address. Holding
-// the address keeps the bytes alive, and strings are immutable, so the
-// same address and length mean the same text.
-type addrSlot struct {
-	data *byte
-	n    int
-	info *stmtInfo
-}
-
-// info returns the reading of q: first from the cache by address (SQL is
-// most often a constant, whose bytes never move; a text is stored there
-// when it is first read), then from the cache by text, then by reading q.
+// info returns the reading of q, from the cache or by reading q (and
+// caching it while there is room).
 func (in *instrument) info(q string) *stmtInfo {
-	data := unsafe.StringData(q)
-	slot := &in.byAddr[(uintptr(unsafe.Pointer(data))>>3^uintptr(len(q)))&(addrSlots-1)]
-	if s := slot.Load(); s != nil && s.data == data && s.n == len(q) {
-		return s.info
-	}
-	if v, ok := in.cache.Load(q); ok {
-		// Not stored by address: texts built per call (sqlx's named
-		// queries) would allocate a slot each time.
-		return v.(*stmtInfo)
+	if info := (*in.cache.Load())[q]; info != nil {
+		return info
 	}
 	op, src := readSQL(q)
 	src = in.admit(src)
-	info := &stmtInfo{sql: q, operation: op, source: src, tags: metricsink.KV("source", src, "operation", op)}
-	if len(q) <= MaxCachedSQLLen && in.cached.Load() < MaxCachedStatements {
-		if _, loaded := in.cache.LoadOrStore(q, info); !loaded {
-			in.cached.Add(1)
-		}
-		slot.Store(&addrSlot{data: data, n: len(q), info: info})
+	tags := metricsink.KV("source", src, "operation", op)
+	if len(q) > MaxCachedSQLLen {
+		return &stmtInfo{sql: q, operation: op, source: src, tags: tags}
 	}
+	in.cacheMu.Lock()
+	defer in.cacheMu.Unlock()
+	old := *in.cache.Load()
+	if info := old[q]; info != nil {
+		return info
+	}
+	info := &stmtInfo{sql: q, operation: op, source: src, tags: tags}
+	if len(old) >= MaxCachedStatements {
+		return info
+	}
+	// Handles resolve the series on the sink: done outside the sink's
+	// own locks, and only for statements that are kept.
+	info.sql = strings.Clone(q)
+	info.h = newStmtHandles(in.sink, tags)
+	next := make(map[string]*stmtInfo, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[info.sql] = info
+	in.cache.Store(&next)
 	return info
 }
 
@@ -184,20 +228,46 @@ func countsAsError(err error) bool {
 // end records c as finished now, with err its outcome.
 func (in *instrument) end(ctx context.Context, c *call, err error) {
 	d := now() - c.start
-	tags := c.info.tags
 	source := c.info.source
-	if c.source != "" {
+	switch h := in.handles(c.info); {
+	case c.source != "":
 		source = c.source
-		tags = metricsink.KV("source", source, "operation", c.info.operation)
-	}
-	in.sink.Duration(metricDuration, d, tags)
-	in.sink.Increment(metricQueries, 1, tags)
-	if countsAsError(err) {
-		in.sink.Increment(metricErrors, 1, tags)
+		tags := metricsink.KV("source", source, "operation", c.info.operation)
+		in.sink.Duration(metricDuration, d, tags)
+		in.sink.Increment(metricQueries, 1, tags)
+		if countsAsError(err) {
+			in.sink.Increment(metricErrors, 1, tags)
+		}
+	case h != nil:
+		h.duration.Observe(d)
+		h.queries.Inc()
+		if countsAsError(err) {
+			h.errors.Inc()
+		}
+	default:
+		in.sink.Duration(metricDuration, d, c.info.tags)
+		in.sink.Increment(metricQueries, 1, c.info.tags)
+		if countsAsError(err) {
+			in.sink.Increment(metricErrors, 1, c.info.tags)
+		}
 	}
 	if in.slow > 0 && d > in.slow {
 		in.logSlow(ctx, c.info, source, d)
 	}
+}
+
+// handles returns the handles of info's series, or nil when it has none
+// (a statement not cached).
+func (in *instrument) handles(info *stmtInfo) *stmtHandles {
+	switch info {
+	case txBegin:
+		return in.tx[0]
+	case txCommit:
+		return in.tx[1]
+	case txRollback:
+		return in.tx[2]
+	}
+	return info.h
 }
 
 func (in *instrument) logSlow(ctx context.Context, info *stmtInfo, source string, d time.Duration) {

@@ -66,7 +66,7 @@ func wantCount(t *testing.T, what string, got, want float64) {
 func TestSQLiteEntryPoints(t *testing.T) {
 	db, rec := openSQLite(t, nil)
 	ctx := context.Background()
-	wantCount(t, "other/unknown queries after CREATE TABLE", rec.queries(SourceUnknown, OpOther), 1)
+	wantCount(t, "create/comments queries after CREATE TABLE", rec.queries("comments", OpCreate), 1)
 
 	if _, err := db.ExecContext(ctx, "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", 1, 7, "first"); err != nil {
 		t.Fatal(err)
@@ -218,7 +218,7 @@ func TestSQLiteErrors(t *testing.T) {
 		wantErrors  float64
 		wantQueries float64
 	}{
-		{"syntax", "SELEKT * FROM comments", nil, SourceUnknown, OpOther, true, 1, 2}, // and CREATE TABLE
+		{"syntax", "SELEKT * FROM comments", nil, SourceUnknown, OpOther, true, 1, 1},
 		{"missing table", "SELECT * FROM missing", nil, "missing", OpSelect, true, 1, 1},
 		{"constraint", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{1, 1, "y"}, "comments", OpInsert, false, 1, 2},
 		{"unique", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{2, 1, "x"}, "comments", OpInsert, false, 2, 3},
@@ -267,8 +267,9 @@ func TestSQLiteContextCanceled(t *testing.T) {
 	if !errors.Is(rows.Err(), context.Canceled) {
 		t.Skipf("driver reported %v, not context.Canceled", rows.Err())
 	}
-	wantCount(t, "c/select queries", rec.queries("c", OpSelect), 1)
-	wantCount(t, "c/select errors", rec.errors("c", OpSelect), 1)
+	// The recursive CTE c reads no table: its source is none.
+	wantCount(t, "none/select queries", rec.queries(SourceNone, OpSelect), 1)
+	wantCount(t, "none/select errors", rec.errors(SourceNone, OpSelect), 1)
 }
 
 func TestSQLiteRowsDurationUntilClose(t *testing.T) {
@@ -339,16 +340,26 @@ func TestSQLiteSlowQueryLog(t *testing.T) {
 	if el := time.Since(start); el < 100*time.Millisecond {
 		t.Fatalf("the slow query took only %v; make it slower", el)
 	}
-	if got := len(rec.durs("c", OpSelect)); got != 1 {
-		t.Errorf("c/select samples = %d; want 1", got)
+	// A recursive CTE that reads no table has no source: c is its name,
+	// not a table. SELECT 1 above is the other none/select sample.
+	if got := len(rec.durs(SourceNone, OpSelect)); got != 2 {
+		t.Errorf("none/select samples = %d; want 2", got)
 	}
 
 	mu.Lock()
 	out := buf.String()
 	mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
+	// openSQLite creates the schema with the same logger; on a loaded
+	// machine a CREATE can pass the 50 ms threshold too. Those lines are
+	// right, and not what this test is about.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(l, `"operation":"create"`) {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) != 1 {
-		t.Fatalf("logged %d lines; want 1 (the slow query only):\n%s", len(lines), out)
+		t.Fatalf("logged %d lines besides the schema's; want 1 (the slow query only):\n%s", len(lines), out)
 	}
 	if strings.Contains(out, secret) || strings.Contains(out, fmt.Sprint(n)) {
 		t.Errorf("the log shows an argument value: %s", out)
@@ -358,7 +369,7 @@ func TestSQLiteSlowQueryLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSQL := "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM…"
-	for k, want := range map[string]any{"level": "WARN", "msg": "slow query", "source": "c", "operation": "select", "sql": wantSQL} {
+	for k, want := range map[string]any{"level": "WARN", "msg": "slow query", "source": SourceNone, "operation": "select", "sql": wantSQL} {
 		if rec0[k] != want {
 			t.Errorf("log %s = %v; want %v", k, rec0[k], want)
 		}
@@ -585,7 +596,7 @@ func TestSourceAndCacheBounds(t *testing.T) {
 			t.Fatalf("statement %d: source %q; want %q", i, info.source, want)
 		}
 	}
-	if n := in.cached.Load(); n != MaxCachedStatements {
+	if n := len(*in.cache.Load()); n != MaxCachedStatements {
 		t.Errorf("cached %d statements; want %d", n, MaxCachedStatements)
 	}
 	if got := in.admit("t5"); got != "t5" {
@@ -599,7 +610,7 @@ func TestSourceAndCacheBounds(t *testing.T) {
 	if info := in2.info(long); info.source != "t1" {
 		t.Errorf("long statement source %q; want t1", info.source)
 	}
-	if n := in2.cached.Load(); n != 0 {
+	if n := len(*in2.cache.Load()); n != 0 {
 		t.Errorf("a statement longer than MaxCachedSQLLen was cached")
 	}
 }

@@ -5,8 +5,9 @@ import "strings"
 // This file reads the operation and the main table from a SQL statement.
 // It is not a parser: a small lexer that knows strings, quoted identifiers,
 // comments and parentheses, and enough grammar to find the verb and the
-// table after FROM, INTO, UPDATE or DELETE FROM. It never fails: what it
-// cannot read is operation "other" or source "unknown".
+// table after FROM, JOIN, INTO, UPDATE, DELETE FROM, the table named by DDL,
+// and what a common table expression reads or writes. It never fails: what
+// it cannot read is operation "other" or source "unknown".
 
 // Operations, the values of the operation tag.
 const (
@@ -17,13 +18,23 @@ const (
 	OpBegin    = "begin"
 	OpCommit   = "commit"
 	OpRollback = "rollback"
-	OpOther    = "other"
+	// DDL: CREATE, ALTER, DROP and TRUNCATE, with the table they act on as
+	// the source (for an index, trigger, rule or policy: the table after ON).
+	OpCreate   = "create"
+	OpAlter    = "alter"
+	OpDrop     = "drop"
+	OpTruncate = "truncate"
+	// OpOther is every statement the reader does not interpret (PRAGMA,
+	// SET, EXPLAIN, VACUUM, a syntax error, …); its source is SourceUnknown.
+	OpOther = "other"
 )
 
 // Reserved values of the source tag.
 const (
 	// SourceNone is the source of a statement that names no table:
-	// SELECT 1, and the transaction statements begin, commit and rollback.
+	// SELECT 1, the transaction statements begin, commit and rollback, a
+	// select from a common table expression that reads no table, and DDL
+	// on something other than a table (CREATE SCHEMA, DROP INDEX name, …).
 	SourceNone = "none"
 	// SourceUnknown is the source of a statement the reader cannot read.
 	SourceUnknown = "unknown"
@@ -200,8 +211,48 @@ func equalFoldASCII(s, lower string) bool {
 // readSQL returns the operation and the main table of the statement q. The
 // table is the last part of a qualified name, unquoted and in lower case;
 // it is SourceNone when the statement names no table and SourceUnknown when
-// the reader cannot tell. readSQL never panics and does work linear in len(q).
+// the reader cannot tell. readSQL never panics and does work linear in len(q)
+// (times maxWithDepth at most, for common table expressions nested in
+// common table expressions).
 func readSQL(q string) (operation, source string) {
+	return readStatement(q, nil, maxWithDepth)
+}
+
+// maxWithDepth bounds how deeply WITH clauses nested in the bodies of
+// common table expressions are read; deeper bodies are SourceUnknown.
+const maxWithDepth = 4
+
+// maxCTEs bounds the common table expressions remembered for one
+// statement, so that resolving names stays linear in the statement's
+// length. Past it, a name that is not one of those remembered resolves to
+// SourceUnknown: it may be a table or one of the others.
+const maxCTEs = 32
+
+// cte is a common table expression: its name and the table it reads or
+// writes (SourceNone when it reads none, as a generated series).
+type cte struct{ name, source string }
+
+// resolve maps a table name read from the statement to its source: a
+// common table expression's name becomes that expression's source.
+func resolve(ctes []cte, name string) string {
+	for i := len(ctes) - 1; i >= 0; i-- {
+		if ctes[i].name == name && name != SourceUnknown {
+			return ctes[i].source
+		}
+	}
+	if len(ctes) > 0 && ctes[len(ctes)-1] == tooManyCTEs {
+		return SourceUnknown
+	}
+	return name
+}
+
+// tooManyCTEs ends a list of common table expressions that was cut at
+// maxCTEs.
+var tooManyCTEs = cte{"", SourceUnknown}
+
+// readStatement is readSQL with the common table expressions of the
+// enclosing statements in scope, and budget more levels of WITH to read.
+func readStatement(q string, outer []cte, budget int) (operation, source string) {
 	l := lexer{s: q}
 	depth := 0
 	t := l.next()
@@ -209,15 +260,16 @@ func readSQL(q string) (operation, source string) {
 		depth++
 		t = l.next()
 	}
+	ctes := outer
 	if t.kw("with") {
-		t = skipWith(&l)
+		t, ctes = readWith(&l, q, outer, budget)
 	}
 	if t.kind != tokWord {
 		return OpOther, SourceUnknown
 	}
 	switch {
-	case t.kw("select"):
-		return OpSelect, fromSource(&l, depth)
+	case t.kw("select"), t.kw("values"):
+		return OpSelect, fromSource(&l, depth, ctes)
 	case t.kw("insert"), t.kw("replace"), t.kw("upsert"):
 		// INSERT [OR REPLACE] INTO t, REPLACE INTO t, UPSERT INTO t.
 		for {
@@ -229,7 +281,7 @@ func readSQL(q string) (operation, source string) {
 				return OpInsert, SourceUnknown
 			}
 		}
-		return OpInsert, tableName(&l)
+		return OpInsert, resolve(ctes, tableName(&l))
 	case t.kw("update"):
 		// UPDATE [OR ROLLBACK|ABORT|REPLACE|FAIL|IGNORE] [ONLY] t.
 		save := l
@@ -238,25 +290,112 @@ func readSQL(q string) (operation, source string) {
 		} else {
 			l = save
 		}
-		return OpUpdate, tableName(&l)
+		return OpUpdate, resolve(ctes, tableName(&l))
 	case t.kw("delete"):
 		if !l.next().kw("from") {
 			return OpDelete, SourceUnknown
 		}
-		return OpDelete, tableName(&l)
+		return OpDelete, resolve(ctes, tableName(&l))
 	case t.kw("begin"), t.kw("start"):
 		return OpBegin, SourceNone
 	case t.kw("commit"), t.kw("end"):
 		return OpCommit, SourceNone
 	case t.kw("rollback"), t.kw("abort"):
 		return OpRollback, SourceNone
+	case t.kw("create"):
+		return OpCreate, ddlSource(&l, true)
+	case t.kw("alter"):
+		return OpAlter, ddlSource(&l, false)
+	case t.kw("drop"):
+		return OpDrop, ddlSource(&l, false)
+	case t.kw("truncate"):
+		// TRUNCATE [TABLE] [ONLY] t [, …]
+		save := l
+		if !l.next().kw("table") {
+			l = save
+		}
+		return OpTruncate, tableName(&l)
 	}
 	return OpOther, SourceUnknown
 }
 
-// skipWith skips the common table expressions after WITH and returns the
-// first token of the main statement.
-func skipWith(l *lexer) token {
+// ddlSource reads what follows CREATE (create is true), ALTER or DROP and
+// returns the table the statement acts on:
+//
+//	CREATE [OR REPLACE] [TEMP|UNLOGGED|VIRTUAL|…] TABLE|VIEW|SEQUENCE [IF NOT EXISTS] name
+//	ALTER|DROP TABLE|VIEW|MATERIALIZED VIEW|SEQUENCE|FOREIGN TABLE [IF EXISTS] [ONLY] name
+//	CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] [name] ON [ONLY] table
+//	CREATE|DROP TRIGGER|RULE|POLICY name … ON table
+//
+// An index dropped or altered by its name alone, and objects that are not
+// tables (schemas, functions, types, extensions, …), are SourceNone.
+func ddlSource(l *lexer, create bool) string {
+	for range 8 { // modifiers before the kind of object
+		t := l.next()
+		switch {
+		case t.kind != tokWord:
+			return SourceUnknown
+		case t.kw("or"), t.kw("replace"), t.kw("temp"), t.kw("temporary"), t.kw("unlogged"),
+			t.kw("global"), t.kw("local"), t.kw("virtual"), t.kw("materialized"), t.kw("foreign"),
+			t.kw("unique"), t.kw("recursive"), t.kw("constraint"):
+			continue
+		case t.kw("table"), t.kw("view"), t.kw("sequence"):
+			skipIfExists(l)
+			return tableName(l)
+		case t.kw("index"):
+			if !create {
+				return SourceNone
+			}
+			return afterOn(l)
+		case t.kw("trigger"), t.kw("rule"), t.kw("policy"):
+			return afterOn(l)
+		default:
+			return SourceNone
+		}
+	}
+	return SourceUnknown
+}
+
+// skipIfExists skips IF EXISTS and IF NOT EXISTS.
+func skipIfExists(l *lexer) {
+	save := *l
+	if !l.next().kw("if") {
+		*l = save
+		return
+	}
+	t := l.next()
+	if t.kw("not") {
+		t = l.next()
+	}
+	if !t.kw("exists") {
+		*l = save
+	}
+}
+
+// afterOn finds the first ON outside parentheses and returns the table after
+// it; SourceNone when there is none (DROP TRIGGER name in SQLite).
+func afterOn(l *lexer) string {
+	depth := 0
+	for {
+		t := l.next()
+		switch {
+		case t.kind == tokEOF || t.is(';'):
+			return SourceNone
+		case t.is('('):
+			depth++
+		case t.is(')'):
+			depth--
+		case depth == 0 && t.kw("on"):
+			return tableName(l)
+		}
+	}
+}
+
+// readWith reads the common table expressions after WITH, each with the
+// source its body reads or writes, and returns the first token of the main
+// statement and the expressions in scope for it.
+func readWith(l *lexer, q string, outer []cte, budget int) (token, []cte) {
+	ctes := outer[:len(outer):len(outer)] // never append to the caller's slice
 	t := l.next()
 	if t.kw("recursive") {
 		t = l.next()
@@ -264,15 +403,16 @@ func skipWith(l *lexer) token {
 	for {
 		// name [(columns)] AS [NOT] [MATERIALIZED] ( body )
 		if t.kind != tokWord && t.kind != tokQuoted {
-			return token{kind: tokEOF}
+			return token{kind: tokEOF}, ctes
 		}
+		name := ident(t.text)
 		t = l.next()
 		if t.is('(') {
 			skipParens(l)
 			t = l.next()
 		}
 		if !t.kw("as") {
-			return token{kind: tokEOF}
+			return token{kind: tokEOF}, ctes
 		}
 		t = l.next()
 		if t.kw("not") {
@@ -282,36 +422,56 @@ func skipWith(l *lexer) token {
 			t = l.next()
 		}
 		if !t.is('(') {
-			return token{kind: tokEOF}
+			return token{kind: tokEOF}, ctes
 		}
-		skipParens(l)
+		start := l.i
+		end := len(q)
+		if skipParens(l) {
+			end = l.i - 1 // the closing parenthesis
+		}
+		source := SourceUnknown
+		if budget > 0 && name != SourceUnknown && len(ctes) < maxCTEs {
+			// The body may refer to its own name (WITH RECURSIVE): that
+			// reference reads no table of its own.
+			self := append(ctes, cte{name, SourceNone})
+			_, source = readStatement(q[start:end], self, budget-1)
+		}
+		switch {
+		case len(ctes) < maxCTEs:
+			ctes = append(ctes, cte{name, source})
+		case ctes[len(ctes)-1] != tooManyCTEs:
+			ctes = append(ctes, tooManyCTEs)
+		}
 		t = l.next()
 		if !t.is(',') {
-			return t
+			return t, ctes
 		}
 		t = l.next()
 	}
 }
 
-// skipParens skips to just after the parenthesis that closes one already read.
-func skipParens(l *lexer) {
+// skipParens skips to just after the parenthesis that closes one already
+// read, and reports whether there was one (false at the end of the text).
+func skipParens(l *lexer) bool {
 	depth := 1
 	for depth > 0 {
 		t := l.next()
 		switch {
 		case t.kind == tokEOF:
-			return
+			return false
 		case t.is('('):
 			depth++
 		case t.is(')'):
 			depth--
 		}
 	}
+	return true
 }
 
-// fromSource finds the FROM of a SELECT at the given parenthesis depth and
-// returns the table after it. FROM (subquery) looks into the subquery.
-func fromSource(l *lexer, base int) string {
+// fromSource finds the tables a SELECT reads at the given parenthesis depth,
+// after FROM and JOIN, and returns the first that is a table or a common
+// table expression reading one. FROM (subquery) looks into the subquery.
+func fromSource(l *lexer, base int, ctes []cte) string {
 	depth := base
 	for {
 		t := l.next()
@@ -325,7 +485,7 @@ func fromSource(l *lexer, base int) string {
 			if depth < base {
 				return SourceNone
 			}
-		case depth == base && t.kw("from"):
+		case depth == base && (t.kw("from") || t.kw("join")):
 			save := *l
 			if l.next().is('(') {
 				base++
@@ -333,7 +493,9 @@ func fromSource(l *lexer, base int) string {
 				continue
 			}
 			*l = save
-			return tableName(l)
+			if src := resolve(ctes, tableName(l)); src != SourceNone {
+				return src
+			}
 		}
 	}
 }

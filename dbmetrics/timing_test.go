@@ -7,12 +7,13 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // BenchmarkRecord is the work added to each query, without the database:
 // reading the cached statement, timing it and recording into a sink.
 func BenchmarkRecord(b *testing.B) {
-	prom, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+	prom, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func BenchmarkGet(b *testing.B) {
 			var db *sqlx.DB
 			var err error
 			if measured {
-				prom, perr := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+				prom, perr := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
 				if perr != nil {
 					b.Fatal(perr)
 				}
