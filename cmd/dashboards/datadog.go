@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,11 +67,36 @@ type datadogClient struct {
 	http *http.Client
 }
 
-// datadogDashboard is the part of Datadog's dashboard answers that is used.
+// datadogDashboard is the part of Datadog's dashboard answers that is used:
+// the Dashboard object of its v1 API, whose id, title, url and layout_type
+// every create and update returns.
 type datadogDashboard struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-	URL   string `json:"url"`
+	ID         string `json:"id"`
+	Title      string `json:"title"`
+	URL        string `json:"url"`
+	LayoutType string `json:"layout_type"`
+}
+
+// check reports an answer to a create or update of f that is not Datadog's
+// dashboard: wantID is the id updated, or "" for a create.
+func (r datadogDashboard) check(f dashboardFile, wantID string) error {
+	var problems []string
+	switch {
+	case r.ID == "":
+		problems = append(problems, "no id")
+	case wantID != "" && r.ID != wantID:
+		problems = append(problems, fmt.Sprintf("id %q (want %q, the dashboard updated)", r.ID, wantID))
+	}
+	if r.Title != f.title {
+		problems = append(problems, fmt.Sprintf("title %q (want %q, the title sent)", r.Title, f.title))
+	}
+	if r.URL == "" {
+		problems = append(problems, "no url")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, ", "))
 }
 
 // uploadAll lists the account's dashboards once, then updates each file's
@@ -81,10 +107,16 @@ func (d *datadogClient) uploadAll(ctx context.Context, files []dashboardFile, dr
 		for _, v := range d.cfg.missing {
 			fmt.Fprintf(out, "datadog: %s is not set; a real run would stop here\n", v)
 		}
-		fmt.Fprintf(out, "datadog: would GET %s/api/v1/dashboard to find the dashboards by title\n", d.cfg.display)
+		fmt.Fprintf(out, "datadog: would GET %s/api/v1/dashboard?count=%d&start=0 (and the following pages) to find the dashboards by title\n", d.cfg.display, listPage)
+		printRequest(out, []string{"DD-API-KEY: $DATADOG_API_KEY", "DD-APPLICATION-KEY: $DATADOG_APP_KEY"}, nil)
 		for _, f := range files {
 			fmt.Fprintf(out, "datadog: would PUT %s/api/v1/dashboard/{id} for %q (from %s) if a dashboard has that title, else POST %s/api/v1/dashboard\n",
 				d.cfg.display, f.title, f.path, d.cfg.display)
+			body, err := json.Marshal(f.body)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.path, err)
+			}
+			printRequest(out, []string{"DD-API-KEY: $DATADOG_API_KEY", "DD-APPLICATION-KEY: $DATADOG_APP_KEY", "Content-Type: application/json"}, body)
 		}
 		return nil
 	}
@@ -98,13 +130,17 @@ func (d *datadogClient) uploadAll(ctx context.Context, files []dashboardFile, dr
 			return fmt.Errorf("Datadog at %s has %d dashboards titled %q (ids %s); delete all but one so that %s updates the right one",
 				d.cfg.display, len(ids), f.title, strings.Join(ids, ", "), f.path)
 		}
-		method, path, verb := http.MethodPost, "/api/v1/dashboard", "created"
+		method, path, verb, wantID := http.MethodPost, "/api/v1/dashboard", "created", ""
 		if len(ids) == 1 {
-			method, path, verb = http.MethodPut, "/api/v1/dashboard/"+url.PathEscape(ids[0]), "updated"
+			method, path, verb, wantID = http.MethodPut, "/api/v1/dashboard/"+url.PathEscape(ids[0]), "updated", ids[0]
 		}
 		var res datadogDashboard
 		if err := d.do(ctx, method, path, f.body, &res, f.path); err != nil {
 			return err
+		}
+		if err := res.check(f, wantID); err != nil {
+			return fmt.Errorf("Datadog at %s answered %s %s for %s with a 2xx but not the dashboard: %v; is DATADOG_API_URL (or DATADOG_SITE) Datadog's API?",
+				d.cfg.display, method, path, f.path, err)
 		}
 		fmt.Fprintf(out, "datadog: %s %q (id %s): %s\n", verb, f.title, res.ID, res.URL)
 	}
@@ -121,16 +157,26 @@ func (d *datadogClient) list(ctx context.Context) (map[string][]string, error) {
 	byTitle := make(map[string][]string)
 	for start := 0; ; start += listPage {
 		var res struct {
-			Dashboards []datadogDashboard `json:"dashboards"`
+			Dashboards json.RawMessage `json:"dashboards"`
 		}
 		path := fmt.Sprintf("/api/v1/dashboard?count=%d&start=%d", listPage, start)
 		if err := d.do(ctx, http.MethodGet, path, nil, &res, "listing dashboards"); err != nil {
 			return nil, err
 		}
-		for _, db := range res.Dashboards {
+		// Datadog always answers with the list, empty or not: an answer
+		// without one would make every dashboard look new, and be created
+		// again beside the one that exists.
+		var list []datadogDashboard
+		if res.Dashboards == nil || json.Unmarshal(res.Dashboards, &list) != nil {
+			return nil, fmt.Errorf("Datadog at %s answered GET %s with a 2xx but no \"dashboards\" list; is DATADOG_API_URL (or DATADOG_SITE) Datadog's API?", d.cfg.display, path)
+		}
+		for _, db := range list {
+			if db.ID == "" {
+				return nil, fmt.Errorf("Datadog at %s listed a dashboard without an id (title %q) in GET %s", d.cfg.display, db.Title, path)
+			}
 			byTitle[db.Title] = append(byTitle[db.Title], db.ID)
 		}
-		if len(res.Dashboards) < listPage {
+		if len(list) < listPage {
 			return byTitle, nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,12 +53,33 @@ type grafanaClient struct {
 }
 
 // grafanaSaveResponse is the part of POST /api/dashboards/db's answer that
-// is reported.
+// is checked and reported. Grafana documents it as
+// {"id", "uid", "url", "status": "success", "version", "slug"}.
 type grafanaSaveResponse struct {
 	UID     string `json:"uid"`
 	URL     string `json:"url"`
 	Version int    `json:"version"`
 	Status  string `json:"status"`
+}
+
+// check reports an answer that is not Grafana's confirmation of saving the
+// dashboard f: a 2xx from something else (a proxy, a login page, a mock)
+// must not pass for success.
+func (r grafanaSaveResponse) check(f dashboardFile) error {
+	var problems []string
+	if r.Status != "success" {
+		problems = append(problems, fmt.Sprintf("status %q (want \"success\")", r.Status))
+	}
+	if r.UID != f.uid {
+		problems = append(problems, fmt.Sprintf("uid %q (want %q, the uid sent)", r.UID, f.uid))
+	}
+	if r.Version < 1 {
+		problems = append(problems, fmt.Sprintf("version %d (want 1 or more)", r.Version))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, ", "))
 }
 
 // uploadAll creates or overwrites each dashboard by uid, or in a dry run
@@ -78,6 +100,11 @@ func (g *grafanaClient) uploadAll(ctx context.Context, files []dashboardFile, dr
 			}
 			fmt.Fprintf(out, "grafana: would POST %s/api/dashboards/db: create or overwrite dashboard uid %q (%q, from %s)%s\n",
 				base, f.uid, f.title, f.path, folder)
+			body, err := g.payload(f)
+			if err != nil {
+				return err
+			}
+			printRequest(out, []string{"Authorization: Bearer $GRAFANA_TOKEN", "Content-Type: application/json"}, body)
 		}
 		return nil
 	}
@@ -99,24 +126,9 @@ func (g *grafanaClient) uploadAll(ctx context.Context, files []dashboardFile, dr
 // so that the dashboard with the same uid is replaced, or created when there
 // is none.
 func (g *grafanaClient) upload(ctx context.Context, f dashboardFile) (grafanaSaveResponse, error) {
-	dash := make(map[string]any, len(f.body))
-	for k, v := range f.body {
-		dash[k] = v
-	}
-	// A numeric id from an export names a row of another Grafana's database;
-	// without it Grafana matches by uid.
-	delete(dash, "id")
-	payload := map[string]any{
-		"dashboard": dash,
-		"overwrite": true,
-		"message":   "uploaded by cmd/dashboards from " + f.path,
-	}
-	if g.cfg.folderUID != "" {
-		payload["folderUid"] = g.cfg.folderUID
-	}
-	body, err := json.Marshal(payload)
+	body, err := g.payload(f)
 	if err != nil {
-		return grafanaSaveResponse{}, fmt.Errorf("%s: %w", f.path, err)
+		return grafanaSaveResponse{}, err
 	}
 	const path = "/api/dashboards/db"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.cfg.baseURL+path, bytes.NewReader(body))
@@ -138,5 +150,33 @@ func (g *grafanaClient) upload(ctx context.Context, f dashboardFile) (grafanaSav
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&res); err != nil {
 		return grafanaSaveResponse{}, fmt.Errorf("Grafana at %s answered POST %s for %s with a body that is not its JSON: %w", g.cfg.display, path, f.path, err)
 	}
+	if err := res.check(f); err != nil {
+		return res, fmt.Errorf("Grafana at %s answered POST %s for %s with HTTP %d but not a saved dashboard: %v; is GRAFANA_URL Grafana itself?",
+			g.cfg.display, path, f.path, resp.StatusCode, err)
+	}
 	return res, nil
+}
+
+// payload is the body of POST /api/dashboards/db for f, exactly as sent.
+func (g *grafanaClient) payload(f dashboardFile) ([]byte, error) {
+	dash := make(map[string]any, len(f.body))
+	for k, v := range f.body {
+		dash[k] = v
+	}
+	// A numeric id from an export names a row of another Grafana's database;
+	// without it Grafana matches by uid.
+	delete(dash, "id")
+	payload := map[string]any{
+		"dashboard": dash,
+		"overwrite": true,
+		"message":   "uploaded by cmd/dashboards from " + f.path,
+	}
+	if g.cfg.folderUID != "" {
+		payload["folderUid"] = g.cfg.folderUID
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.path, err)
+	}
+	return body, nil
 }

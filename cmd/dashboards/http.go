@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,4 +80,22 @@ func isAre(n int) string {
 		return "is"
 	}
 	return "are"
+}
+
+// printRequest writes the headers and the JSON body of a request a dry run
+// would send, indented under its summary line. Credentials appear as the
+// variable that holds them, never as their value.
+func printRequest(out io.Writer, headers []string, body []byte) {
+	for _, h := range headers {
+		fmt.Fprintf(out, "    %s\n", h)
+	}
+	if len(body) == 0 {
+		return
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, body, "    ", "  "); err != nil {
+		b.Reset()
+		b.Write(body)
+	}
+	fmt.Fprintf(out, "    \n    %s\n", b.Bytes())
 }

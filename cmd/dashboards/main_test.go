@@ -232,15 +232,21 @@ func ddServer(t *testing.T, existing map[string]string, fail map[string]int) *re
 			}
 			json.NewEncoder(w).Encode(map[string]any{"dashboards": list})
 		case r.method == http.MethodPost && r.path == "/api/v1/dashboard":
-			fmt.Fprintf(w, `{"id":"new-%d","url":"/dashboard/new"}`, len(r.body))
+			ddAnswer(w, fmt.Sprintf("new-%d", len(r.body)), r)
 		case r.method == http.MethodPut && strings.HasPrefix(r.path, "/api/v1/dashboard/"):
-			id := strings.TrimPrefix(r.path, "/api/v1/dashboard/")
-			fmt.Fprintf(w, `{"id":%q,"url":"/dashboard/%s"}`, id, id)
+			ddAnswer(w, strings.TrimPrefix(r.path, "/api/v1/dashboard/"), r)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			io.WriteString(w, `{"errors":["not found"]}`)
 		}
 	})
+}
+
+// ddAnswer answers a create or update as Datadog documents it: the
+// dashboard sent, with its id and url.
+func ddAnswer(w http.ResponseWriter, id string, r recorded) {
+	json.NewEncoder(w).Encode(map[string]any{"id": id, "title": r.body["title"], "layout_type": r.body["layout_type"],
+		"url": "/dashboard/" + id + "/x", "widgets": r.body["widgets"]})
 }
 
 func ddEnv(url string) map[string]string {
@@ -519,9 +525,9 @@ func TestDatadogUploadPagesThroughTheList(t *testing.T) {
 			page := all[min(start, len(all)):min(start+count, len(all))]
 			json.NewEncoder(w).Encode(map[string]any{"dashboards": page})
 		case r.method == http.MethodPut:
-			fmt.Fprintf(w, `{"id":%q,"url":"/x"}`, strings.TrimPrefix(r.path, "/api/v1/dashboard/"))
+			ddAnswer(w, strings.TrimPrefix(r.path, "/api/v1/dashboard/"), r)
 		default:
-			fmt.Fprint(w, `{"id":"new","url":"/x"}`)
+			ddAnswer(w, "new", r)
 		}
 	})
 	if out, err := runCmd(t, ddEnv(rec.srv.URL), "-datadog", "-dir", deployDir); err != nil {
