@@ -74,6 +74,8 @@ var metrics = []metric{
 	{"datadog.logs.sent", "CounterFunc", nil},
 	{"datadog.logs.dropped", "CounterFunc", []string{"reason"}},
 	{"datadog.logs.queue_length", "GaugeFunc", nil},
+	{"datadog.logs.retries", "CounterFunc", nil},
+	{"datadog.logs.last_delivery_timestamp_seconds", "GaugeFunc", nil},
 }
 
 // prometheusOnly are names exposed on /metrics that no Sink call makes: the
@@ -336,7 +338,7 @@ func readAlertRules(t *testing.T) []alertRule {
 func TestAlertRules(t *testing.T) {
 	rules := readAlertRules(t)
 	allowed := prometheusNames()
-	want := []string{"HighErrorRate", "SlowDatabaseQueries", "HighMemoryUsage", "ConnectionPoolSaturation", "HighLatency", "DatadogLogsDropping"}
+	want := []string{"HighErrorRate", "SlowDatabaseQueries", "HighMemoryUsage", "ConnectionPoolSaturation", "HighLatency", "DatadogLogsDropping", "DatadogLogsDelayed"}
 	var got []string
 	for _, r := range rules {
 		if !slices.Contains(got, r.alert) {
@@ -446,7 +448,8 @@ func TestGrafanaDashboards(t *testing.T) {
 	// Each dashboard and the metrics it must show.
 	want := map[string][]string{
 		"rts-overview": {"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_goroutines",
-			"go_gc_duration_seconds_count", "process_cpu_seconds_total", "log_records_total"},
+			"go_gc_duration_seconds_count", "process_cpu_seconds_total", "log_records_total",
+			"datadog_logs_last_delivery_timestamp_seconds", "datadog_logs_retries_total"},
 		"rts-http": {"http_requests_total", "http_request_duration_seconds_bucket"},
 		"rts-database": {"db_queries_total", "db_query_duration_seconds_bucket", "db_query_errors_total",
 			"db_pool_in_use_connections", "db_pool_max_open_connections", "db_pool_waits_total"},
@@ -666,6 +669,20 @@ func TestDatadogDashboards(t *testing.T) {
 				name, _ := vm["name"].(string)
 				prefix, _ := vm["prefix"].(string)
 				tvars["$"+name] = prefix
+				// Values offered and defaults are what Datadog stores.
+				values, _ := vm["available_values"].([]any)
+				if def, _ := vm["default"].(string); def != "*" {
+					values = append(values, def)
+				}
+				for _, x := range values {
+					val, _ := x.(string)
+					if n, ok := dogstatsd.NormalizeTag(prefix, val); !ok || n != prefix+":"+val {
+						t.Errorf("template variable %s offers %q, which Datadog stores as %q", name, val, n)
+					}
+					if prefix == "route" && !lastSentRoutes[val] && val != "unmatched" && val != "/healthz" {
+						t.Errorf("template variable %s offers route %q, which the sink never sent (sent: %v)", name, val, lastSentRoutes)
+					}
+				}
 			}
 			for _, q := range queries {
 				m := ddQuery.FindStringSubmatch(q)
@@ -691,8 +708,15 @@ func TestDatadogDashboards(t *testing.T) {
 						}
 						keys = append(keys, k)
 					default:
-						k, _, _ := strings.Cut(strings.TrimPrefix(f, "!"), ":")
+						k, v, _ := strings.Cut(strings.TrimPrefix(f, "!"), ":")
 						keys = append(keys, k)
+						// A filter matches what Datadog stores (a
+						// trailing * is a wildcard).
+						if val := strings.TrimSuffix(v, "*"); val != "" {
+							if n, ok := dogstatsd.NormalizeTag(k, val); !ok || n != k+":"+val {
+								t.Errorf("query %q filters on %q, which Datadog stores as %q", q, f, n)
+							}
+						}
 					}
 				}
 				for k := range strings.SplitSeq(by, ",") {
@@ -710,12 +734,16 @@ func TestDatadogDashboards(t *testing.T) {
 	}
 }
 
+// lastSentRoutes are the route tag values dogstatsdEmitted last saw sent.
+var lastSentRoutes map[string]bool
+
 // rootMetrics are the rows of the metric table that only the root package
 // registers (exportHealth in setup.go), from its log counters and the
 // Datadog log handler's Stats: dogstatsdEmitted sends these from the table.
 // Every other row must be emitted by real traffic through the package that
 // owns it.
-var rootMetrics = []string{"log.records", "datadog.logs.sent", "datadog.logs.dropped", "datadog.logs.queue_length"}
+var rootMetrics = []string{"log.records", "datadog.logs.sent", "datadog.logs.dropped", "datadog.logs.queue_length",
+	"datadog.logs.retries", "datadog.logs.last_delivery_timestamp_seconds"}
 
 // dogstatsdEmitted runs real traffic through the instrumentation packages
 // into the real DogStatsD sink, which sends to a UDP listener: HTTP requests
@@ -791,11 +819,13 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 	// Wait until every metric has arrived, or give up after a while.
 	deadline := time.Now().Add(5 * time.Second)
 	emitted := make(map[string][]string)
+	sentRoutes := make(map[string]bool)
 	for {
 		mu.Lock()
 		got := slices.Clone(lines)
 		mu.Unlock()
 		clear(emitted)
+		clear(sentRoutes)
 		for _, l := range got {
 			if l == "" {
 				continue
@@ -809,8 +839,15 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 			for _, f := range fields[2:] {
 				if tags, ok := strings.CutPrefix(f, "#"); ok {
 					for tag := range strings.SplitSeq(tags, ",") {
-						k, _, _ := strings.Cut(tag, ":")
+						k, v, _ := strings.Cut(tag, ":")
 						keys = append(keys, k)
+						// What is sent is what Datadog stores and shows.
+						if n, ok := dogstatsd.NormalizeTag(k, v); !ok || n != tag {
+							t.Errorf("line %q: tag %q is stored by Datadog as %q (accepted %v)", l, tag, n, ok)
+						}
+						if k == "route" {
+							sentRoutes[v] = true
+						}
 					}
 				}
 			}
@@ -849,6 +886,12 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 	}
 	conn.Close()
 	<-done
+
+	// The pattern route with a wildcard arrives as Datadog shows it.
+	if want := "/api/videos/_video_id_/comments"; !sentRoutes[want] {
+		t.Errorf("route %q was not sent; routes sent: %v", want, sentRoutes)
+	}
+	lastSentRoutes = sentRoutes
 
 	// The table's tags are the ones the packages really send.
 	for _, m := range metrics {
