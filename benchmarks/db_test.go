@@ -8,7 +8,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/realtimeserver/observability/dbmetrics"
-	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // BenchmarkDB reads one row by primary key from an in-memory SQLite
@@ -57,7 +57,7 @@ func BenchmarkDB(b *testing.B) {
 		run(b, db)
 	})
 	b.Run("ours", func(b *testing.B) {
-		sink, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+		sink, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // FuzzExpositionParses records arbitrary names, tag keys and values and
@@ -29,7 +30,7 @@ func FuzzExpositionParses(f *testing.F) {
 	f.Add("日本.語", "ключ", "значение", 0.5)
 	f.Add("x:y", "Key.With.Dots", "{}=,", 1e300)
 	f.Fuzz(func(t *testing.T, name, key, value string, v float64) {
-		p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{
+		p, err := prometheus.New(&prometheus.Options{
 			MaxSeriesPerMetric: 2,
 			ConstLabels:        map[string]string{"env": "fuzz"},
 			Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),

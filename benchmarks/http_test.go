@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/realtimeserver/observability/httpmetrics"
-	"github.com/realtimeserver/observability/metricsink"
+	promsink "github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // BenchmarkHTTP serves one request through a ServeMux pattern into an
@@ -45,7 +45,7 @@ func BenchmarkHTTP(b *testing.B) {
 		run(b, mux)
 	})
 	b.Run("ours", func(b *testing.B) {
-		sink, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+		sink, err := promsink.New(&promsink.Options{DisableRuntimeMetrics: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func BenchmarkHTTP(b *testing.B) {
 	b.Run("promhttp", func(b *testing.B) {
 		reg := prometheus.NewRegistry()
 		dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "http_request_duration_seconds", Help: "Request duration.", Buckets: metricsink.DefaultBuckets,
+			Name: "http_request_duration_seconds", Help: "Request duration.", Buckets: promsink.DefaultBuckets,
 		}, []string{"route", "method", "code"})
 		cnt := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "Requests.",

@@ -1,14 +1,17 @@
 package benchmarks
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/realtimeserver/observability"
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/handler"
 )
@@ -26,8 +29,9 @@ type logCase struct {
 var logCases = []logCase{
 	{"slog-json", benchInfo(jsonHandler())},
 	{"enrich", benchInfo(enrich.New(jsonHandler(), benchOptions))},
+	{"enrich-span", benchEnrichSpan},
 	{"fanout-2", benchInfo(handler.Fanout(jsonHandler(), jsonHandler()))},
-	{"redact", benchInfo(handler.Redact(jsonHandler()))},
+	{"redact", benchInfo(handler.Redact(jsonHandler(), nil))},
 	{"console", benchInfo(handler.Console(io.Discard, nil))},
 	{"disabled-slog-json", benchDisabledBaseline},
 	{"disabled", benchDisabled},
@@ -68,8 +72,6 @@ func benchInfo(h slog.Handler) func(b *testing.B) {
 	}
 }
 
-// benchDisabled is the disabled row: a Debug call on an Info logger
-// through enrich and a Fanout of two JSON handlers.
 // benchDisabledBaseline is the baseline of the disabled row: a Debug call on
 // an Info logger over one JSON handler, nothing of ours.
 func benchDisabledBaseline(b *testing.B) {
@@ -80,11 +82,42 @@ func benchDisabledBaseline(b *testing.B) {
 	}
 }
 
+// benchDisabled is the disabled row: a Debug call on the Info logger
+// that observability.Setup builds (JSON format, to io.Discard, no metrics
+// backend or listener).
 func benchDisabled(b *testing.B) {
-	logger := slog.New(enrich.New(handler.Fanout(jsonHandler(), jsonHandler()), benchOptions))
+	tel, err := observability.Setup(context.Background(), observability.Config{
+		LogFormat:                 observability.FormatJSON,
+		LogOutput:                 io.Discard,
+		LogLevel:                  slog.LevelInfo,
+		MetricsBackends:           []string{},
+		DisablePrometheusListener: true,
+		ServiceName:               benchOptions.Service,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	logger := tel.Logger
 	b.ReportAllocs()
 	for b.Loop() {
 		logger.Debug("message", "a", 1, "b", 2, "c", "three")
+	}
+}
+
+// benchEnrichSpan is the enrich row with a record whose context holds a
+// valid OpenTelemetry span: trace_id and span_id are added to each record.
+func benchEnrichSpan(b *testing.B) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	logger := slog.New(enrich.New(jsonHandler(), benchOptions))
+	b.ReportAllocs()
+	for b.Loop() {
+		logger.InfoContext(ctx, "message", "a", 1, "b", 2, "c", "three")
 	}
 }
 

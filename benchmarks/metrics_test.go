@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/realtimeserver/observability/metricsink"
+	promsink "github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // incrementCase is one row of BenchmarkIncrement: incrementing a counter
@@ -39,7 +40,7 @@ func BenchmarkIncrement(b *testing.B) {
 }
 
 func newOurs(b *testing.B) metricsink.Sink {
-	p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true})
+	p, err := promsink.New(&promsink.Options{DisableRuntimeMetrics: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func BenchmarkHistogram(b *testing.B) {
 	})
 	b.Run("client_golang", func(b *testing.B) {
 		hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "http_request_latency_seconds", Help: "Latency.", Buckets: metricsink.DefaultBuckets,
+			Name: "http_request_latency_seconds", Help: "Latency.", Buckets: promsink.DefaultBuckets,
 		}, []string{"route", "method"})
 		prometheus.NewRegistry().MustRegister(hv)
 		b.ReportAllocs()
@@ -146,7 +147,7 @@ const scrapeFamilies, scrapeSeriesPerFamily = 10, 1000
 // 10 families, written to io.Discard.
 func BenchmarkScrape(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
-		p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{DisableRuntimeMetrics: true, MaxSeriesPerMetric: scrapeSeriesPerFamily})
+		p, err := promsink.New(&promsink.Options{DisableRuntimeMetrics: true, MaxSeriesPerMetric: scrapeSeriesPerFamily})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 	"github.com/realtimeserver/observability/wsmetrics"
 )
 
@@ -43,7 +44,7 @@ func BenchmarkWS(b *testing.B) {
 		benchWS(b, nil)
 	})
 	b.Run("ours", func(b *testing.B) {
-		sink, err := metricsink.NewPrometheus(nil)
+		sink, err := prometheus.New(nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func benchWS(b *testing.B, tracker *wsmetrics.Tracker) {
 // own work) and into a metricsink.Prometheus registry. A BenchmarkWS round
 // trip records four messages.
 func BenchmarkWSMessage(b *testing.B) {
-	prom, err := metricsink.NewPrometheus(nil)
+	prom, err := prometheus.New(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
