@@ -1,0 +1,46 @@
+// Package livedash is a live dashboard inside the running process: an
+// http.Handler that serves pages of the service's metrics, recent logs and
+// Go runtime, updated every second, with nothing to install beside it.
+//
+//	ring := livedash.NewRing(nil)                 // a slog.Handler: add it to the logger's fan-out
+//	dash := livedash.New(&livedash.Options{Source: registry, Logs: ring})
+//	defer dash.Close(ctx)
+//	mux.Handle("/dashboard/", dash)
+//	mux.Handle("/dashboard", dash)
+//
+// With observability.Setup, DASHBOARD=true mounts it at /dashboard on the
+// metrics listener, and DASHBOARD_TOKEN protects it.
+//
+// # Pages
+//
+// Each page has its own URL under Options.Path: Home (/, the process and
+// the headline charts), HTTP (/http), Database (/db), WebSockets (/ws),
+// Metrics (/metrics, every family of the registry, searchable, and a
+// chart of any series), Logs (/logs, a live tail with level, text and
+// request_id filters) and Runtime (/runtime, from runtime/metrics). Rates
+// and quantiles are computed over the last 5 seconds, one point a second;
+// quantiles interpolate within histogram buckets as Prometheus's
+// histogram_quantile does.
+//
+// # Cost
+//
+// From New to Close, one goroutine samples the headline series (request
+// rate, 5xx ratio, p95 latency, runtime memory, goroutines) once a second:
+// one Source.Snapshot and one runtime/metrics read. They are kept for 15
+// minutes in fixed rings of HistoryBytes (43 KiB), so the Home page shows
+// them as soon as it opens. Everything else is computed only while a page
+// that shows it is open: each open page holds one server-sent-events
+// connection, reads the Source once a second and keeps at most six
+// snapshots. Options.MaxViewers bounds the open pages. The Ring keeps the
+// recent records within its own bounds (RingOptions).
+//
+// # Security
+//
+// The pages show logs and SQL: serve them only where the metrics are
+// served, and set Options.Token (DASHBOARD_TOKEN) where others can reach
+// it. The token is accepted as a bearer token or once as ?token=, after
+// which an HttpOnly, SameSite=Strict cookie carries it; it is compared in
+// constant time and never logged. Pages carry a Content-Security-Policy
+// that allows this origin alone: the HTML, CSS and JavaScript are
+// embedded in the binary (about 32 KB), with no external resource.
+package livedash

@@ -1,0 +1,237 @@
+package livedash
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultPath is where the dashboard expects to be mounted.
+const DefaultPath = "/dashboard"
+
+// DefaultMaxViewers is the default bound on pages open at once.
+const DefaultMaxViewers = 16
+
+// CookieName is the cookie that keeps the token after a ?token= visit.
+const CookieName = "livedash_token"
+
+// Options configure a Dashboard. A nil or zero Options consists entirely
+// of default values; New copies what it needs and never writes to it.
+type Options struct {
+	// Source gives the metrics: the Prometheus registry's snapshot.
+	// Default: none, and the HTTP, Database, WebSockets and Metrics pages
+	// stay empty.
+	Source Source
+	// Logs is the ring of recent records for the Logs page and the slow
+	// queries; it must also be one of the logger's handlers. Default:
+	// none, and the Logs page stays empty.
+	Logs *Ring
+	// Path is the URL path the dashboard is mounted at, without a
+	// trailing slash: pages are Path+"/", Path+"/http", and so on.
+	// Mount the handler at Path+"/" and at Path. Default: DefaultPath.
+	Path string
+	// Token, when not empty, is required on every request: as
+	// "Authorization: Bearer <token>", or once as ?token=<token>, after
+	// which a cookie (HttpOnly, SameSite=Strict) carries it. It is
+	// compared in constant time and never logged. Default: none.
+	Token string
+	// Service, Environment and Version are shown on the Home page.
+	// Defaults: the executable's name, empty, the module's build version.
+	Service, Environment, Version string
+	// MaxViewers bounds the pages open at once (one live connection
+	// each); more are refused with 503. Default: DefaultMaxViewers (16).
+	MaxViewers int
+}
+
+// Dashboard is the live dashboard: an http.Handler serving the pages, their
+// assets and their live updates. It samples the headline series once a
+// second from New until Close, and everything else only while a page that
+// shows it is open. Memory is bounded: the headline history takes
+// HistoryBytes; each open page keeps at most six snapshots of the Source;
+// the Ring has its own bounds.
+type Dashboard struct {
+	src     Source
+	ring    *Ring
+	path    string
+	token   [sha256.Size]byte
+	secured bool
+	info    info
+	maxView int32
+
+	hist    history
+	viewers atomic.Int32
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+var _ http.Handler = (*Dashboard)(nil)
+
+// New returns a Dashboard and starts its headline sampler; Close stops
+// it. Mount it on a mux at Options.Path:
+//
+//	dash := livedash.New(&livedash.Options{Source: registry, Logs: ring})
+//	mux.Handle("/dashboard/", dash)
+//	mux.Handle("/dashboard", dash)
+func New(opts *Options) *Dashboard {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Path = strings.TrimRight(o.Path, "/")
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if !strings.HasPrefix(o.Path, "/") {
+		o.Path = "/" + o.Path
+	}
+	if o.MaxViewers <= 0 {
+		o.MaxViewers = DefaultMaxViewers
+	}
+	d := &Dashboard{src: o.Source, ring: o.Logs, path: o.Path, maxView: int32(min(o.MaxViewers, math.MaxInt32))}
+	if o.Token != "" {
+		d.token, d.secured = sha256.Sum256([]byte(o.Token)), true
+	}
+	d.info = newInfo(o)
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.wg.Add(1)
+	go d.sample()
+	return d
+}
+
+// Close stops the sampler and ends every open page's live connection
+// (browsers reconnect to whatever serves the path next). It waits for them
+// until ctx ends, and returns ctx's error if it ended first. Calling it
+// again returns at once.
+func (d *Dashboard) Close(ctx context.Context) error {
+	d.once.Do(d.cancel)
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pages maps a page's path (after Path) to its id.
+var pages = map[string]string{
+	"/": "home", "/http": "http", "/db": "db", "/ws": "ws",
+	"/metrics": "metrics", "/logs": "logs", "/runtime": "runtime",
+}
+
+// ServeHTTP serves the pages, the assets and the live updates under Path.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	rest, ok := strings.CutPrefix(r.URL.Path, d.path)
+	if !ok || (rest != "" && rest[0] != '/') {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !d.authorized(w, r) {
+		return
+	}
+	if rest == "" {
+		http.Redirect(w, r, d.path+"/", http.StatusFound)
+		return
+	}
+	if page, ok := pages[rest]; ok {
+		d.servePage(w, r, page)
+		return
+	}
+	switch {
+	case strings.HasPrefix(rest, "/assets/"):
+		serveAsset(w, r, strings.TrimPrefix(rest, "/assets/"))
+	case rest == "/api/stream":
+		d.serveStream(w, r)
+	case rest == "/api/logs":
+		d.serveLogs(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// authorized checks the token, from the Authorization header, the cookie
+// or ?token=. A good ?token= sets the cookie and redirects to the same URL
+// without it, so the token leaves the address bar and the history.
+func (d *Dashboard) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if !d.secured {
+		return true
+	}
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if scheme, tok, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Bearer") && d.tokenOK(strings.TrimSpace(tok)) {
+			return true
+		}
+	}
+	if c, err := r.Cookie(CookieName); err == nil && d.tokenOK(c.Value) {
+		return true
+	}
+	q := r.URL.Query()
+	if q.Has("token") && d.tokenOK(q.Get("token")) {
+		http.SetCookie(w, &http.Cookie{
+			Name: CookieName, Value: q.Get("token"), Path: d.path + "/",
+			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		})
+		q.Del("token")
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		if u.Path == d.path {
+			u.Path = d.path + "/"
+		}
+		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+		return false
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="dashboard"`)
+	http.Error(w, "unauthorized: this dashboard needs its token, as Authorization: Bearer <token> or ?token=<token>", http.StatusUnauthorized)
+	return false
+}
+
+// tokenOK compares hashes in constant time, so neither the content nor the
+// length of the token leaks through timing.
+func (d *Dashboard) tokenOK(tok string) bool {
+	h := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(h[:], d.token[:]) == 1
+}
+
+// sample records the headline series once a second until Close.
+func (d *Dashboard) sample() {
+	defer d.wg.Done()
+	s := newHeadlineSampler(d.src)
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	d.hist.add(s.sample(time.Now()))
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case now := <-tk.C:
+			d.hist.add(s.sample(now))
+		}
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}

@@ -1,0 +1,30 @@
+package livedash
+
+import "github.com/realtimeserver/observability/metricsink/prometheus"
+
+// Source is where the dashboard reads metrics: a structured snapshot of a
+// registry, every family with every series. A *prometheus.Registry is a
+// Source. The dashboard calls Snapshot once a second for the headline
+// series and once a second more for each open page that shows metrics,
+// never while holding a lock; it must be safe for concurrent use.
+type Source interface {
+	Snapshot() []Family
+}
+
+// SourceFunc adapts a function to Source.
+type SourceFunc func() []Family
+
+// Snapshot calls f.
+func (f SourceFunc) Snapshot() []Family { return f() }
+
+// Family, Series and Bucket are the registry's snapshot types: a family
+// with its exposed name, type ("counter", "gauge" or "histogram"), help,
+// unit and series; a series with its labels and its value, or its count,
+// sum and cumulative buckets (+Inf last) for a histogram.
+type (
+	Family = prometheus.Family
+	Series = prometheus.Series
+	Bucket = prometheus.Bucket
+)
+
+var _ Source = (*prometheus.Registry)(nil)
