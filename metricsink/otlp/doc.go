@@ -1,0 +1,41 @@
+// Package otlp is a metricsink.Sink over the OpenTelemetry metrics SDK,
+// exported over OTLP: the backend beside Prometheus and DogStatsD for
+// services that send their metrics to an OpenTelemetry Collector, Grafana,
+// Datadog's Agent or any OTLP receiver.
+//
+//	sink, err := otlp.New(&otlp.Options{Resource: res}) // OTEL_EXPORTER_OTLP_* configure the exporter
+//	if err != nil { ... }
+//	defer sink.Close(ctx)                               // exports what was recorded
+//	sink.Increment("comments.created", 1, metricsink.KV("channel", "video"))
+//
+// observability.Setup builds one, with the service's resource, when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set.
+//
+// # Names, kinds and units
+//
+// A name is exported as first given ("comments.created"), with no suffix:
+// OpenTelemetry carries the kind and the unit beside the name. Names that
+// are one metric for the facade (metricsink.SnakeCase) are one instrument
+// here. Counters (Increment, counter handles) are monotonic sums, gauges
+// (Gauge, GaugeFunc, gauge handles) are gauges observed at each export,
+// CounterFunc gives an observable monotonic sum, and Histogram and
+// Duration give explicit-bucket histograms; Duration records seconds
+// (unit "s") in DurationBuckets unless the name was declared with others.
+// A declared Unit is exported as its UCUM code (seconds "s", bytes "By").
+//
+// A name must be a valid OpenTelemetry instrument name (an ASCII letter,
+// then letters, digits, '_', '.', '-' or '/', at most 255 bytes). The
+// first use or declaration fixes a name's kind; samples of another kind,
+// and a counter used both with Increment and with CounterFunc, are
+// dropped and counted (reason type_clash) with one warning through
+// slog.Default().
+//
+// # Bounds and counts
+//
+// At most MaxNames names and, per name, MaxSeries tag combinations (past
+// which counters and histograms aggregate new ones into a series marked
+// otel.metric.overflow=true, and gauges drop and count them); tag values are cut to MaxValueBytes and
+// invalid UTF-8 is replaced. Samples that cannot be recorded, and data
+// points whose export failed, are counted in Stats by drop.Reason. No
+// method blocks on the network: exports run on the SDK's periodic reader.
+package otlp

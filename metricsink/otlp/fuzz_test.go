@@ -1,0 +1,75 @@
+package otlp
+
+import (
+	"context"
+	"math"
+	"testing"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// FuzzSamples: whatever name, tag and value a caller passes, the Sink
+// neither panics nor exports a string that OTLP's protobuf encoding would
+// refuse, and every sample it does not record is counted.
+func FuzzSamples(f *testing.F) {
+	f.Add("comments.created", "channel", "video", 1.0)
+	f.Add("a", "", "x", -1.0)
+	f.Add("9x", "k", "\xff", math.NaN())
+	f.Add("http.request.duration", "k\xfe", "v", 0.5)
+	f.Add("x/y-z_w", "route", "/api/{id}", math.Inf(1))
+	f.Fuzz(func(t *testing.T, name, key, value string, v float64) {
+		e := &memExporter{}
+		s, err := New(&Options{Exporter: e, Interval: 1 << 62, MaxValueBytes: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		tags := metricsink.KV(key, value)
+		s.Increment(name, v, tags)
+		s.Gauge(name+".g", v, tags)
+		s.Histogram(name+".h", v, tags)
+		metricsink.NewCounter(s, name+".c", tags).Add(v)
+		if err := s.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if e.last == nil {
+			return
+		}
+		for _, sm := range e.last.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if !utf8.ValidString(m.Name) || !validName(m.Name) {
+					t.Errorf("exported name %q", m.Name)
+				}
+				checkPoints(t, m)
+			}
+		}
+	})
+}
+
+func checkPoints(t *testing.T, m metricdata.Metrics) {
+	var sets []map[string]string
+	switch d := m.Data.(type) {
+	case metricdata.Sum[float64]:
+		for _, p := range d.DataPoints {
+			sets = append(sets, attrsOf(p.Attributes))
+		}
+	case metricdata.Gauge[float64]:
+		for _, p := range d.DataPoints {
+			sets = append(sets, attrsOf(p.Attributes))
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			sets = append(sets, attrsOf(p.Attributes))
+		}
+	}
+	for _, a := range sets {
+		for k, v := range a {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) || len(v) > 16 {
+				t.Errorf("%s exported tag %q=%q", m.Name, k, v)
+			}
+		}
+	}
+}
