@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -64,7 +65,11 @@ type Config struct {
 	// DefaultPrometheusPort.
 	PrometheusPort            int
 	DisablePrometheusListener bool
-	// PrometheusHost is the interface the listener binds. Default: all.
+	// PrometheusHost is the address the metrics listener binds: a host
+	// name or an IP address, without a port (PROMETHEUS_HOST). Default:
+	// every interface, so that a Prometheus on another host or container
+	// can scrape; set 127.0.0.1 (or localhost) to keep /metrics on this
+	// machine.
 	PrometheusHost string
 
 	// MetricsBackends lists BackendPrometheus and/or BackendDogStatsD
@@ -72,6 +77,14 @@ type Config struct {
 	// prometheus alone; an empty non-nil slice, which only a program can
 	// set, means none (Sinks alone, or Discard).
 	MetricsBackends []string
+
+	// Dashboard serves the live dashboard (package livedash) at /dashboard
+	// on the metrics listener (DASHBOARD). It shows logs and SQL, so it is
+	// off by default; it needs the listener and the prometheus backend.
+	Dashboard bool
+	// DashboardToken, when set, is required to open the dashboard, as a
+	// bearer token or once as ?token= (DASHBOARD_TOKEN). Never logged.
+	DashboardToken string `json:"-"`
 
 	// ServiceName, Environment and ServiceVersion are added to every log
 	// record and Datadog tag (SERVICE_NAME or DD_SERVICE, ENVIRONMENT or
@@ -87,6 +100,11 @@ type Config struct {
 	// Sinks are extra metrics backends that receive every sample: the
 	// guide's metrics_backends.
 	Sinks []metricsink.Sink
+
+	// OTel configures export of traces, logs and metrics over OTLP
+	// (OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables; see
+	// OTelConfig). The zero value exports nothing.
+	OTel OTelConfig
 }
 
 // ConfigFromEnv reads the environment variables of the README's table into
@@ -101,12 +119,18 @@ func ConfigFromEnv() (Config, error) {
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	var cfg Config
 	var errs []error
+	reported := map[string]bool{}
 	get := func(name string) (string, bool) {
 		v, ok := lookup(name)
 		v = strings.TrimSpace(v)
 		return v, ok && v != ""
 	}
+	// bad records one error per variable: the first problem found with it.
 	bad := func(name, value, accepted string) {
+		if reported[name] {
+			return
+		}
+		reported[name] = true
 		errs = append(errs, fmt.Errorf("%s=%q is invalid: accepted %s", name, value, accepted))
 	}
 
@@ -149,20 +173,30 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if cfg.EnableDatadog && cfg.DatadogAPIKey == "" {
 		errs = append(errs, errors.New("DATADOG_API_KEY is empty: it is required when ENABLE_DATADOG is true"))
 	}
-	if v, ok := get("PROMETHEUS_PORT"); ok {
-		p, err := strconv.Atoi(v)
+	port, portSet := get("PROMETHEUS_PORT")
+	if portSet {
+		p, err := strconv.Atoi(port)
 		switch {
 		case err != nil || p < 0 || p > 65535:
-			bad("PROMETHEUS_PORT", v, "a port from 1 to 65535, or 0 to turn the metrics listener off")
+			bad("PROMETHEUS_PORT", port, acceptedPort)
 		case p == 0:
 			cfg.DisablePrometheusListener = true
 		default:
 			cfg.PrometheusPort = p
 		}
 	}
-	if v, ok := get("METRICS_BACKENDS"); ok {
+	if v, ok := get("PROMETHEUS_HOST"); ok {
+		h, err := parseHost(v)
+		if err != nil {
+			bad("PROMETHEUS_HOST", v, acceptedHost)
+		}
+		cfg.PrometheusHost = h
+	}
+	backends, backendsSet := get("METRICS_BACKENDS")
+	if backendsSet {
 		cfg.MetricsBackends = []string{}
-		for _, b := range strings.Split(v, ",") {
+		var unknown []string
+		for _, b := range strings.Split(backends, ",") {
 			b = strings.ToLower(strings.TrimSpace(b))
 			switch b {
 			case BackendPrometheus, BackendDogStatsD:
@@ -170,19 +204,83 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 					cfg.MetricsBackends = append(cfg.MetricsBackends, b)
 				}
 			default:
-				bad("METRICS_BACKENDS", v, "a comma-separated list of prometheus, dogstatsd")
+				unknown = append(unknown, strconv.Quote(b))
 			}
 		}
+		if len(unknown) > 0 {
+			bad("METRICS_BACKENDS", backends, "a comma-separated list of prometheus, dogstatsd (unknown: "+strings.Join(unknown, ", ")+")")
+		}
 	}
-	if p, ok := get("PROMETHEUS_PORT"); ok && cfg.MetricsBackends != nil &&
-		!slices.Contains(cfg.MetricsBackends, BackendPrometheus) && !cfg.DisablePrometheusListener {
-		errs = append(errs, fmt.Errorf("PROMETHEUS_PORT=%q is set but METRICS_BACKENDS=%q has no prometheus: add prometheus to METRICS_BACKENDS, or unset PROMETHEUS_PORT (or set it to 0)", p, strings.Join(cfg.MetricsBackends, ",")))
+	// A listener asked for without the backend it serves. Checked only when
+	// both variables are valid: each invalid variable is reported once, for
+	// what is wrong with it alone.
+	if portSet && backendsSet && !reported["PROMETHEUS_PORT"] && !reported["METRICS_BACKENDS"] &&
+		!cfg.DisablePrometheusListener && !slices.Contains(cfg.MetricsBackends, BackendPrometheus) {
+		reported["PROMETHEUS_PORT"] = true
+		errs = append(errs, fmt.Errorf("PROMETHEUS_PORT=%q is set but METRICS_BACKENDS=%q has no prometheus: add prometheus to METRICS_BACKENDS, or unset PROMETHEUS_PORT (or set it to 0)", port, backends))
+	}
+	if v, ok := get("DASHBOARD"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("DASHBOARD", v, "true or false (1, t, TRUE, 0, f, FALSE and the other forms strconv.ParseBool takes)")
+		}
+		cfg.Dashboard = b
+	}
+	cfg.DashboardToken, _ = get("DASHBOARD_TOKEN")
+	if !reported["PROMETHEUS_PORT"] && !reported["METRICS_BACKENDS"] {
+		if err := cfg.dashboardNeeds(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	cfg.ServiceName = firstSet(get, "SERVICE_NAME", "DD_SERVICE")
 	cfg.Environment = firstSet(get, "ENVIRONMENT", "DD_ENV")
 	cfg.ServiceVersion = firstSet(get, "SERVICE_VERSION", "DD_VERSION")
+	errs = append(errs, otelFromLookup(get, &cfg)...)
 
 	return cfg, errors.Join(errs...)
+}
+
+// What PROMETHEUS_PORT and PROMETHEUS_HOST accept, as errors say it.
+const (
+	acceptedPort = "a port from 1 to 65535, or 0 to turn the metrics listener off"
+	acceptedHost = "a host name (such as localhost) or an IP address (such as 127.0.0.1, ::1 or [::1]) to bind the metrics listener to, without a port (PROMETHEUS_PORT sets that)"
+)
+
+// parseHost checks a PROMETHEUS_HOST value: an IPv4 or IPv6 address (IPv6
+// with or without brackets, a zone allowed) or a host name of letters,
+// digits, hyphens and dots, as RFC 1123 allows. It returns the host without
+// brackets, ready for net.JoinHostPort.
+func parseHost(s string) (string, error) {
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		inner := s[1 : len(s)-1]
+		if a, err := netip.ParseAddr(inner); err != nil || !a.Is6() || strings.ContainsAny(inner, "[]") {
+			return "", errors.New("not an IPv6 address in brackets")
+		}
+		return parseHost(inner)
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		for _, c := range a.Zone() { // an interface name: fe80::1%eth0
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+				return "", errors.New("bad character in IPv6 zone")
+			}
+		}
+		return s, nil
+	}
+	if len(s) > 253 {
+		return "", errors.New("host name longer than 253 characters")
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", errors.New("bad host name label")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return "", errors.New("bad character in host name")
+			}
+		}
+	}
+	return s, nil
 }
 
 func firstSet(get func(string) (string, bool), names ...string) string {
@@ -220,13 +318,22 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("DATADOG_SITE=%q is invalid: accepted %s", c.DatadogSite, strings.Join(datadog.ValidSites(), ", ")))
 	}
 	if c.PrometheusPort < 0 || c.PrometheusPort > 65535 {
-		errs = append(errs, fmt.Errorf("PROMETHEUS_PORT=%d is invalid: accepted a port from 1 to 65535, or 0 to turn the metrics listener off", c.PrometheusPort))
+		errs = append(errs, fmt.Errorf("PROMETHEUS_PORT=%d is invalid: accepted %s", c.PrometheusPort, acceptedPort))
+	}
+	if c.PrometheusHost != "" {
+		if _, err := parseHost(c.PrometheusHost); err != nil {
+			errs = append(errs, fmt.Errorf("PROMETHEUS_HOST=%q is invalid: accepted %s", c.PrometheusHost, acceptedHost))
+		}
 	}
 	for _, b := range c.MetricsBackends {
 		if b != BackendPrometheus && b != BackendDogStatsD {
 			errs = append(errs, fmt.Errorf("METRICS_BACKENDS entry %q is invalid: accepted prometheus, dogstatsd", b))
 		}
 	}
+	if err := c.dashboardNeeds(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.OTel.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -251,7 +358,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("datadog_site", cmp.Or(c.DatadogSite, datadog.DefaultSite)),
 		slog.Bool("datadog_api_key_set", c.DatadogAPIKey != ""),
 		slog.String("prometheus_port", port),
+		slog.String("prometheus_host", cmp.Or(c.PrometheusHost, "all interfaces")),
 		slog.String("metrics_backends", strings.Join(c.backends(), ",")),
+		slog.Bool("dashboard", c.Dashboard),
+		slog.Bool("dashboard_token_set", c.DashboardToken != ""),
 		slog.String("service", c.ServiceName),
 		slog.String("environment", c.Environment),
 		slog.String("version", c.ServiceVersion),

@@ -1,11 +1,18 @@
 package observability
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/realtimeserver/observability/internal/testenv"
 )
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
@@ -55,6 +62,13 @@ func TestConfigFromLookupValid(t *testing.T) {
 			Config{ServiceName: "dds", Environment: "staging", ServiceVersion: "9"}},
 		{"own names win over DD_", map[string]string{"SERVICE_NAME": "own", "DD_SERVICE": "dds"},
 			Config{ServiceName: "own"}},
+		{"PROMETHEUS_HOST IPv4", map[string]string{"PROMETHEUS_HOST": "127.0.0.1"}, Config{PrometheusHost: "127.0.0.1"}},
+		{"PROMETHEUS_HOST IPv6", map[string]string{"PROMETHEUS_HOST": "::1"}, Config{PrometheusHost: "::1"}},
+		{"PROMETHEUS_HOST IPv6 in brackets", map[string]string{"PROMETHEUS_HOST": "[::1]"}, Config{PrometheusHost: "::1"}},
+		{"PROMETHEUS_HOST all IPv4", map[string]string{"PROMETHEUS_HOST": "0.0.0.0"}, Config{PrometheusHost: "0.0.0.0"}},
+		{"PROMETHEUS_HOST name", map[string]string{"PROMETHEUS_HOST": "localhost"}, Config{PrometheusHost: "localhost"}},
+		{"PROMETHEUS_HOST FQDN", map[string]string{"PROMETHEUS_HOST": "metrics-1.internal.example."},
+			Config{PrometheusHost: "metrics-1.internal.example."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +77,9 @@ func TestConfigFromLookupValid(t *testing.T) {
 				t.Fatalf("ConfigFromLookup(%v) error: %v", tt.env, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ConfigFromLookup(%v)\n got %#v\nwant %#v", tt.env, got, tt.want)
+				// Config's own formatting hides fields: compare them all.
+				type fields Config
+				t.Errorf("ConfigFromLookup(%v)\n got %+v\nwant %+v", tt.env, fields(got), fields(tt.want))
 			}
 		})
 	}
@@ -89,6 +105,13 @@ func TestConfigFromLookupInvalid(t *testing.T) {
 		{"METRICS_BACKENDS only commas", map[string]string{"METRICS_BACKENDS": ", ,"}, []string{"METRICS_BACKENDS", "prometheus, dogstatsd"}},
 		{"PROMETHEUS_PORT without prometheus", map[string]string{"METRICS_BACKENDS": "dogstatsd", "PROMETHEUS_PORT": "9100"}, []string{"PROMETHEUS_PORT", `"9100"`, "METRICS_BACKENDS", "no prometheus"}},
 		{"several at once are all reported", map[string]string{"LOG_LEVEL": "loud", "PROMETHEUS_PORT": "x"}, []string{"LOG_LEVEL", "PROMETHEUS_PORT"}},
+		{"PROMETHEUS_HOST with a port", map[string]string{"PROMETHEUS_HOST": "127.0.0.1:9568"}, []string{"PROMETHEUS_HOST", `"127.0.0.1:9568"`, "host name", "IP address", "without a port"}},
+		{"PROMETHEUS_HOST URL", map[string]string{"PROMETHEUS_HOST": "http://localhost"}, []string{"PROMETHEUS_HOST", `"http://localhost"`}},
+		{"PROMETHEUS_HOST underscore", map[string]string{"PROMETHEUS_HOST": "my_host"}, []string{"PROMETHEUS_HOST", `"my_host"`}},
+		{"PROMETHEUS_HOST bad brackets", map[string]string{"PROMETHEUS_HOST": "[127.0.0.1]"}, []string{"PROMETHEUS_HOST", `"[127.0.0.1]"`}},
+		{"PROMETHEUS_HOST leading hyphen", map[string]string{"PROMETHEUS_HOST": "-host"}, []string{"PROMETHEUS_HOST", `"-host"`}},
+		{"PROMETHEUS_HOST empty label", map[string]string{"PROMETHEUS_HOST": "a..b"}, []string{"PROMETHEUS_HOST", `"a..b"`}},
+		{"PROMETHEUS_HOST bad zone", map[string]string{"PROMETHEUS_HOST": "::%["}, []string{"PROMETHEUS_HOST", `"::%["`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,5 +152,137 @@ func TestConfigNeverShowsKeys(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "datadog_api_key_set=true") {
 		t.Errorf("log line %q does not say the key is set", b.String())
+	}
+}
+
+// The examples of the first-hour report, word for word: each invalid
+// variable is reported once, quoting the value it was given.
+func TestConfigErrorsQuoteTheirValueOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // the error lines, in order
+	}{
+		{
+			"an unknown backend beside a port",
+			map[string]string{"PROMETHEUS_PORT": "9600", "METRICS_BACKENDS": "statsd"},
+			[]string{`METRICS_BACKENDS="statsd" is invalid: accepted a comma-separated list of prometheus, dogstatsd (unknown: "statsd")`},
+		},
+		{
+			"a port without prometheus quotes both values as given",
+			map[string]string{"PROMETHEUS_PORT": "9600", "METRICS_BACKENDS": "DogStatsD"},
+			[]string{`PROMETHEUS_PORT="9600" is set but METRICS_BACKENDS="DogStatsD" has no prometheus: add prometheus to METRICS_BACKENDS, or unset PROMETHEUS_PORT (or set it to 0)`},
+		},
+		{
+			"four invalid variables at once",
+			map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "PROMETHEUS_PORT": "abc", "METRICS_BACKENDS": "statsd"},
+			[]string{
+				`LOG_LEVEL="loud" is invalid: accepted debug, info, warning (or warn), error`,
+				`LOG_FORMAT="xml" is invalid: accepted console, json`,
+				`PROMETHEUS_PORT="abc" is invalid: accepted a port from 1 to 65535, or 0 to turn the metrics listener off`,
+				`METRICS_BACKENDS="statsd" is invalid: accepted a comma-separated list of prometheus, dogstatsd (unknown: "statsd")`,
+			},
+		},
+		{
+			"an invalid port beside a valid backend list without prometheus",
+			map[string]string{"PROMETHEUS_PORT": "abc", "METRICS_BACKENDS": "dogstatsd"},
+			[]string{`PROMETHEUS_PORT="abc" is invalid: accepted a port from 1 to 65535, or 0 to turn the metrics listener off`},
+		},
+		{
+			"several unknown backends in one error",
+			map[string]string{"METRICS_BACKENDS": "graphite,prometheus,influx"},
+			[]string{`METRICS_BACKENDS="graphite,prometheus,influx" is invalid: accepted a comma-separated list of prometheus, dogstatsd (unknown: "graphite", "influx")`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ConfigFromLookup(lookupMap(tt.env))
+			if err == nil {
+				t.Fatalf("ConfigFromLookup(%v) = nil error", tt.env)
+			}
+			got := strings.Split(err.Error(), "\n")
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ConfigFromLookup(%v) error lines:\n got %q\nwant %q", tt.env, got, tt.want)
+			}
+			if strings.Contains(err.Error(), `""`) {
+				t.Errorf("error quotes an empty value: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateNamesPrometheusHost(t *testing.T) {
+	for _, host := range []string{"", "127.0.0.1", "::1", "localhost"} {
+		cfg := Config{PrometheusHost: host}
+		if err := cfg.validate(); err != nil {
+			t.Errorf("validate(PrometheusHost=%q) = %v, want nil", host, err)
+		}
+	}
+	cfg := Config{PrometheusHost: "localhost:9568"}
+	err := cfg.validate()
+	if err == nil || !strings.Contains(err.Error(), `PROMETHEUS_HOST="localhost:9568" is invalid`) {
+		t.Errorf("validate(PrometheusHost=%q) = %v, want an error naming PROMETHEUS_HOST and the value", cfg.PrometheusHost, err)
+	}
+}
+
+func FuzzParseHost(f *testing.F) {
+	for _, s := range []string{"localhost", "127.0.0.1", "[::1]", "::1", "fe80::1%eth0", "a..b", "-x", "[1.2.3.4]", "x:1", "", "::%[", "[fe80::1%25eth0]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := parseHost(s)
+		if err != nil {
+			return
+		}
+		// What is accepted joins with a port into an address that splits
+		// back into the same host.
+		gotHost, port, err := net.SplitHostPort(net.JoinHostPort(h, "9568"))
+		if err != nil || gotHost != h || port != "9568" {
+			t.Fatalf("parseHost(%q) = %q, which does not round-trip through JoinHostPort: %q %q %v", s, h, gotHost, port, err)
+		}
+	})
+}
+
+// PROMETHEUS_HOST reaches the listener: Setup binds exactly that address
+// and reports it in MetricsAddr.
+func TestPrometheusHostIsBound(t *testing.T) {
+	port := strconv.Itoa(testenv.FreePort(t))
+	cfg, err := ConfigFromLookup(lookupMap(map[string]string{"PROMETHEUS_HOST": "127.0.0.1", "PROMETHEUS_PORT": port}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.LogOutput = io.Discard
+	tel, err := Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	if want := "127.0.0.1:" + port; tel.MetricsAddr != want {
+		t.Errorf("MetricsAddr = %q, want %q", tel.MetricsAddr, want)
+	}
+	resp, err := http.Get("http://" + tel.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /metrics = %d", resp.StatusCode)
+	}
+	if !strings.Contains(cfg.String(), "prometheus_host=127.0.0.1") {
+		t.Errorf("Config.String() = %q, want the host", cfg.String())
+	}
+}
+
+// A host that cannot be bound is an error naming both variables.
+func TestPrometheusHostBindErrorNamesIt(t *testing.T) {
+	// 192.0.2.1 (TEST-NET-1) is never an address of this machine.
+	cfg := Config{PrometheusHost: "192.0.2.1", PrometheusPort: testenv.FreePort(t), LogOutput: io.Discard}
+	tel, err := Setup(context.Background(), cfg)
+	if err == nil {
+		tel.Shutdown(context.Background())
+		t.Fatal("Setup bound an address this machine does not have")
+	}
+	if !strings.Contains(err.Error(), `PROMETHEUS_HOST="192.0.2.1"`) || !strings.Contains(err.Error(), "PROMETHEUS_PORT=") {
+		t.Errorf("error = %v, want one naming PROMETHEUS_HOST and PROMETHEUS_PORT", err)
 	}
 }

@@ -17,8 +17,10 @@ import (
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/handler"
 	"github.com/realtimeserver/observability/handler/datadog"
+	"github.com/realtimeserver/observability/livedash"
 	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/metricsink/dogstatsd"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // Telemetry is what Setup built: the logger, the metrics sink and what
@@ -44,10 +46,20 @@ type Telemetry struct {
 	Config Config
 
 	// Prometheus, Datadog and DogStatsD are the backends Setup built, or nil.
-	Prometheus *metricsink.Prometheus
+	Prometheus *prometheus.Registry
 	Datadog    *datadog.Handler
 	DogStatsD  *dogstatsd.Sink
 
+	// OTel is the OpenTelemetry pipeline (traces, logs and metrics over
+	// OTLP) when Config.OTel exports anything, else nil; its methods work
+	// on nil.
+	OTel *OTel
+
+	// Dashboard is the live dashboard served at /dashboard on the metrics
+	// listener when Config.Dashboard is set, else nil.
+	Dashboard *livedash.Dashboard
+
+	logRing    *livedash.Ring // the dashboard's recent records
 	logCounts  levelCounts
 	server     *http.Server
 	serverDone chan error
@@ -59,16 +71,26 @@ type Telemetry struct {
 // Setup builds the logger, the metrics sinks and the metrics listener that
 // cfg describes (see ConfigFromEnv):
 //
-//   - the logger is enrich (service, environment, version, host, pid and
-//     the context's request_id) over Redact over one Fanout of the console
-//     or JSON handler, Datadog when enabled, and cfg.Handlers;
+//   - the logger is a level gate (Telemetry.Level) over enrich (the
+//     context's request_id, trace_id, span_id and attributes) over Redact
+//     over one Fanout of the console or JSON handler, Datadog when
+//     enabled, OTLP when configured, and cfg.Handlers; each backend shows
+//     the service's identity (service, environment, version, host, pid)
+//     its own way: JSON lines and cfg.Handlers on every record, the
+//     console once at start, Datadog in its reserved fields, OTLP in its
+//     resource;
 //   - the sink is a Fanout of the METRICS_BACKENDS and cfg.Sinks;
 //   - the metrics listener serves /metrics on PROMETHEUS_PORT unless it is
-//     turned off or Prometheus is not a backend.
+//     turned off or Prometheus is not a backend;
+//   - with DASHBOARD=true it also serves the live dashboard (package
+//     livedash) at /dashboard, fed by the registry and by a ring of recent
+//     records that joins the log fan-out, behind redaction.
 //
-// The kit's own health is exported as metrics: log_records_total{level}
-// and, with Datadog, datadog_logs_sent_total, datadog_logs_dropped_total
-// {reason} and datadog_logs_queue_length. ctx only bounds Setup itself;
+// The kit's own health is exported as declared metrics:
+// log_records_total{level} and, with Datadog, datadog_logs_sent_total,
+// datadog_logs_dropped_total{reason}, datadog_logs_queue_length,
+// datadog_logs_retries_total and
+// datadog_logs_last_delivery_timestamp_seconds. ctx only bounds Setup itself;
 // call Shutdown to stop everything.
 func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if err := cfg.validate(); err != nil {
@@ -85,13 +107,21 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	t := &Telemetry{Level: new(slog.LevelVar), Config: cfg}
 	t.Level.Set(cfg.LogLevel)
 
-	// Logs.
+	// Logs. Each backend shows the service's identity its own way: JSON
+	// lines carry it on every line (rendered once, by WithAttrs), the
+	// console prints it once at start, Datadog in its reserved fields and
+	// pid once as an attribute, extra handlers as JSON does. enrich adds
+	// only what each record's context carries. One level, t.Level, gates
+	// the whole pipeline; a backend's own level can only narrow it.
 	out := cmp.Or[io.Writer](cfg.LogOutput, os.Stderr)
+	identity := names.Attrs()
 	var backends []slog.Handler
+	var console slog.Handler
 	if cfg.LogFormat == FormatJSON {
-		backends = append(backends, slog.NewJSONHandler(out, &slog.HandlerOptions{Level: t.Level}))
+		backends = append(backends, slog.NewJSONHandler(out, &slog.HandlerOptions{Level: t.Level}).WithAttrs(identity))
 	} else {
-		backends = append(backends, handler.Console(out, &handler.ConsoleOptions{Level: t.Level}))
+		console = handler.Console(out, &handler.ConsoleOptions{Level: t.Level})
+		backends = append(backends, console)
 	}
 	if cfg.EnableDatadog {
 		dd, err := datadog.New(datadog.Options{
@@ -103,25 +133,48 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			Version:  names.Version,
 			Hostname: names.Host,
 			Level:    t.Level,
+			// Outage warnings go to the local output, in its format,
+			// never through the logger (they would queue for Datadog).
+			ErrorOutput: out,
+			ErrorJSON:   cfg.LogFormat == FormatJSON,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("datadog logs: %w", err)
 		}
 		t.Datadog = dd
-		backends = append(backends, dd)
+		backends = append(backends, dd.WithAttrs([]slog.Attr{slog.Int(enrich.PIDKey, names.PID)}))
 	}
-	backends = append(backends, cfg.Handlers...)
+	otl, err := newOTel(ctx, &cfg.OTel, names)
+	if err != nil {
+		t.closeEarly()
+		return nil, err
+	}
+	t.OTel = otl
+	backends = append(backends, otl.logHandlers()...) // identity: the resource
+	for _, x := range cfg.Handlers {
+		if x != nil {
+			backends = append(backends, x.WithAttrs(identity))
+		}
+	}
+	if cfg.Dashboard {
+		t.logRing = livedash.NewRing(&livedash.RingOptions{Level: t.Level})
+		backends = append(backends, t.logRing)
+	}
 	var h slog.Handler = &countHandler{next: handler.Fanout(backends...), counts: &t.logCounts}
-	h = handler.Redact(h)
-	h = enrich.New(h, names)
+	h = handler.Redact(h, nil)
+	h = enrich.New(h, enrich.Options{ContextOnly: true})
+	h = handler.MinLevel(h, t.Level)
 	t.Logger = slog.New(h)
+	if console != nil {
+		slog.New(console).Info("starting", identity[0], identity[1], identity[2], identity[3], identity[4])
+	}
 
 	// Metrics.
 	var sinks []metricsink.Sink
 	for _, b := range cfg.backends() {
 		switch b {
 		case BackendPrometheus:
-			p, err := metricsink.NewPrometheus(&metricsink.PrometheusOptions{Logger: t.Logger})
+			p, err := prometheus.New(&prometheus.Options{Logger: t.Logger})
 			if err != nil {
 				t.closeEarly()
 				return nil, fmt.Errorf("prometheus: %w", err)
@@ -138,6 +191,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			sinks = append(sinks, d)
 		}
 	}
+	sinks = append(sinks, t.OTel.metricSinks()...)
 	sinks = append(sinks, cfg.Sinks...)
 	t.Sink = metricsink.Fanout(sinks...)
 	t.Metrics = http.NotFoundHandler()
@@ -145,6 +199,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Metrics = t.Prometheus
 	}
 	t.exportHealth()
+	t.unregister = append(t.unregister, t.OTel.exportHealth(t.Sink)...)
 
 	if t.Prometheus != nil && !cfg.DisablePrometheusListener {
 		addr := net.JoinHostPort(cfg.PrometheusHost, strconv.Itoa(cfg.port()))
@@ -152,11 +207,17 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			t.closeEarly()
+			if cfg.PrometheusHost != "" {
+				return nil, fmt.Errorf("PROMETHEUS_HOST=%q PROMETHEUS_PORT=%d: metrics listener: %w", cfg.PrometheusHost, cfg.port(), err)
+			}
 			return nil, fmt.Errorf("PROMETHEUS_PORT=%d: metrics listener: %w", cfg.port(), err)
 		}
 		t.MetricsAddr = ln.Addr().String()
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", t.Prometheus)
+		if cfg.Dashboard {
+			t.mountDashboard(mux)
+		}
 		t.server = &http.Server{
 			Handler:           mux,
 			ErrorLog:          slog.NewLogLogger(t.Logger.Handler(), slog.LevelWarn),
@@ -171,32 +232,53 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	return t, nil
 }
 
-// exportHealth registers the kit's own metrics on t.Sink.
+// exportHealth declares the kit's own metrics and registers them on
+// t.Sink.
 func (t *Telemetry) exportHealth() {
-	reg := func(counter bool, name string, tags metricsink.Tags, f func() float64) {
+	reg := func(d metricsink.Desc, tags metricsink.Tags, f func() float64) {
+		_ = metricsink.Declare(t.Sink, d) // fixed, valid descriptions
 		var undo func()
-		if counter {
-			undo, _ = metricsink.CounterFunc(t.Sink, name, tags, f)
+		if d.Kind == metricsink.Counter {
+			undo, _ = metricsink.CounterFunc(t.Sink, d.Name, tags, f)
 		} else {
-			undo, _ = metricsink.GaugeFunc(t.Sink, name, tags, f)
+			undo, _ = metricsink.GaugeFunc(t.Sink, d.Name, tags, f)
 		}
 		t.unregister = append(t.unregister, undo)
 	}
+	records := metricsink.Desc{Name: "log.records", Kind: metricsink.Counter,
+		Help: "Log records handled by the logger, by level (debug, info, warn, error), whatever became of them in each backend."}
 	for _, l := range []struct {
 		name  string
 		level slog.Level
 	}{{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}} {
 		c := t.logCounts.counter(l.level)
-		reg(true, "log.records", metricsink.KV("level", l.name), func() float64 { return float64(c.Load()) })
+		reg(records, metricsink.KV("level", l.name), func() float64 { return float64(c.Load()) })
 	}
 	if dd := t.Datadog; dd != nil {
-		reg(true, "datadog.logs.sent", metricsink.Tags{}, func() float64 { return float64(dd.Stats().Sent) })
+		reg(metricsink.Desc{Name: "datadog.logs.sent", Kind: metricsink.Counter,
+			Help: "Log records the Datadog logs intake accepted."},
+			metricsink.Tags{}, func() float64 { return float64(dd.Stats().Sent) })
+		dropped := metricsink.Desc{Name: "datadog.logs.dropped", Kind: metricsink.Counter,
+			Help: "Log records that will never reach Datadog, by reason (queue_full, rejected, too_large, retries_exhausted, closed)."}
 		for _, reason := range datadog.DropReasons() {
-			reason := reason
-			reg(true, "datadog.logs.dropped", metricsink.KV("reason", reason),
+			reg(dropped, metricsink.KV("reason", reason.String()),
 				func() float64 { return float64(dd.Stats().Dropped.Get(reason)) })
 		}
-		reg(false, "datadog.logs.queue_length", metricsink.Tags{}, func() float64 { return float64(dd.Stats().QueueLength) })
+		reg(metricsink.Desc{Name: "datadog.logs.queue_length", Kind: metricsink.Gauge,
+			Help: "Log records waiting for, or in, a request to the Datadog logs intake."},
+			metricsink.Tags{}, func() float64 { return float64(dd.Stats().QueueLength) })
+		reg(metricsink.Desc{Name: "datadog.logs.retries", Kind: metricsink.Counter,
+			Help: "Requests to the Datadog logs intake repeated after a 408, 429, 5xx answer or a network error."},
+			metricsink.Tags{}, func() float64 { return float64(dd.Stats().Retries) })
+		reg(metricsink.Desc{Name: "datadog.logs.last_delivery_timestamp_seconds", Kind: metricsink.Gauge, Unit: "seconds",
+			Help: "Unix time at which the Datadog logs intake last accepted a request; 0 before the first."},
+			metricsink.Tags{}, func() float64 {
+				last := dd.Stats().LastDelivery
+				if last.IsZero() {
+					return 0
+				}
+				return float64(last.UnixNano()) / 1e9
+			})
 	}
 }
 
@@ -213,6 +295,13 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 
 func (t *Telemetry) shutdown(ctx context.Context) error {
 	var errs []error
+	if t.Dashboard != nil {
+		// End the open pages' live connections first: the listener's
+		// Shutdown would wait for them.
+		if err := t.Dashboard.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("dashboard: %w", err))
+		}
+	}
 	if t.server != nil {
 		// A scrape takes milliseconds; do not let a stuck one take the
 		// time the log flush needs.
@@ -235,6 +324,9 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 		if err := t.DogStatsD.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("dogstatsd: %w", err))
 		}
+	}
+	if err := t.OTel.shutdown(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	for i, h := range t.Config.Handlers {
 		if err := closeBackend(ctx, h); err != nil {

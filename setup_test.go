@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/slogtest"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/metricsink/metricsinktest"
@@ -306,8 +308,8 @@ func TestSetupDatadogShutdownReportsUndelivered(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "100") {
 		t.Errorf("Shutdown = %v, want an error reporting 100 undelivered records", err)
 	}
-	if st := tel.Datadog.Stats(); st.Dropped.Closed != 100 {
-		t.Errorf("dropped as closed = %d, want 100 (stats %+v)", st.Dropped.Closed, st)
+	if st := tel.Datadog.Stats(); st.Dropped.Get(drop.Closed) != 100 {
+		t.Errorf("dropped as closed = %d, want 100 (stats %+v)", st.Dropped.Get(drop.Closed), st)
 	}
 }
 
@@ -468,5 +470,54 @@ func TestTelemetryConfigHasDefaults(t *testing.T) {
 	defer shutdown(t, tel)
 	if c := tel.Config; c.ServiceName == "" || c.Environment != "development" || c.ServiceVersion == "" {
 		t.Errorf("Telemetry.Config names = %q %q %q, want the defaults filled", c.ServiceName, c.Environment, c.ServiceVersion)
+	}
+}
+
+// TestSetupDatadogOutageWarningsInTheLocalFormat: while the intake fails,
+// Setup's Datadog backend warns on the local output, in its format (every
+// line valid JSON with LOG_FORMAT=json), and says when delivery recovers.
+func TestSetupDatadogOutageWarningsInTheLocalFormat(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	out := &testenv.Buffer{}
+	tel, err := Setup(context.Background(), Config{
+		LogFormat: FormatJSON, LogOutput: out, DisablePrometheusListener: true,
+		EnableDatadog: true, DatadogAPIKey: "k", DatadogLogsURL: srv.URL + "/api/v2/logs",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel.Logger.Info("record during the outage")
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q on the local output after 10 s:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("log delivery is failing")
+	failing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v, want every record delivered once the intake recovered", err)
+	}
+	waitFor("log delivery recovered")
+	for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("line %d of the JSON output is not JSON: %s", i+1, line)
+		}
 	}
 }

@@ -1,0 +1,520 @@
+package observability
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/enrich"
+	"github.com/realtimeserver/observability/internal/hostile"
+	"github.com/realtimeserver/observability/internal/testenv"
+	"github.com/realtimeserver/observability/metricsink"
+)
+
+// otlpReceiver is an OTLP/HTTP endpoint for the three signals that
+// decodes each request with the protocol's own generated types.
+type otlpReceiver struct {
+	mu      sync.Mutex
+	traces  []*coltracepb.ExportTraceServiceRequest
+	logs    []*collogspb.ExportLogsServiceRequest
+	metrics []*colmetricpb.ExportMetricsServiceRequest
+	headers []http.Header
+	raw     [][]byte
+}
+
+func (rc *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	var req, resp proto.Message
+	switch r.URL.Path {
+	case "/v1/traces":
+		req, resp = new(coltracepb.ExportTraceServiceRequest), new(coltracepb.ExportTraceServiceResponse)
+	case "/v1/logs":
+		req, resp = new(collogspb.ExportLogsServiceRequest), new(collogspb.ExportLogsServiceResponse)
+	case "/v1/metrics":
+		req, resp = new(colmetricpb.ExportMetricsServiceRequest), new(colmetricpb.ExportMetricsServiceResponse)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	if err := proto.Unmarshal(body, req); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	rc.mu.Lock()
+	rc.headers = append(rc.headers, r.Header.Clone())
+	rc.raw = append(rc.raw, body)
+	switch m := req.(type) {
+	case *coltracepb.ExportTraceServiceRequest:
+		rc.traces = append(rc.traces, m)
+	case *collogspb.ExportLogsServiceRequest:
+		rc.logs = append(rc.logs, m)
+	case *colmetricpb.ExportMetricsServiceRequest:
+		rc.metrics = append(rc.metrics, m)
+	}
+	rc.mu.Unlock()
+	b, _ := proto.Marshal(resp)
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(b)
+}
+
+func resourceAttrs(r *resourcepb.Resource) map[string]string {
+	return kvs(r.GetAttributes())
+}
+
+func kvs(list []*commonpb.KeyValue) map[string]string {
+	m := map[string]string{}
+	for _, kv := range list {
+		switch v := kv.Value.Value.(type) {
+		case *commonpb.AnyValue_StringValue:
+			m[kv.Key] = v.StringValue
+		case *commonpb.AnyValue_IntValue:
+			m[kv.Key] = strconv.FormatInt(v.IntValue, 10)
+		default:
+			m[kv.Key] = kv.Value.String()
+		}
+	}
+	return m
+}
+
+func otelTestConfig(endpoint string) Config {
+	return Config{
+		LogOutput:                 io.Discard,
+		DisablePrometheusListener: true,
+		ServiceName:               "otel-test",
+		Environment:               "test",
+		ServiceVersion:            "1.2.3",
+		OTel: OTelConfig{
+			Endpoint:           endpoint,
+			Headers:            map[string]string{"x-api-key": "k1"},
+			ResourceAttributes: map[string]string{"team": "obs", "service.name": "overridden"},
+			Sampler:            SamplerAlwaysOn,
+		},
+	}
+}
+
+// TestSetupOTel: a span, a log record in its context and a metric reach
+// the receiver, described by one resource, with the log record carrying
+// the span's ids; Shutdown delivers them all.
+func TestSetupOTel(t *testing.T) {
+	rc := &otlpReceiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+
+	tel, err := Setup(context.Background(), otelTestConfig(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tel.OTel == nil {
+		t.Fatal("Setup built no OTel pipeline with an endpoint set")
+	}
+	ctx, span := tel.OTel.TracerProvider().Tracer("test").Start(context.Background(), "store comment")
+	tel.Logger.InfoContext(ctx, "comment stored", "video", 42)
+	tel.Logger.DebugContext(ctx, "below the level") // not exported
+	span.End()
+	tel.Sink.Increment("comments.created", 1, metricsink.KV("channel", "video"))
+	sc := span.SpanContext()
+
+	// The pipeline's own counts are metrics beside the others.
+	rec := httptest.NewRecorder()
+	tel.Metrics.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`otel_spans_dropped_total{reason="queue_full"} 0`, "otel_log_records_exported_total",
+		"otel_spans_exported_total", `otel_metric_samples_dropped_total{reason="type_clash"} 0`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
+		}
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.traces) == 0 || len(rc.logs) == 0 || len(rc.metrics) == 0 {
+		t.Fatalf("received %d trace, %d log, %d metric requests; want each", len(rc.traces), len(rc.logs), len(rc.metrics))
+	}
+	for _, h := range rc.headers {
+		if h.Get("X-Api-Key") != "k1" {
+			t.Errorf("request without the configured header: %v", h)
+		}
+	}
+	wantRes := map[string]string{
+		"service.name": "otel-test", "service.version": "1.2.3", "deployment.environment.name": "test",
+		"team": "obs", "host.name": enrich.Options{}.WithDefaults().Host, "process.pid": strconv.Itoa(os.Getpid()),
+	}
+	resources := map[string]*resourcepb.Resource{
+		"traces":  rc.traces[0].ResourceSpans[0].Resource,
+		"logs":    rc.logs[0].ResourceLogs[0].Resource,
+		"metrics": rc.metrics[0].ResourceMetrics[0].Resource,
+	}
+	for signal, r := range resources {
+		got := resourceAttrs(r)
+		for k, v := range wantRes {
+			if got[k] != v {
+				t.Errorf("%s resource %s = %q, want %q", signal, k, got[k], v)
+			}
+		}
+	}
+
+	var spanNames []string
+	for _, ss := range rc.traces[0].ResourceSpans[0].ScopeSpans {
+		for _, s := range ss.Spans {
+			spanNames = append(spanNames, s.Name)
+			if s.Name == "store comment" && hex.EncodeToString(s.TraceId) != sc.TraceID().String() {
+				t.Errorf("span trace id %x, want %s", s.TraceId, sc.TraceID())
+			}
+		}
+	}
+	if len(spanNames) != 1 || spanNames[0] != "store comment" {
+		t.Errorf("spans = %v, want [store comment]", spanNames)
+	}
+
+	var found bool
+	for _, req := range rc.logs {
+		for _, rl := range req.ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				for _, lr := range sl.LogRecords {
+					body := lr.Body.GetStringValue()
+					if body == "below the level" {
+						t.Error("a debug record passed an info level")
+					}
+					if body != "comment stored" {
+						continue
+					}
+					found = true
+					if got := hex.EncodeToString(lr.TraceId); got != sc.TraceID().String() {
+						t.Errorf("log trace id %s, want %s", got, sc.TraceID())
+					}
+					if got := hex.EncodeToString(lr.SpanId); got != sc.SpanID().String() {
+						t.Errorf("log span id %s, want %s", got, sc.SpanID())
+					}
+					if a := kvs(lr.Attributes); a["video"] != "42" {
+						t.Errorf("log attributes = %v, want video=42", a)
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("the log record did not arrive")
+	}
+
+	var metricNames []string
+	for _, req := range rc.metrics {
+		for _, sm := range req.ResourceMetrics[0].ScopeMetrics {
+			for _, m := range sm.Metrics {
+				metricNames = append(metricNames, m.Name)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(metricNames, ","), "comments.created") {
+		t.Errorf("metrics = %v, want comments.created among them", metricNames)
+	}
+	st := tel.OTel.Stats()
+	if st.Spans.Exported != 1 || st.Spans.Dropped.Total() != 0 || st.Logs.Dropped.Total() != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestSetupOTelReceiverDown: with nothing listening, spans and records
+// are counted as not delivered and Shutdown ends by its deadline saying
+// so.
+func TestSetupOTelReceiverDown(t *testing.T) {
+	cfg := otelTestConfig("http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)))
+	tel, err := Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tel.OTel.TracerProvider().Tracer("test")
+	for range 10 {
+		ctx, span := tr.Start(context.Background(), "op")
+		tel.Logger.InfoContext(ctx, "record")
+		span.End()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = tel.Shutdown(ctx)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("Shutdown took %v past a 1.5s deadline", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "otlp traces") || !strings.Contains(err.Error(), "not delivered") {
+		t.Errorf("Shutdown = %v; want the undelivered spans reported", err)
+	}
+	st := tel.OTel.Stats()
+	if st.Spans.Exported != 0 || st.Spans.Dropped.Total() != 10 {
+		t.Errorf("span stats = %+v; want all 10 counted as dropped", st.Spans)
+	}
+	if st.Logs.Dropped.Total() < 10 {
+		t.Errorf("log stats = %+v; want at least the 10 records counted", st.Logs)
+	}
+}
+
+// TestSetupOTelQueueBound: spans past the queue's bound are dropped and
+// counted, and ending a span never waits.
+func TestSetupOTelQueueBound(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(block)
+	cfg := otelTestConfig(srv.URL)
+	cfg.OTel.LogsExporter, cfg.OTel.MetricsExporter = ExporterNone, ExporterNone
+	cfg.OTel.SpanBatch = OTelBatchConfig{MaxQueue: 16, MaxBatch: 4, Delay: time.Millisecond}
+	tel, err := Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tel.OTel.TracerProvider().Tracer("test")
+	start := time.Now()
+	for range 2000 {
+		_, span := tr.Start(context.Background(), "op")
+		span.End()
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("2000 spans took %v with a stuck receiver", took)
+	}
+	if n := tel.OTel.Stats().Spans.Dropped.Get(drop.QueueFull); n < 2000-16-4 {
+		t.Errorf("queue_full = %d; want the spans past the bound counted", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err == nil {
+		t.Error("Shutdown reported nothing undelivered")
+	}
+}
+
+func TestSetupOTelGlobal(t *testing.T) {
+	rc := &otlpReceiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	before := otel.GetTracerProvider()
+	tel, err := Setup(context.Background(), otelTestConfig(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if otel.GetTracerProvider() != before {
+		t.Error("a hand-built Config without SetGlobal changed the global provider")
+	}
+	tel.Shutdown(context.Background())
+
+	cfg := otelTestConfig(srv.URL)
+	cfg.OTel.SetGlobal = true
+	tel, err = Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	if otel.GetTracerProvider() != tel.OTel.TracerProvider() {
+		t.Error("SetGlobal did not install the provider")
+	}
+	carrier := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	ctx := otel.GetTextMapPropagator().Extract(context.Background(), carrier)
+	_, span := otel.Tracer("t").Start(ctx, "child")
+	if got := span.SpanContext().TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("child of an incoming traceparent has trace id %s", got)
+	}
+	span.End()
+}
+
+func TestSetupOTelOff(t *testing.T) {
+	tel, err := Setup(context.Background(), Config{LogOutput: io.Discard, DisablePrometheusListener: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	if tel.OTel != nil {
+		t.Errorf("OTel = %v without an endpoint", tel.OTel)
+	}
+	// A nil *OTel is usable.
+	_, span := tel.OTel.TracerProvider().Tracer("t").Start(context.Background(), "x")
+	span.End()
+	if span.SpanContext().IsValid() || tel.OTel.Resource() != nil || tel.OTel.MetricsSink() != nil {
+		t.Error("a nil OTel made a recording span or has parts")
+	}
+	if st := tel.OTel.Stats(); st.Spans.Exported != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestSetupOTelInvalid(t *testing.T) {
+	cfg := otelTestConfig("http://127.0.0.1:1")
+	cfg.OTel.Protocol = "grpc"
+	_, err := Setup(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
+		t.Errorf("Setup = %v; want an error naming OTEL_EXPORTER_OTLP_PROTOCOL", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Error("unexpected cancellation")
+	}
+}
+
+// TestSetupOTelHostile: every hostile value of the shared corpus, logged
+// through the pipeline Setup builds with the OTLP log backend, neither
+// panics nor hangs, and no secret reaches the OTLP receiver.
+func TestSetupOTelHostile(t *testing.T) {
+	rc := &otlpReceiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	cfg := otelTestConfig(srv.URL)
+	cfg.OTel.TracesExporter, cfg.OTel.MetricsExporter = ExporterNone, ExporterNone
+	cfg.OTel.LogBatch.MaxQueue = 100000
+	tel, err := Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tel.Logger.Handler()
+	cases := hostile.Cases()
+	for _, c := range cases {
+		if err := c.Log(context.Background(), h); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+		if err := c.LogWith(context.Background(), h); err != nil {
+			t.Errorf("%s (WithAttrs): %v", c.Name, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var records int
+	for _, req := range rc.logs {
+		for _, rl := range req.ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				records += len(sl.LogRecords)
+			}
+		}
+	}
+	if records != 2*len(cases) {
+		t.Errorf("the receiver got %d records, want %d (each case twice)", records, 2*len(cases))
+	}
+	for _, b := range rc.raw {
+		if bytes.Contains(b, []byte(hostile.Secret)) {
+			t.Errorf("the secret reached the OTLP receiver")
+			break
+		}
+	}
+}
+
+// TestSetupOTelInvalidUTF8: a span and a record holding invalid UTF-8
+// (which protobuf refuses) are delivered with U+FFFD, and do not take the
+// valid ones of their batch down with them.
+func TestSetupOTelInvalidUTF8(t *testing.T) {
+	rc := &otlpReceiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	cfg := otelTestConfig(srv.URL)
+	cfg.OTel.MetricsExporter = ExporterNone
+	tel, err := Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tel.OTel.TracerProvider().Tracer("test")
+	_, good := tr.Start(context.Background(), "good")
+	good.End()
+	ctx, bad := tr.Start(context.Background(), "bad\xff",
+		trace.WithAttributes(attribute.String("k\xfe", "v\xff"), attribute.StringSlice("s", []string{"ok", "\xff"})))
+	bad.AddEvent("ev\xff", trace.WithAttributes(attribute.String("e", "\xff")))
+	bad.SetStatus(codes.Error, "broken \xff")
+	bad.End()
+	tel.Logger.InfoContext(ctx, "msg \xff", "key", "val\xff", slog.Group("g", "in\xffner", "x\xff"))
+	tel.Logger.Info("fine")
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	names := map[string]bool{}
+	for _, req := range rc.traces {
+		for _, ss := range req.ResourceSpans[0].ScopeSpans {
+			for _, s := range ss.Spans {
+				names[s.Name] = true
+				if s.Name == "bad\uFFFD" {
+					if a := kvs(s.Attributes); a["k\uFFFD"] != "v\uFFFD" {
+						t.Errorf("span attributes = %v", a)
+					}
+					if s.Status.Message != "broken \uFFFD" || s.Events[0].Name != "ev\uFFFD" {
+						t.Errorf("status %q, event %q", s.Status.Message, s.Events[0].Name)
+					}
+				}
+			}
+		}
+	}
+	if !names["good"] || !names["bad\uFFFD"] {
+		t.Errorf("spans received: %v; want good and bad\\uFFFD", names)
+	}
+	bodies := map[string]bool{}
+	for _, req := range rc.logs {
+		for _, sl := range req.ResourceLogs[0].ScopeLogs {
+			for _, lr := range sl.LogRecords {
+				bodies[lr.Body.GetStringValue()] = true
+			}
+		}
+	}
+	if !bodies["fine"] || !bodies["msg \uFFFD"] {
+		t.Errorf("records received: %v", bodies)
+	}
+	if st := tel.OTel.Stats(); st.Spans.Dropped.Total()+st.Logs.Dropped.Total() != 0 {
+		t.Errorf("dropped: %+v", st)
+	}
+}
+
+func TestCleanValueDepth(t *testing.T) {
+	v := attribute.StringValue("\xff")
+	for range 40 {
+		v = attribute.SliceValue(v)
+	}
+	got, changed := cleanValue(v, maxCleanDepth)
+	if !changed {
+		t.Fatal("a deep invalid string was not cleaned")
+	}
+	depth := 0
+	for got.Type() == attribute.SLICE {
+		got = got.AsSlice()[0]
+		depth++
+	}
+	if depth > maxCleanDepth || got.AsString() != "…" {
+		t.Errorf("cut at depth %d with %q; want at most %d and …", depth, got.AsString(), maxCleanDepth)
+	}
+	ok := attribute.MapValue(attribute.String("a", "b"))
+	if _, changed := cleanValue(ok, maxCleanDepth); changed {
+		t.Error("a valid value was changed")
+	}
+}
