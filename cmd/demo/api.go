@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,8 @@ type App struct {
 	region string
 	// wrap instruments an accepted socket; nil when telemetry is off.
 	wrap wrapFunc
+	// idle is how long a socket may stay silent before it is pinged.
+	idle time.Duration
 
 	sockets sync.WaitGroup
 }
@@ -66,8 +69,8 @@ func (req *newCommentRequest) validate() (reason, msg string) {
 		return "invalid_field", "user_id must be a positive integer"
 	case req.Body == nil || strings.TrimSpace(*req.Body) == "":
 		return "missing_field", "body is required and must not be blank"
-	case !utf8.ValidString(*req.Body):
-		return "invalid_field", "body must be valid UTF-8"
+	case strings.ContainsRune(*req.Body, 0):
+		return "invalid_field", "body must not contain NUL characters"
 	case utf8.RuneCountInString(*req.Body) > maxCommentRunes:
 		return "oversized_field", fmt.Sprintf("body is longer than %d characters", maxCommentRunes)
 	}
@@ -81,27 +84,31 @@ func (a *App) postComment(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, http.StatusBadRequest, "invalid_video_id", "video_id must be a positive integer")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	var req newCommentRequest
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(&req); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			a.refuse(w, r, http.StatusRequestEntityTooLarge, "body_too_large",
 				fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
 			return
 		}
+		a.refuse(w, r, http.StatusBadRequest, "unreadable_body", "the request body could not be read")
+		return
+	}
+	var req newCommentRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&req); err != nil {
 		a.refuse(w, r, http.StatusBadRequest, "malformed_json", "malformed JSON: "+err.Error())
 		return
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			a.refuse(w, r, http.StatusRequestEntityTooLarge, "body_too_large",
-				fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
-			return
-		}
 		a.refuse(w, r, http.StatusBadRequest, "malformed_json", "malformed JSON: data after the object")
+		return
+	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD and store that:
+	// refuse it instead.
+	if !validText(raw) {
+		a.refuse(w, r, http.StatusBadRequest, "invalid_utf8", invalidUTF8Message)
 		return
 	}
 	if reason, msg := req.validate(); reason != "" {
@@ -142,14 +149,92 @@ func (a *App) listComments(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	comments, err := a.store.List(ctx, videoID, before, limit)
+	// One more than asked for tells whether another page follows.
+	comments, err := a.store.List(ctx, videoID, before, limit+1)
 	if err != nil {
 		a.log.ErrorContext(ctx, "listing comments failed", "video_id", videoID, "error", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{
 			"error": "the comments could not be read", "request_id": enrich.RequestID(ctx)})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"comments": comments})
+	page := commentPage{Comments: comments}
+	if len(comments) > limit {
+		page.Comments = comments[:limit]
+		page.NextBefore = comments[limit-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// commentPage is the answer to GET /api/videos/{video_id}/comments.
+type commentPage struct {
+	// Comments are newest first.
+	Comments []Comment `json:"comments"`
+	// NextBefore is the before= value of the next (older) page; absent on
+	// the last page.
+	NextBefore int64 `json:"next_before,omitempty"`
+}
+
+// invalidUTF8Message is what a client is told when its text is not UTF-8.
+const invalidUTF8Message = "the request must be valid UTF-8 (no invalid bytes and no unpaired \\u surrogate escapes)"
+
+// validText reports whether a JSON document's text is valid UTF-8 and its
+// \u escapes encode no unpaired surrogate: encoding/json silently turns
+// both into U+FFFD. A backslash can only occur inside a JSON string, so the
+// scan needs no knowledge of the document's structure; what is not valid
+// JSON at all is left for the decoder to report.
+func validText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		i++ // the escaped byte
+		if i >= len(b) || b[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(b, i+1)
+		if !ok {
+			continue
+		}
+		i += 4 // the last hex digit
+		switch {
+		case 0xDC00 <= r && r <= 0xDFFF:
+			return false // a low surrogate alone
+		case 0xD800 <= r && r <= 0xDBFF:
+			if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+				return false
+			}
+			lo, ok := hex4(b, i+3)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +261,7 @@ func (a *App) createComment(ctx context.Context, videoID, userID int64, body, tr
 	// Only low-cardinality values are tags; the ids go to the log.
 	a.sink.Increment("comments.created", 1, metricsink.KV("region", a.region, "channel", "video", "transport", transport))
 	a.sink.Duration("comment.creation.duration", time.Since(start), metricsink.KV("region", a.region, "transport", transport))
+	a.sink.Histogram("comment.body.bytes", float64(len(body)), metricsink.KV("region", a.region, "transport", transport))
 	a.log.InfoContext(ctx, "comment created",
 		"user_id", userID, "comment_id", c.ID, "video_id", videoID, "transport", transport)
 

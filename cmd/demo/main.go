@@ -20,7 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -46,8 +46,11 @@ import (
 const defaultDatabase = "realtime-demo.db"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT or SIGTERM starts a graceful shutdown; a second one
+	// cuts it short (see onSignals).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx := onSignals(sigs, os.Stderr)
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -63,6 +66,7 @@ type options struct {
 	simEvery    time.Duration
 	telemetry   bool
 	drainWait   time.Duration
+	idle        time.Duration
 }
 
 func parseOptions(args []string, lookup func(string) (string, bool), stderr io.Writer) (options, error) {
@@ -73,6 +77,7 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 	fs.DurationVar(&o.simEvery, "simulate-every", time.Second, "mean time between one virtual user's actions")
 	fs.BoolVar(&o.telemetry, "telemetry", true, "instrument the server; false runs it with no instrumentation at all, as a baseline")
 	fs.DurationVar(&o.drainWait, "shutdown-timeout", 10*time.Second, "how long shutdown waits for requests, sockets and log delivery")
+	fs.DurationVar(&o.idle, "socket-idle-timeout", defaultSocketIdle, "after this long without a message from a socket, ping it, and close it unless it answers")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -87,6 +92,9 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 	}
 	if o.drainWait <= 0 {
 		return o, fmt.Errorf("-shutdown-timeout=%v is invalid: accepted a duration above 0, such as 10s", o.drainWait)
+	}
+	if o.idle <= 0 {
+		return o, fmt.Errorf("-socket-idle-timeout=%v is invalid: accepted a duration above 0, such as 60s", o.idle)
 	}
 	if v, ok := lookup("PORT"); ok && v != "" {
 		p, err := strconv.Atoi(v)
@@ -108,7 +116,14 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 func database(url string) (driver, dsn string, err error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return "pgx", url, nil
+		// Re-encoded, so that a password holding '@' (or another character
+		// a URL must escape) reaches the driver as the password, never as
+		// part of the host name that an error message would print.
+		u, err := neturl.Parse(url)
+		if err != nil {
+			return "", "", fmt.Errorf("DATABASE_URL=%q is invalid: accepted postgres://user:password@host/db with special characters in the password percent-encoded", redactURL(url))
+		}
+		return "pgx", u.String(), nil
 	case strings.HasPrefix(url, "sqlite://"):
 		path := strings.TrimPrefix(url, "sqlite://")
 		if path == "" {
@@ -122,11 +137,14 @@ func database(url string) (driver, dsn string, err error) {
 
 // run is the whole program; main only wires it to the process. It returns
 // when ctx ends and shutdown is complete.
-func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) (err error) {
 	o, err := parseOptions(args, lookup, stderr)
 	if err != nil {
 		return err
 	}
+	// Whatever a driver puts in its errors, no part of the database
+	// password leaves the program through the error it returns.
+	defer func() { err = hideSecret(err, urlPassword(o.databaseURL)) }()
 	cfg, err := observability.ConfigFromLookup(lookup)
 	if err != nil {
 		return err
@@ -134,13 +152,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = "realtime-server"
 	}
+	turnOnDashboard(&cfg, lookup)
 	cfg.LogOutput = stderr
 	driver, dsn, err := database(o.databaseURL)
 	if err != nil {
 		return err
 	}
 
-	app := &App{hub: NewHub(), region: o.region}
+	app := &App{hub: NewHub(), region: o.region, idle: o.idle}
 	var (
 		tel  *observability.Telemetry
 		db   *sqlx.DB
@@ -151,8 +170,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return err
 		}
 		app.log, app.sink = tel.Logger, tel.Sink
+		declareMetrics(tel.Sink)
 		db, err = dbmetrics.Open(driver, dsn, &dbmetrics.Options{Sink: tel.Sink, Logger: tel.Logger, DBName: "comments"})
-		tracker := wsmetrics.NewTracker(tel.Sink, nil)
+		// The demo's own events, so that a client cannot make up label
+		// values: anything else is counted as "other".
+		tracker := wsmetrics.NewTracker(tel.Sink, &wsmetrics.Options{Events: socketEvents})
 		app.wrap = func(c *websocket.Conn, channel string) wsConn { return wsmetrics.Wrap(tracker, c, channel) }
 		root = httpmetrics.Middleware(tel.Sink, &httpmetrics.Options{AccessLog: true, Logger: tel.Logger})(app.routes())
 		metricsink.GaugeFunc(tel.Sink, "users.online", metricsink.KV("region", o.region),
@@ -204,9 +226,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	fmt.Fprintf(stdout, "  WebSocket  ws%s/socket?channel=video:1\n", strings.TrimPrefix(base, "http"))
 	fmt.Fprintf(stdout, "  Health     %s/healthz\n", base)
 	if tel != nil && tel.MetricsAddr != "" {
-		if a, err := net.ResolveTCPAddr("tcp", tel.MetricsAddr); err == nil {
-			fmt.Fprintf(stdout, "  Metrics    http://%s/metrics\n", hostPort(a))
-		}
+		// The address bound, as PROMETHEUS_HOST asked: [::] or 0.0.0.0 is
+		// every interface, which the line says.
+		fmt.Fprintf(stdout, "  Metrics    http://%s/metrics%s\n", tel.MetricsAddr, everyInterface(tel.MetricsAddr))
+		fmt.Fprint(stdout, dashboardLine(tel))
 	}
 	fmt.Fprintf(stdout, "  Database   %s (%s)\n", redactURL(o.databaseURL), driver)
 
@@ -246,8 +269,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	stopSim()
 	<-simDone
 	// Two phases with deadlines of their own, so that a request that will
-	// not finish cannot take the time the log flush needs.
-	bg := context.WithoutCancel(ctx)
+	// not finish cannot take the time the log flush needs. A second signal
+	// ends both at once (see forceFrom).
+	bg := forceFrom(ctx)
 	hctx, cancel := context.WithTimeout(bg, o.drainWait/2)
 	defer cancel()
 	var errs []error
@@ -270,6 +294,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err := db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the database: %w", err))
 	}
+	reportAbandoned(bg, tel, stderr)
 	return errors.Join(errs...)
 }
 
@@ -292,6 +317,15 @@ func waitGroup(ctx context.Context, wg interface{ Wait() }) {
 	}
 }
 
+// everyInterface returns a note for an address that binds every interface.
+func everyInterface(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsUnspecified() {
+		return " (every interface; PROMETHEUS_HOST=127.0.0.1 keeps it local)"
+	}
+	return ""
+}
+
 func hostPort(a net.Addr) string {
 	if t, ok := a.(*net.TCPAddr); ok && t.IP.IsUnspecified() {
 		return "localhost:" + strconv.Itoa(t.Port)
@@ -302,7 +336,7 @@ func hostPort(a net.Addr) string {
 // redactURL hides the password of a database URL, in its user information
 // and in a password query parameter, for messages and logs.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
+	u, err := neturl.Parse(s)
 	if err != nil {
 		return "(an unparsable URL)"
 	}
@@ -312,4 +346,36 @@ func redactURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// urlPassword returns the password of a database URL, or "".
+func urlPassword(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// hideSecret returns err with every occurrence of secret, of its
+// percent-encoded forms and of its parts between '@', ':' and '/' (those
+// of four bytes or more, as a misread URL would cut it) replaced by xxxxx.
+func hideSecret(err error, secret string) error {
+	if err == nil || secret == "" {
+		return err
+	}
+	msg := err.Error()
+	parts := []string{secret, neturl.QueryEscape(secret), neturl.PathEscape(secret),
+		neturl.UserPassword("", secret).String()[1:]}
+	parts = append(parts, strings.FieldsFunc(secret, func(r rune) bool { return r == '@' || r == ':' || r == '/' })...)
+	for _, p := range parts {
+		if len(p) >= 4 {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
+
+	"github.com/realtimeserver/observability/metricsink"
 )
 
 // wsConn is the part of *websocket.Conn the socket handler uses; the
@@ -19,7 +23,12 @@ type wsConn interface {
 	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
 	Close(code websocket.StatusCode, reason string) error
 	CloseNow() error
+	Ping(ctx context.Context) error
 }
+
+// socketEvents are the events the demo sends and accepts: the allowlist of
+// the socket tracker's event label.
+var socketEvents = []string{"comment.create", "comment.created", "ack", "error"}
 
 // wrapFunc instruments an accepted connection.
 type wrapFunc func(c *websocket.Conn, channel string) wsConn
@@ -51,6 +60,11 @@ const (
 	closeReasonSlow   = "too slow to keep up"
 	closeReasonFlood  = "too many messages"
 	closeReasonBinary = "binary frames are not supported"
+	// defaultSocketIdle is how long a socket may send nothing before it
+	// is pinged (-socket-idle-timeout); it is closed unless the pong comes
+	// back within the same time (at most socketWriteWait). A client that
+	// stops half-way through a frame cannot answer, and is closed.
+	defaultSocketIdle = 60 * time.Second
 )
 
 // parseChannel accepts "video:{id}" and returns the video id.
@@ -98,14 +112,22 @@ func (a *App) socket(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	a.log.InfoContext(ctx, "socket joined", "channel", channel, "video_id", videoID)
 
+	var lastRead atomic.Int64
+	lastRead.Store(time.Now().UnixNano())
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		a.socketWriter(ctx, conn, sub)
 	}()
-	a.socketReader(ctx, conn, sub, videoID)
+	keepaliveDone := make(chan struct{})
+	go func() {
+		defer close(keepaliveDone)
+		a.socketKeepalive(ctx, conn, &lastRead)
+	}()
+	a.socketReader(ctx, conn, sub, videoID, &lastRead)
 	cancel()
 	<-writerDone
+	<-keepaliveDone
 	a.log.InfoContext(r.Context(), "socket left", "channel", channel, "video_id", videoID)
 }
 
@@ -133,8 +155,46 @@ func (a *App) socketWriter(ctx context.Context, conn wsConn, sub *subscriber) {
 	}
 }
 
+// socketKeepalive pings a socket that has sent nothing for a.idle, and
+// closes it when the pong does not come back in time: a peer that went
+// away without a close, or stopped half-way through a frame, cannot hold
+// its goroutines and its place in the gauge for ever.
+func (a *App) socketKeepalive(ctx context.Context, conn wsConn, lastRead *atomic.Int64) {
+	idle := a.idle
+	if idle <= 0 {
+		idle = defaultSocketIdle
+	}
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if quiet := time.Since(time.Unix(0, lastRead.Load())); quiet < idle {
+			timer.Reset(idle - quiet)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, min(idle, socketWriteWait))
+		err := conn.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			a.sink.Increment("sockets.idle_closed", 1, metricsink.KV("region", a.region))
+			a.log.InfoContext(ctx, "socket closed: idle and no answer to a ping", "idle", idle.String())
+			_ = conn.CloseNow()
+			return
+		}
+		lastRead.Store(time.Now().UnixNano()) // the pong is a sign of life
+		timer.Reset(idle)
+	}
+}
+
 // socketReader handles client messages until the connection ends.
-func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, videoID int64) {
+func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, videoID int64, lastRead *atomic.Int64) {
 	tokens, last := socketBurst, time.Now()
 	refusals := 0
 	for {
@@ -147,11 +207,19 @@ func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, vi
 			return
 		}
 		now := time.Now()
+		lastRead.Store(now.UnixNano())
 		tokens = min(socketBurst, tokens+now.Sub(last).Seconds()*socketRate)
 		last = now
 		if tokens < 1 {
 			refusals++
-			a.socketError(ctx, conn, "", "rate_limited", "too many messages; slow down")
+			// The refusal answers the message it refuses, as every error does.
+			var ref struct {
+				Ref string `json:"ref"`
+			}
+			if typ == websocket.MessageText {
+				_ = json.Unmarshal(data, &ref)
+			}
+			a.socketError(ctx, conn, truncateRef(ref.Ref), "rate_limited", "too many messages; slow down")
 			if refusals >= maxFloodRefusals {
 				_ = conn.Close(websocket.StatusPolicyViolation, closeReasonFlood)
 				return
@@ -168,8 +236,10 @@ func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, vi
 			a.socketError(ctx, conn, "", "malformed_json", "malformed JSON: "+err.Error())
 			continue
 		}
-		if len(in.Ref) > maxRefLen {
-			in.Ref = in.Ref[:maxRefLen]
+		in.Ref = truncateRef(in.Ref)
+		if !validText(data) {
+			a.socketError(ctx, conn, in.Ref, "invalid_utf8", invalidUTF8Message)
+			continue
 		}
 		switch in.Event {
 		case "comment.create":
@@ -193,6 +263,19 @@ func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, vi
 			a.socketError(ctx, conn, in.Ref, "unknown_event", `unknown event; accepted: "comment.create"`)
 		}
 	}
+}
+
+// truncateRef keeps at most maxRefLen bytes of a client's ref, cut on a
+// rune boundary.
+func truncateRef(ref string) string {
+	if len(ref) <= maxRefLen {
+		return ref
+	}
+	cut := maxRefLen
+	for cut > 0 && !utf8.RuneStart(ref[cut]) {
+		cut--
+	}
+	return ref[:cut]
 }
 
 func (a *App) socketError(ctx context.Context, conn wsConn, ref, reason, msg string) {
