@@ -181,3 +181,21 @@ func TestDescValidate(t *testing.T) {
 		t.Errorf("SnakeCase = %q", got)
 	}
 }
+
+func TestView(t *testing.T) {
+	tags := metricsink.KV("a", "1", "b", "2")
+	list, err := metricsink.View(&tags)
+	if err != nil || len(list) != 2 || list[0] != (metricsink.Tag{Key: "a", Value: "1"}) || list[1] != (metricsink.Tag{Key: "b", Value: "2"}) {
+		t.Errorf("View(KV(a,1,b,2)) = %v, %v; want [{a 1} {b 2}], nil", list, err)
+	}
+	if cap(list) != 2 {
+		t.Errorf("cap = %d, want 2: an append must not write into the Tags", cap(list))
+	}
+	odd := metricsink.KV("a")
+	if list, err := metricsink.View(&odd); err != metricsink.ErrOddTags || list != nil {
+		t.Errorf("View(KV(a)) = %v, %v; want nil, ErrOddTags", list, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = metricsink.View(&tags) }); allocs != 0 {
+		t.Errorf("View allocates %v times", allocs)
+	}
+}

@@ -111,3 +111,14 @@ func (t Tags) All() iter.Seq2[string, string] {
 
 // AppendTo appends the tags to dst and returns the extended slice.
 func (t Tags) AppendTo(dst []Tag) []Tag { return append(dst, t.tags[:t.n]...) }
+
+// View returns the tags *t holds, as a slice aliasing *t, and t.Err(),
+// without copying t: for a backend's hot path, where each method call on
+// a Tags value copies its MaxTags pairs. The slice must not be changed,
+// nor kept beyond the call that received t.
+func View(t *Tags) ([]Tag, error) {
+	if t.err != errNone {
+		return nil, t.Err()
+	}
+	return t.tags[:t.n:t.n], nil
+}

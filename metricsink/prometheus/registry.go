@@ -434,21 +434,35 @@ func validNonNegative(v float64) bool { return v >= 0 && v <= math.MaxFloat64 }
 
 // lookup returns the entry of a sample, or nil when it was dropped (and
 // counted). Known raw names and tags are found without a lock or an
-// allocation.
+// allocation: by the hot map, then among the tag lists remembered with the
+// name, compared in place; failing that, by the raw-key map (lookupRaw).
+//
+// metricsink.Tags holds MaxTags tags by value, and its methods copy it:
+// metricsink.View reads it through the pointer instead, once.
 func (p *Registry) lookup(o op, name string, tags *metricsink.Tags) *entry {
-	if !tags.Valid() {
-		p.drop(drop.InvalidTags, o.typ(), name, tags.Err().Error())
+	list, err := metricsink.View(tags)
+	if err != nil {
+		p.drop(drop.InvalidTags, o.typ(), name, err.Error())
 		return nil
 	}
 	if hn := (*p.hot.Load())[name]; hn != nil {
 		if l := hn.lists[o].Load(); l != nil {
 			for i := range *l {
-				if h := &(*l)[i]; equalTags(h.tags, tags) {
+				if h := &(*l)[i]; slices.Equal(h.tags, list) {
 					return h.e
 				}
 			}
 		}
 	}
+	return p.lookupRaw(o, name, tags)
+}
+
+// lookupRaw is lookup past the tag lists compared in place: by the raw
+// key, then resolve. It is kept out of lookup so that the fast path does
+// not pay for the key buffer.
+//
+//go:noinline
+func (p *Registry) lookupRaw(o op, name string, tags *metricsink.Tags) *entry {
 	var buf [maxRawKey]byte
 	key, ok := rawKey(&buf, o, name, tags)
 	if ok {
@@ -542,25 +556,13 @@ const maxHotTags = 8
 
 // hotName holds the first tag lists seen with one raw name, per op.
 type hotName struct {
+	name  string // the raw name, owned
 	lists [opGaugeFunc + 1]atomic.Pointer[[]hotTags]
 }
 
 type hotTags struct {
 	tags []Tag // as the caller gave them
 	e    *entry
-}
-
-func equalTags(have []Tag, tags *metricsink.Tags) bool {
-	if len(have) != tags.Len() {
-		return false
-	}
-	for i := range have {
-		t := tags.At(i)
-		if have[i].Key != t.Key || have[i].Value != t.Value {
-			return false
-		}
-	}
-	return true
 }
 
 // addHotLocked lets the first level of the lookup find e, within its
@@ -573,12 +575,12 @@ func (p *Registry) addHotLocked(o op, name string, tags *metricsink.Tags, e *ent
 		if len(m) >= p.maxMetrics+maxRemembered {
 			return
 		}
-		hn = &hotName{}
+		hn = &hotName{name: strings.Clone(name)}
 		next := make(map[string]*hotName, len(m)+1)
 		for k, v := range m {
 			next[k] = v
 		}
-		next[strings.Clone(name)] = hn
+		next[hn.name] = hn
 		p.hot.Store(&next)
 	}
 	var old []hotTags
