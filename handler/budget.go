@@ -1,6 +1,10 @@
 package handler
 
-import "github.com/realtimeserver/observability/internal/budget"
+import (
+	"log/slog"
+
+	"github.com/realtimeserver/observability/internal/budget"
+)
 
 // Budget bounds what one record may cost in [Console] and [Redact] (and in
 // the Datadog handler): a zero field means its default.
@@ -38,3 +42,35 @@ const (
 	MarkTruncated = budget.Truncated
 	MarkAttrs     = budget.Attrs
 )
+
+// fits reports that r certainly fits b with nothing to rewrite, so that
+// budget.Limiter.Record would return it unchanged: a message and
+// attributes of scalar kinds or short strings, with keys and strings
+// within MaxValueBytes each and MaxRecordBytes together, at most MaxAttrs
+// of them. It reads r in place and never allocates. When it reports
+// false, Record decides (groups, values of kind Any and LogValuers always
+// go there). It knows nothing of redaction: only handlers without a redact
+// predicate may use it.
+func fits(r *slog.Record, b *Budget) bool {
+	if len(r.Message) > b.MaxValueBytes || r.NumAttrs() > b.MaxAttrs {
+		return false
+	}
+	bytes := len(r.Message)
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		bytes += len(a.Key)
+		switch a.Value.Kind() {
+		case slog.KindString:
+			s := a.Value.String()
+			bytes += len(s)
+			ok = len(s) <= b.MaxValueBytes
+		case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool,
+			slog.KindDuration, slog.KindTime:
+		default:
+			ok = false
+		}
+		ok = ok && len(a.Key) <= b.MaxValueBytes && bytes <= b.MaxRecordBytes
+		return ok
+	})
+	return ok
+}

@@ -103,7 +103,8 @@ func Console(w io.Writer, opts *ConsoleOptions) slog.Handler {
 	if to.TimeFormat == "" {
 		to.TimeFormat = time.StampMilli
 	}
-	return &consoleHandler{h: tint.NewTextHandler(w, to), lim: budget.New(o.Budget, nil)}
+	lim := budget.New(o.Budget, nil)
+	return &consoleHandler{h: tint.NewTextHandler(w, to), lim: lim, b: lim.Budget()}
 }
 
 // colorful reports whether output to w should be coloured.
@@ -149,20 +150,32 @@ func (s *stripWriter) Write(p []byte) (int, error) {
 
 const ansiEsc = 0x1b
 
-// stripANSI appends p to dst without its escape sequences.
+// stripANSI appends p to dst without its escape sequences. The result is
+// never longer than p, so room for p is made once and bytes are copied one
+// by one: the runs between escape sequences are short.
 func stripANSI(dst, p []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(p))[:n+len(p)]
+	out := dst[n:]
+	k := 0
 	for i := 0; i < len(p); {
-		if p[i] != ansiEsc {
-			j := bytes.IndexByte(p[i:], ansiEsc)
-			if j < 0 {
-				return append(dst, p[i:]...)
-			}
-			dst = append(dst, p[i:i+j]...)
-			i += j
+		if b := p[i]; b != ansiEsc {
+			out[k] = b
+			k++
+			i++
 			continue
 		}
 		// Skip the ESC and everything up to and including a letter.
+		// Escape sequences are ASCII, so ASCII bytes are tested directly
+		// (an ASCII letter is A-Z or a-z, as for unicode.IsLetter).
 		for i++; i < len(p); {
+			if b := p[i]; b < utf8.RuneSelf {
+				i++
+				if l := b | 0x20; 'a' <= l && l <= 'z' {
+					break
+				}
+				continue
+			}
 			r, size := utf8.DecodeRune(p[i:])
 			i += size
 			if unicode.IsLetter(r) {
@@ -170,7 +183,7 @@ func stripANSI(dst, p []byte) []byte {
 			}
 		}
 	}
-	return dst
+	return dst[:n+k]
 }
 
 // consoleHandler keeps the open groups itself and hands tint only handlers
@@ -178,6 +191,7 @@ func stripANSI(dst, p []byte) []byte {
 type consoleHandler struct {
 	h      slog.Handler    // a tint handler, possibly with attributes, never with groups
 	lim    *budget.Limiter // shared, immutable
+	b      budget.Budget   // lim.Budget(), for fits
 	groups []string        // open groups, outermost first; clipped, never appended in place; at most MaxDepth
 
 	// over is the name of the first group past MaxDepth, or "";
@@ -195,7 +209,7 @@ func (c *consoleHandler) Enabled(ctx context.Context, l slog.Level) bool {
 func (c *consoleHandler) Handle(ctx context.Context, r slog.Record) error {
 	if c.over != "" {
 		r = overDepth(r, c.over, c.overAttrs, c.lim.Budget().MaxValueBytes)
-	} else {
+	} else if !fits(&r, &c.b) {
 		r, _ = c.lim.Record(r, len(c.groups), false)
 	}
 	if len(c.groups) == 0 || r.NumAttrs() == 0 {
@@ -233,7 +247,7 @@ func (c *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(c.groups) > 0 {
 		attrs = []slog.Attr{nest(c.groups, slices.Clone(attrs))}
 	}
-	return &consoleHandler{h: c.h.WithAttrs(attrs), lim: c.lim, groups: c.groups}
+	return &consoleHandler{h: c.h.WithAttrs(attrs), lim: c.lim, b: c.b, groups: c.groups}
 }
 
 func (c *consoleHandler) WithGroup(name string) slog.Handler {

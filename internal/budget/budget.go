@@ -150,15 +150,7 @@ func (l *Limiter) Budget() Budget { return l.b }
 // record's attributes; all means that every value is sensitive (they are
 // logged inside a group whose name is).
 func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool) {
-	c := counter{bytes: len(r.Message)}
-	need := len(r.Message) > l.b.MaxValueBytes || r.NumAttrs() > l.b.MaxAttrs
-	if !need {
-		r.Attrs(func(a slog.Attr) bool {
-			need = l.needs(a, depth, all, &c)
-			return !need
-		})
-	}
-	if !need {
+	if !l.recordNeeds(&r, depth, all) {
 		return r, false
 	}
 	w := walker{l: l}
@@ -214,6 +206,35 @@ func (l *Limiter) Attr(a slog.Attr, depth int) slog.Attr {
 func (l *Limiter) Sanitize(x any) any {
 	w := walker{l: l}
 	return w.value(x, 0, false)
+}
+
+// recordNeeds reports whether r must be rewritten: the check of Record,
+// one pass over r's attributes without allocating or copying r. Without a
+// redact predicate, attributes of scalar kinds (which hold no strings and
+// nothing to resolve) are checked here, inline; every other attribute goes
+// through needs.
+func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
+	if len(r.Message) > l.b.MaxValueBytes || r.NumAttrs() > l.b.MaxAttrs {
+		return true
+	}
+	c := counter{bytes: len(r.Message)}
+	need := false
+	r.Attrs(func(a slog.Attr) bool {
+		if l.redact == nil {
+			switch a.Value.Kind() {
+			case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool,
+				slog.KindDuration, slog.KindTime:
+				c.attrs++
+				c.bytes += len(a.Key)
+				need = c.attrs > l.b.MaxAttrs || len(a.Key) > l.b.MaxValueBytes ||
+					c.bytes > l.b.MaxRecordBytes
+				return !need
+			}
+		}
+		need = l.needs(a, depth, all, &c)
+		return !need
+	})
+	return need
 }
 
 // counter tracks the budget during the check that allocates nothing.
