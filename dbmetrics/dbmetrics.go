@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -46,6 +47,18 @@ type Options struct {
 	// DBName is the value of the db tag of the pool gauges. Empty means the
 	// driver name. Give each database on one sink its own name.
 	DBName string
+
+	// TracerProvider makes a client span per statement (see the package
+	// documentation). Default: the global provider, otel.GetTracerProvider,
+	// looked up at each statement; while no program has installed one, no
+	// span is made and the only cost is that look-up.
+	TracerProvider trace.TracerProvider
+
+	// System is the db.system.name of the spans ("postgresql", "sqlite").
+	// Default: derived from the driver name given to Open or OpenConnector
+	// (pgx and postgres: postgresql; sqlite and sqlite3: sqlite; mysql),
+	// else "other_sql".
+	System string
 
 	// NoPoolMetrics turns the pool gauges off. By default Open and
 	// OpenConnector register them (when the sink is a FuncSink) and the
@@ -89,6 +102,9 @@ func Open(driverName, dsn string, opts *Options) (*sqlx.DB, error) {
 // sql.OpenDB's would, and unregisters the pool gauges.
 func OpenConnector(c driver.Connector, driverName string, opts *Options) *sqlx.DB {
 	in := newInstrument(opts)
+	if in.system == "other_sql" {
+		in.system = dbSystem(driverName)
+	}
 	wc := &connector{inner: c, in: in}
 	wc.drv = &wrappedDriver{inner: c.Driver(), in: in}
 	db := sql.OpenDB(wc)

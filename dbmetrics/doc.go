@@ -84,4 +84,20 @@
 // and RowsColumnType*. database/sql sees the same behaviour as with the
 // bare driver; see driver.go for how. sql.Conn.Raw receives the wrapper;
 // its Unwrap method returns the driver's own connection.
+//
+// # Tracing
+//
+// When a TracerProvider is set (Options.TracerProvider, or the global one
+// that a program, or observability.Setup, installs) every statement,
+// begin, commit and rollback is a client span, a child of the span in the
+// query's context, through the OpenTelemetry API only. It is named by
+// operation and table ("SELECT comments") and carries db.system.name (and
+// the older db.system), db.operation.name, db.collection.name (the source
+// the metrics report, when it is a table), db.namespace (Options.DBName)
+// and db.query.text: the SQL shortened as in the slow-query log, never
+// the arguments (Options.MaxSQLLength below zero leaves it out). A query's
+// span lasts until its rows are closed, so reading them is inside it; a
+// failure is recorded on the span as an exception with status Error. With
+// no provider set no span is made: the cost is one look-up of the global
+// provider per statement.
 package dbmetrics

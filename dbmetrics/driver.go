@@ -1,6 +1,7 @@
 package dbmetrics
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"errors"
@@ -334,6 +335,9 @@ type tx struct {
 
 func (t *tx) Commit() error {
 	call := call{info: txCommit, source: t.source, start: now()}
+	if tr := t.in.tracer(); tr != nil && t.ctx != nil {
+		call.span = t.in.startSpan(t.ctx, tr, txCommit, cmp.Or(t.source, SourceNone))
+	}
 	err := t.inner.Commit()
 	t.in.end(t.ctx, &call, err)
 	return err
@@ -341,6 +345,9 @@ func (t *tx) Commit() error {
 
 func (t *tx) Rollback() error {
 	call := call{info: txRollback, source: t.source, start: now()}
+	if tr := t.in.tracer(); tr != nil && t.ctx != nil {
+		call.span = t.in.startSpan(t.ctx, tr, txRollback, cmp.Or(t.source, SourceNone))
+	}
 	err := t.inner.Rollback()
 	t.in.end(t.ctx, &call, err)
 	return err

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -93,10 +95,13 @@ var (
 // instrument holds everything one instrumented database shares: options,
 // the statement cache and the set of sources seen. Safe for concurrent use.
 type instrument struct {
-	sink   metricsink.Sink
-	logger *slog.Logger // nil: slog.Default() at each log call
-	slow   time.Duration
-	maxSQL int
+	sink      metricsink.Sink
+	logger    *slog.Logger // nil: slog.Default() at each log call
+	slow      time.Duration
+	maxSQL    int
+	tp        trace.TracerProvider // nil: the global one, when installed
+	system    string               // db.system.name
+	namespace string               // db.namespace: Options.DBName
 
 	// cache maps SQL texts to their reading: an immutable map read
 	// without a lock, replaced under cacheMu (at most MaxCachedStatements
@@ -114,7 +119,11 @@ func newInstrument(opts *Options) *instrument {
 	if opts != nil {
 		o = *opts
 	}
-	in := &instrument{sink: o.Sink, logger: o.Logger, slow: o.SlowThreshold, maxSQL: o.MaxSQLLength}
+	in := &instrument{sink: o.Sink, logger: o.Logger, slow: o.SlowThreshold, maxSQL: o.MaxSQLLength,
+		tp: o.TracerProvider, system: o.System, namespace: o.DBName}
+	if in.system == "" {
+		in.system = "other_sql"
+	}
 	if in.sink == nil {
 		in.sink = metricsink.Discard
 	}
@@ -201,6 +210,7 @@ type call struct {
 	info   *stmtInfo
 	source string        // from WithSource; "" for the statement's own
 	start  time.Duration // monotonic, from now()
+	span   trace.Span    // the statement's span, or nil when not traced
 }
 
 // epoch anchors now. time.Since of a time.Time with a monotonic reading
@@ -214,6 +224,13 @@ func (in *instrument) begin(ctx context.Context, info *stmtInfo) call {
 	c := call{info: info, start: now()}
 	if s := sourceFrom(ctx); s != "" {
 		c.source = in.admit(s)
+	}
+	if tr := in.tracer(); tr != nil && ctx != nil {
+		src := c.source
+		if src == "" {
+			src = info.source
+		}
+		c.span = in.startSpan(ctx, tr, info, src)
 	}
 	return c
 }
@@ -253,6 +270,9 @@ func (in *instrument) end(ctx context.Context, c *call, err error) {
 	}
 	if in.slow > 0 && d > in.slow {
 		in.logSlow(ctx, c.info, source, d)
+	}
+	if c.span != nil {
+		endSpan(c.span, err)
 	}
 }
 

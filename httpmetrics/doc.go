@@ -96,4 +96,26 @@
 // context: method, route, path, status, duration, bytes (body bytes
 // written), user_agent (at most 512 bytes), client_ip (the peer's address,
 // from RemoteAddr) and, through an enrich.New handler, request_id.
+//
+// # Tracing
+//
+// When a TracerProvider is set (Options.TracerProvider, or the global one
+// that a program, or observability.Setup, installs) every request runs in
+// a server span, through the OpenTelemetry API only:
+//
+//   - its parent is the caller's trace context, read by the propagator
+//     (W3C traceparent by default) from the request headers;
+//   - it is named by method and route ("POST /videos/{id}/comments"), or
+//     by method alone when no pattern matched;
+//   - it carries the stable HTTP semantic conventions: http.request.method,
+//     http.route, http.response.status_code, url.path, url.scheme,
+//     server.address, server.port, client.address, network.peer.address,
+//     network.protocol.version, user_agent.original, and request_id;
+//   - a 5xx answer sets its status to Error with error.type the status
+//     code, a panic with error.type "panic".
+//
+// The handler's context holds the span, so its own spans are children and
+// its log records carry the trace and span ids (through enrich.New). With
+// no provider set no span is made: the cost is one look-up of the global
+// provider per request.
 package httpmetrics

@@ -9,9 +9,12 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/metricsink"
@@ -70,6 +73,17 @@ type Options struct {
 	// Logger receives the access log and recovered panics. Default:
 	// slog.Default(), looked up at each request.
 	Logger *slog.Logger
+
+	// TracerProvider makes a server span per request (see the package
+	// documentation). Default: the global provider, otel.GetTracerProvider,
+	// looked up at each request; while no program has installed one, no
+	// span is made and the only cost is that look-up.
+	TracerProvider trace.TracerProvider
+
+	// Propagator reads the caller's trace context (W3C traceparent) from
+	// the request headers. Default: otel.GetTextMapPropagator, looked up at
+	// each traced request.
+	Propagator propagation.TextMapPropagator
 }
 
 // Middleware returns a function that wraps a handler so that every request
@@ -104,6 +118,8 @@ func Middleware(sink metricsink.Sink, opts *Options) func(http.Handler) http.Han
 		recover: o.RecoverPanics,
 		access:  o.AccessLog,
 		logger:  o.Logger,
+		tp:      o.TracerProvider,
+		prop:    o.Propagator,
 	}
 	return func(next http.Handler) http.Handler {
 		if next == nil {
@@ -121,6 +137,9 @@ type config struct {
 	recover bool
 	access  bool
 	logger  *slog.Logger
+	tp      trace.TracerProvider
+	prop    propagation.TextMapPropagator
+	cached  atomic.Pointer[cachedTracer]
 }
 
 type handler struct {
@@ -141,7 +160,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr = newRequestID()
 	}
 	w.Header()[h.header] = hdr
-	r = r.WithContext(enrich.WithRequestID(r.Context(), hdr[0]))
+	ctx := enrich.WithRequestID(r.Context(), hdr[0])
+	var span trace.Span // nil: not traced
+	if tr := h.tracer(); tr != nil {
+		ctx, span = h.startSpan(ctx, r, tr, hdr[0])
+	}
+	r = r.WithContext(ctx)
 
 	rec := getRecorder()
 	ww := httpsnoop.Wrap(w, rec.hooks)
@@ -154,22 +178,22 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The handler panicked or called runtime.Goexit. The recorder is
 		// not reused: the handler may have left goroutines holding it.
 		if !h.recover {
-			h.record(r, rec, start, http.StatusInternalServerError, true)
+			h.record(r, rec, start, http.StatusInternalServerError, true, span)
 			return // the panic goes on
 		}
-		h.recovered(w, r, rec, start, recover())
+		h.recovered(w, r, rec, start, recover(), span)
 	}()
 	h.next.ServeHTTP(ww, r)
 	finished = true
 
-	h.record(r, rec, start, rec.statusOr200(), false)
+	h.record(r, rec, start, rec.statusOr200(), false, span)
 	putRecorder(rec)
 }
 
 // recovered handles a panic recovered from the handler (v == nil when it
 // called runtime.Goexit instead) when Options.RecoverPanics is set.
-func (h *handler) recovered(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Time, v any) {
-	h.record(r, rec, start, http.StatusInternalServerError, true)
+func (h *handler) recovered(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Time, v any, span trace.Span) {
+	h.record(r, rec, start, http.StatusInternalServerError, true, span)
 	if v == nil {
 		return // runtime.Goexit goes on
 	}
@@ -204,8 +228,9 @@ func (h *handler) log() *slog.Logger {
 	return slog.Default()
 }
 
-// record sends the request's metrics and its access log line.
-func (h *handler) record(r *http.Request, rec *recorder, start time.Time, status int, panicked bool) {
+// record sends the request's metrics and its access log line, and ends
+// its span (nil when the request is not traced).
+func (h *handler) record(r *http.Request, rec *recorder, start time.Time, status int, panicked bool, span trace.Span) {
 	d := time.Since(start)
 	route := h.route(r)
 	method := methodLabel(r.Method)
@@ -219,6 +244,9 @@ func (h *handler) record(r *http.Request, rec *recorder, start time.Time, status
 	h.sink.Increment(CountMetric, 1, tags)
 	if h.access {
 		h.accessLog(r.Context(), r, route, status, d, rec.bytes)
+	}
+	if span != nil {
+		h.endSpan(span, r, route, status, panicked)
 	}
 }
 

@@ -3,6 +3,7 @@ package wsmetrics
 import (
 	"context"
 	"errors"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"net"
 	"net/http"
@@ -47,8 +48,9 @@ const prefixLen = 512
 // Handle().Message if needed. Like *websocket.Conn, all methods may be called
 // concurrently except Reader and Read.
 type WrappedConn struct {
-	c *websocket.Conn
-	h *Conn
+	c    *websocket.Conn
+	h    *Conn
+	link trace.Link // to the request that opened it, when traced
 }
 
 // Wrap starts tracking c, opened on channel, in t. The caller must call
@@ -70,7 +72,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(t, c, channel), nil
+	wc := Wrap(t, c, channel)
+	wc.upgraded(r)
+	return wc, nil
 }
 
 // Unwrap returns the underlying connection. Traffic through it directly is
@@ -90,7 +94,10 @@ func (w *WrappedConn) Read(ctx context.Context) (websocket.MessageType, []byte, 
 		w.fail(err)
 		return typ, p, err
 	}
-	w.h.s.message(In, typ == websocket.MessageBinary, p, len(p))
+	ev := w.h.s.message(In, typ == websocket.MessageBinary, p, len(p))
+	if w.h.s.t.traceMsgs {
+		w.traceReceived(ctx, ev, len(p))
+	}
 	return typ, p, nil
 }
 

@@ -76,4 +76,17 @@
 // channel and read at scrape time, so it cannot drift under concurrent opens
 // and closes. On other sinks every open and close sends the new count with
 // Sink.Gauge, serialised per channel so that the last value sent is current.
+//
+// # Tracing
+//
+// Through the OpenTelemetry API only, when a TracerProvider is set
+// (Options.TracerProvider, or the global one): Accept adds an event
+// "websocket.upgrade" (with websocket.channel) to the span of the request
+// it upgrades, which httpmetrics makes. With Options.TraceMessages (off by
+// default) every message received through WrappedConn.Read is a span of
+// its own, "websocket receive <event>", kind consumer, with
+// websocket.channel, websocket.event and websocket.message.size: a new
+// trace, since a socket outlives the request that opened it, linked to
+// that request's span. Streamed messages (Reader) make no span. With no
+// provider set nothing is made.
 package wsmetrics

@@ -2,6 +2,7 @@ package wsmetrics
 
 import (
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -104,6 +105,17 @@ type Options struct {
 	// is empty; names first seen after the cap is reached are labelled
 	// "other". Default DefaultMaxEvents (50). Negative values are invalid.
 	MaxEvents int
+
+	// TraceMessages makes every message received through
+	// WrappedConn.Read a span of its own, linked to the request that
+	// opened the connection (see the package documentation). Default:
+	// false, as a busy socket would make a span per message.
+	TraceMessages bool
+
+	// TracerProvider makes the message spans. Default: the global
+	// provider, otel.GetTracerProvider, looked up at each message; while
+	// no program has installed one, no span is made.
+	TracerProvider trace.TracerProvider
 }
 
 // Tracker records WebSocket connections and messages into a metricsink.Sink:
@@ -131,6 +143,8 @@ type Tracker struct {
 	maxChannels int
 	maxEvents   int // counts names beyond the reserved ones
 	allowlist   bool
+	traceMsgs   bool
+	tp          trace.TracerProvider
 
 	families atomic.Pointer[map[string]*family] // copy on write
 	famMu    sync.Mutex                         // guards writers of families and the fields below
@@ -192,6 +206,8 @@ func NewTracker(sink metricsink.Sink, opts *Options) *Tracker {
 		eventFunc:   o.EventFunc,
 		maxChannels: o.MaxChannels,
 		maxEvents:   o.MaxEvents,
+		traceMsgs:   o.TraceMessages,
+		tp:          o.TracerProvider,
 	}
 	_, t.funcSink = sink.(metricsink.FuncSink)
 	for _, d := range Descs {
@@ -435,8 +451,9 @@ func (c *Conn) MessageData(dir Direction, binary bool, data []byte) {
 // Close is called.
 func (c *Conn) Close() { c.s.close() }
 
-// message records a message of n bytes whose payload starts with data.
-func (s *connState) message(dir Direction, binary bool, data []byte, n int) {
+// message records a message of n bytes whose payload starts with data,
+// and returns its event label.
+func (s *connState) message(dir Direction, binary bool, data []byte, n int) string {
 	var ev string
 	switch {
 	case s.t.eventFunc != nil:
@@ -450,6 +467,7 @@ func (s *connState) message(dir Direction, binary bool, data []byte, n int) {
 		}
 	}
 	s.record(dir, ev, n)
+	return ev
 }
 
 func (s *connState) record(dir Direction, ev string, n int) {
