@@ -15,6 +15,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -251,8 +255,13 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 // broadcasts it to the video's subscribers. It is shared by HTTP and sockets.
 func (a *App) createComment(ctx context.Context, videoID, userID int64, body, transport string) (Comment, error) {
 	start := time.Now()
+	ctx, span := tracer.Start(ctx, "store comment", trace.WithAttributes(
+		attribute.Int64("video_id", videoID), attribute.String("transport", transport)))
+	defer span.End()
 	c := Comment{VideoID: videoID, UserID: userID, Body: body}
 	if err := a.store.Create(ctx, &c); err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "storing the comment failed")
 		a.sink.Increment("comments.failed", 1, metricsink.KV("region", a.region, "transport", transport))
 		a.log.ErrorContext(ctx, "storing a comment failed",
 			"user_id", userID, "video_id", videoID, "transport", transport, "error", err)
@@ -266,7 +275,9 @@ func (a *App) createComment(ctx context.Context, videoID, userID int64, body, tr
 		"user_id", userID, "comment_id", c.ID, "video_id", videoID, "transport", transport)
 
 	if msg, err := json.Marshal(event{Event: "comment.created", Payload: c}); err == nil {
+		_, bspan := tracer.Start(ctx, "broadcast", trace.WithAttributes(attribute.String("channel", "video")))
 		a.hub.Broadcast(videoChannel(videoID), msg)
+		bspan.End()
 	}
 	return c, nil
 }
