@@ -1,0 +1,12 @@
+// Package jaeger pins Jaeger v1.76.0, the traces receiver of the tools
+// module's OpenTelemetry tests, as a Go tool of a module of its own:
+//
+//	cd tools/jaeger && go build -o "$bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+//	cd tools/jaeger && go tool jaeger      # OTLP/HTTP on :4318, UI and API on :16686
+//
+// It cannot live in the tools module itself: that module requires the kit,
+// whose OpenTelemetry release (log API v1) is newer than the one Jaeger
+// v1.76.0 compiles against (log API v0.14), and Go's minimal version
+// selection would give Jaeger the newer one. Here Jaeger builds with
+// exactly the versions its release requires.
+package jaeger
