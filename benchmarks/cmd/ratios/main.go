@@ -82,7 +82,7 @@ var scenarios = []scenario{
 		[]string{"sqlx", "ours"},
 		[]ratio{{row: "ours", base: "sqlx", max: 1.05}}},
 	{"BenchmarkDBTraced (always-sample, discarding exporter)",
-		[]string{"sqlx", "ours", "otelsql"},
+		[]string{"ours", "otelsql"},
 		[]ratio{{row: "ours", base: "otelsql", max: 1.0}}},
 	{"BenchmarkWS (100-byte echo over loopback)",
 		[]string{"bare", "ours"},
