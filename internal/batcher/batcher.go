@@ -244,6 +244,13 @@ func (b *Batcher[T]) close(ctx context.Context) error {
 	return flushErr
 }
 
+// closing reports whether Close has begun.
+func (b *Batcher[T]) closing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
 func (b *Batcher[T]) failed() uint64 { return b.dropped.Load(drop.RetriesExhausted) }
 
 func (b *Batcher[T]) run() {
@@ -327,7 +334,9 @@ func (b *Batcher[T]) exportOne(ctx context.Context, buf []T) ([]T, int) {
 	switch {
 	case err == nil:
 		b.exported.Add(uint64(n))
-	case b.base.Err() != nil:
+	case b.base.Err() != nil || (ctx.Err() != nil && b.closing()):
+		// Cut off by Close, or by the deadline of the Flush that Close
+		// runs first: these were still queued when Close gave up.
 		b.dropped.Add(drop.Closed, uint64(n))
 		b.lastError.Store(&err)
 	default:
