@@ -362,6 +362,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("metrics_backends", strings.Join(c.backends(), ",")),
 		slog.Bool("dashboard", c.Dashboard),
 		slog.Bool("dashboard_token_set", c.DashboardToken != ""),
+		slog.Any("otel", c.OTel), // header names only, never their values
 		slog.String("service", c.ServiceName),
 		slog.String("environment", c.Environment),
 		slog.String("version", c.ServiceVersion),

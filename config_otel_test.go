@@ -2,6 +2,7 @@ package observability
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"strings"
 	"testing"
@@ -176,6 +177,11 @@ func TestOTelHeadersNeverShown(t *testing.T) {
 	}
 	if !strings.Contains(cfg.OTel.String(), "api-key") {
 		t.Errorf("OTel.String() = %q; want header names", cfg.OTel.String())
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", cfg)
+	if !strings.Contains(cfg.String(), "http://c:4318") || !strings.Contains(b.String(), "http://c:4318") || strings.Contains(b.String(), secret) {
+		t.Errorf("Config as logged = %s; want the OTLP endpoint and no header value", b.String())
 	}
 }
 
