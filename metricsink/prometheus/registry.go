@@ -510,7 +510,7 @@ func (p *Registry) resolve(o op, name string, tags *metricsink.Tags, key []byte,
 	defer func() {
 		if r := recover(); r != nil {
 			p.dropped.Add(drop.Panic, 1)
-			p.queue("panic\x00"+name, "metricsink: recovered from a panic while recording; sample dropped",
+			p.queueLocked("panic\x00"+name, "metricsink: recovered from a panic while recording; sample dropped",
 				slog.String("metric", name), slog.Any("panic", r))
 			e = &entry{why: drop.Panic}
 		}
@@ -641,7 +641,7 @@ func (p *Registry) entryLocked(o op, name string, tags *metricsink.Tags) *entry 
 	}
 	if p.nseries >= p.maxTotal {
 		p.dropped.Add(drop.Overflow, 1)
-		p.queue("overflow-total", "metricsink: the registry reached its limit on series (Options.MaxSeries); samples of new series are dropped",
+		p.queueLocked("overflow-total", "metricsink: the registry reached its limit on series (Options.MaxSeries); samples of new series are dropped",
 			slog.Int("limit", p.maxTotal))
 		return &entry{why: drop.Overflow}
 	}
@@ -671,7 +671,7 @@ func (p *Registry) overflowLocked(fam *family, o op, labels []Tag) *entry {
 		}
 		s = p.newSeriesLocked(fam, other, func(s *series) { s.overflow = true })
 		fam.noverflow++
-		p.queue("overflow\x00"+fam.name, "metricsink: metric reached its series limit; new tag combinations are recorded with every tag value \"other\"",
+		p.queueLocked("overflow\x00"+fam.name, "metricsink: metric reached its series limit; new tag combinations are recorded with every tag value \"other\"",
 			slog.String("metric", fam.name), slog.Int("limit", p.maxSeries))
 	}
 	if s.fn != nil {
@@ -777,7 +777,7 @@ func (p *Registry) addFamilyLocked(d metricsink.Desc, base string, declared bool
 		}
 	}
 	if p.nfamilies >= p.maxMetrics {
-		p.queue("overflow-names", "metricsink: the registry reached its limit on metric names (Options.MaxMetrics); samples of new names are dropped",
+		p.queueLocked("overflow-names", "metricsink: the registry reached its limit on metric names (Options.MaxMetrics); samples of new names are dropped",
 			slog.Int("limit", p.maxMetrics))
 		return nil, drop.Overflow, "too many metric names"
 	}
@@ -953,9 +953,6 @@ func truncName(s string) string {
 	}
 	return s
 }
-
-// queue is queueLocked for callers that hold mu.
-func (p *Registry) queue(key, msg string, attrs ...slog.Attr) { p.queueLocked(key, msg, attrs...) }
 
 // queueLocked queues msg to be logged, the first time key is seen, once mu
 // is released (by emit). Past maxRemembered keys it queues one last
