@@ -61,12 +61,25 @@ func TestAllocs(t *testing.T) {
 	}
 }
 
+// sinkCtx keeps the contexts that TestWithRequestIDAllocs makes alive, so
+// that they escape as a request's context does.
+var sinkCtx context.Context
+
 // TestWithRequestIDAllocs holds adding a request id to one allocation: the
-// context node that carries it.
+// context node that carries it; and none with a Scope that the caller
+// allocated.
 func TestWithRequestIDAllocs(t *testing.T) {
 	bg := context.Background()
-	got := testing.AllocsPerRun(100, func() { _ = WithRequestID(bg, "r") })
+	got := testing.AllocsPerRun(100, func() { sinkCtx = WithRequestID(bg, "r") })
 	if got != 1 {
 		t.Errorf("WithRequestID allocates %v times, want 1", got)
+	}
+	var s Scope
+	got = testing.AllocsPerRun(100, func() { s = Scope{}; sinkCtx = s.WithRequestID(bg, "r") })
+	if got != 0 {
+		t.Errorf("Scope.WithRequestID allocates %v times, want 0", got)
+	}
+	if RequestID(sinkCtx) != "r" {
+		t.Errorf("RequestID = %q, want r", RequestID(sinkCtx))
 	}
 }

@@ -67,13 +67,30 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	if id == "" {
 		return ctx
 	}
-	d := &ctxData{}
-	if old := fromContext(ctx); old != nil {
-		*d = *old
+	return new(Scope).WithRequestID(ctx, id)
+}
+
+// Scope is the storage of one derived context, for middleware that keeps
+// its per-request state in one allocation: embed a Scope in that state and
+// derive the request's context with its WithRequestID. The zero Scope is
+// ready. A Scope holds one context: use it once, and never copy it after
+// use.
+type Scope struct {
+	d ctxData
+}
+
+// WithRequestID is the package's WithRequestID with s as the storage of
+// the returned context. It must be called at most once on s.
+func (s *Scope) WithRequestID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
 	}
-	d.Context = cmp.Or(ctx, context.Background())
-	d.requestID = id
-	return d
+	if old := fromContext(ctx); old != nil {
+		s.d = *old
+	}
+	s.d.Context = cmp.Or(ctx, context.Background())
+	s.d.requestID = id
+	return &s.d
 }
 
 // RequestID returns the request id carried by ctx, or "" when there is none.

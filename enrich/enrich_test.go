@@ -293,3 +293,26 @@ func TestContextDerivation(t *testing.T) {
 		t.Errorf("RequestID(WithRequestID(nil)) = %q", got)
 	}
 }
+
+func TestScope(t *testing.T) {
+	type key struct{}
+	parent := WithAttrs(context.WithValue(t.Context(), key{}, "v"), slog.Int("x", 1))
+	var s Scope
+	if s.WithRequestID(parent, "") != parent {
+		t.Error("an empty id did not return ctx itself")
+	}
+	ctx := s.WithRequestID(parent, "r")
+	if got := ctx.Value(key{}); got != "v" {
+		t.Errorf("parent value = %v, want v", got)
+	}
+	var got []string
+	for _, a := range ContextAttrs(ctx) {
+		got = append(got, a.String())
+	}
+	if g := strings.Join(got, " "); g != "request_id=r x=1" {
+		t.Errorf("ContextAttrs = %q, want %q", g, "request_id=r x=1")
+	}
+	if RequestID(parent) != "" {
+		t.Error("the parent gained the id")
+	}
+}
