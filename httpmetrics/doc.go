@@ -82,12 +82,15 @@
 //
 // # ResponseWriter
 //
-// The handler gets the ResponseWriter wrapped by github.com/felixge/httpsnoop,
-// which keeps exactly the optional interfaces the original had
-// (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher and the
-// deadline methods) and Unwrap for http.ResponseController. As net/http
-// requires, the handler must not use it after it returns: the middleware
-// reuses its bookkeeping for later requests.
+// The handler gets a ResponseWriter that keeps exactly the optional
+// interfaces the original had (http.Flusher, http.Hijacker, io.ReaderFrom,
+// http.Pusher, io.StringWriter, the deadline methods) and Unwrap for
+// http.ResponseController, so that its type assertions answer as without
+// the middleware. For the writers of net/http's HTTP/1 and HTTP/2 servers
+// and httptest.ResponseRecorder this costs no allocation; any other writer
+// (one already wrapped by another middleware, say) is wrapped by
+// github.com/felixge/httpsnoop, which covers every combination. As net/http
+// requires, the handler must not use the writer after it returns.
 //
 // # Access log
 //

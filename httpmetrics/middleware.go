@@ -3,6 +3,7 @@ package httpmetrics
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -12,11 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -111,6 +110,7 @@ func Middleware(sink metricsink.Sink, opts *Options) func(http.Handler) http.Han
 		panic(fmt.Sprintf("httpmetrics: Options.RequestIDHeader %q is not a valid header name; want a token such as %q", o.RequestIDHeader, DefaultRequestIDHeader))
 	}
 	cfg := &config{
+		series:  seriesCache{seed: maphash.MakeSeed()},
 		sink:    sink,
 		routeFn: o.RouteFunc,
 		header:  textproto.CanonicalMIMEHeaderKey(o.RequestIDHeader),
@@ -140,6 +140,7 @@ type config struct {
 	tp      trace.TracerProvider
 	prop    propagation.TextMapPropagator
 	cached  atomic.Pointer[cachedTracer]
+	series  seriesCache
 }
 
 type handler struct {
@@ -148,35 +149,33 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := sinceEpoch()
+	rec := new(recorder)
 
 	var hdr []string // the response header's value: the id
 	if h.trustID {
 		if v := r.Header[h.header]; len(v) > 0 && SaneRequestID(v[0]) {
-			hdr = []string{v[0]}
+			hdr = rec.id.keep(v[0])
 		}
 	}
 	if hdr == nil {
-		hdr = newRequestID()
+		hdr = rec.id.generate()
 	}
 	w.Header()[h.header] = hdr
-	ctx := enrich.WithRequestID(r.Context(), hdr[0])
+	ctx := rec.scope.WithRequestID(r.Context(), hdr[0])
 	var span trace.Span // nil: not traced
 	if tr := h.tracer(); tr != nil {
 		ctx, span = h.startSpan(ctx, r, tr, hdr[0])
 	}
 	r = r.WithContext(ctx)
-
-	rec := getRecorder()
-	ww := httpsnoop.Wrap(w, rec.hooks)
+	ww := rec.wrap(w)
 
 	finished := false
 	defer func() {
 		if finished {
 			return
 		}
-		// The handler panicked or called runtime.Goexit. The recorder is
-		// not reused: the handler may have left goroutines holding it.
+		// The handler panicked or called runtime.Goexit.
 		if !h.recover {
 			h.record(r, rec, start, http.StatusInternalServerError, true, span)
 			return // the panic goes on
@@ -187,12 +186,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finished = true
 
 	h.record(r, rec, start, rec.statusOr200(), false, span)
-	putRecorder(rec)
 }
 
 // recovered handles a panic recovered from the handler (v == nil when it
 // called runtime.Goexit instead) when Options.RecoverPanics is set.
-func (h *handler) recovered(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Time, v any, span trace.Span) {
+func (h *handler) recovered(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Duration, v any, span trace.Span) {
 	h.record(r, rec, start, http.StatusInternalServerError, true, span)
 	if v == nil {
 		return // runtime.Goexit goes on
@@ -221,6 +219,14 @@ func (h *handler) recovered(w http.ResponseWriter, r *http.Request, rec *recorde
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
+// epoch is a time with a monotonic clock reading, so that sinceEpoch reads
+// the monotonic clock alone: a request's start and end cost one clock read
+// each, where time.Now reads the wall clock as well.
+var epoch = time.Now()
+
+// sinceEpoch returns the monotonic time elapsed since epoch.
+func sinceEpoch() time.Duration { return time.Since(epoch) }
+
 func (h *handler) log() *slog.Logger {
 	if h.logger != nil {
 		return h.logger
@@ -230,18 +236,25 @@ func (h *handler) log() *slog.Logger {
 
 // record sends the request's metrics and its access log line, and ends
 // its span (nil when the request is not traced).
-func (h *handler) record(r *http.Request, rec *recorder, start time.Time, status int, panicked bool, span trace.Span) {
-	d := time.Since(start)
+func (h *handler) record(r *http.Request, rec *recorder, start time.Duration, status int, panicked bool, span trace.Span) {
+	d := sinceEpoch() - start
 	route := h.route(r)
 	method := methodLabel(r.Method)
 	if rec.hijacked && !panicked {
 		status = http.StatusSwitchingProtocols
 	}
-	tags := metricsink.KV("route", route, "method", method, "status", statusLabel(status))
-	if !rec.hijacked {
-		h.sink.Duration(DurationMetric, d, tags)
+	if e := h.series.lookup(h.sink, route, method, status); e != nil {
+		if !rec.hijacked {
+			e.duration.Observe(d)
+		}
+		e.count.Inc()
+	} else {
+		tags := metricsink.KV("route", route, "method", method, "status", statusLabel(status))
+		if !rec.hijacked {
+			h.sink.Duration(DurationMetric, d, tags)
+		}
+		h.sink.Increment(CountMetric, 1, tags)
 	}
-	h.sink.Increment(CountMetric, 1, tags)
 	if h.access {
 		h.accessLog(r.Context(), r, route, status, d, rec.bytes)
 	}

@@ -538,7 +538,7 @@ func TestNewRequestIDUnique(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 1000 {
-				id := newRequestID()[0]
+				id := new(idCell).generate()[0]
 				mu.Lock()
 				if seen[id] {
 					t.Errorf("duplicate id %s", id)

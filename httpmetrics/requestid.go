@@ -55,11 +55,19 @@ func init() {
 	hex.Encode(idPrefix[:], b[:])
 }
 
-// newRequestID returns a new id, 32 hex digits (the process's random prefix
-// and the next value of its counter), as a one-element header value. The id
-// and the slice share one allocation; neither is changed afterwards.
-func newRequestID() []string {
-	c := new(idCell)
+// idCell is the storage of one request id as a one-element header value:
+// the id's bytes and the slice that holds it. It lives in the request's
+// recorder, so the id costs no allocation of its own; neither is changed
+// once the request has started.
+type idCell struct {
+	hdr [1]string
+	buf [32]byte
+}
+
+// generate writes a new id into c, 32 hex digits (the process's random
+// prefix and the next value of its counter), and returns it as a header
+// value.
+func (c *idCell) generate() []string {
 	copy(c.buf[:16], idPrefix[:])
 	n := idCounter.Add(1)
 	const digits = "0123456789abcdef"
@@ -71,7 +79,8 @@ func newRequestID() []string {
 	return c.hdr[:]
 }
 
-type idCell struct {
-	hdr [1]string
-	buf [32]byte
+// keep returns id, a sane incoming id, as a header value.
+func (c *idCell) keep(id string) []string {
+	c.hdr[0] = id
+	return c.hdr[:]
 }
