@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/realtimeserver/observability/enrich"
 )
 
 // OTLP carries strings as protobuf strings, which must be valid UTF-8: a
@@ -89,8 +91,11 @@ func cleanKVs(kvs []attribute.KeyValue, depth int) ([]attribute.KeyValue, bool) 
 	return out, true
 }
 
-// cleanRecord makes every string of r valid UTF-8. r is the queue's own
-// copy.
+// cleanRecord makes every string of r valid UTF-8, and removes the
+// trace_id and span_id attributes that enrich added when they repeat r's
+// own trace context: OTLP carries the ids in the record's native fields,
+// where receivers correlate them, so the attributes would only send them
+// twice. r is the queue's own copy.
 func cleanRecord(r *sdklog.Record) {
 	if b, ok := cleanValue(r.Body(), maxCleanDepth); ok {
 		r.SetBody(b)
@@ -101,23 +106,56 @@ func cleanRecord(r *sdklog.Record) {
 	if s, ok := cleanString(r.SeverityText()); ok {
 		r.SetSeverityText(s)
 	}
-	bad := false
+	tid, sid := r.TraceID(), r.SpanID()
+	repeats := func(kv attribute.KeyValue) bool {
+		if kv.Value.Type() != attribute.STRING {
+			return false
+		}
+		switch kv.Key {
+		case enrich.TraceIDKey:
+			return tid.IsValid() && hexOf(kv.Value.AsString(), tid[:])
+		case enrich.SpanIDKey:
+			return sid.IsValid() && hexOf(kv.Value.AsString(), sid[:])
+		}
+		return false
+	}
+	bad, dup := false, false
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		_, kc := cleanString(string(kv.Key))
 		_, vc := cleanValue(kv.Value, maxCleanDepth)
-		bad = kc || vc
-		return !bad
+		bad = bad || kc || vc
+		dup = dup || repeats(kv)
+		return !(bad && dup)
 	})
-	if !bad {
+	if !bad && !dup {
 		return
 	}
 	kvs := make([]attribute.KeyValue, 0, r.AttributesLen())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		kvs = append(kvs, kv)
+		if !repeats(kv) {
+			kvs = append(kvs, kv)
+		}
 		return true
 	})
-	kvs, _ = cleanKVs(kvs, maxCleanDepth)
+	if bad {
+		kvs, _ = cleanKVs(kvs, maxCleanDepth)
+	}
 	r.SetAttributes(kvs...)
+}
+
+// hexOf reports whether s is the lower-case hex form of id, as enrich
+// writes trace and span ids.
+func hexOf(s string, id []byte) bool {
+	const digits = "0123456789abcdef"
+	if len(s) != 2*len(id) {
+		return false
+	}
+	for i, b := range id {
+		if s[2*i] != digits[b>>4] || s[2*i+1] != digits[b&0xf] {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanSpan returns s, or a view of it whose strings are valid UTF-8.

@@ -218,8 +218,16 @@ func TestSetupOTel(t *testing.T) {
 					if got := hex.EncodeToString(lr.SpanId); got != sc.SpanID().String() {
 						t.Errorf("log span id %s, want %s", got, sc.SpanID())
 					}
-					if a := kvs(lr.Attributes); a["video"] != "42" {
+					a := kvs(lr.Attributes)
+					if a["video"] != "42" {
 						t.Errorf("log attributes = %v, want video=42", a)
+					}
+					// The ids travel in the record's own fields, once.
+					if _, dup := a[enrich.TraceIDKey]; dup {
+						t.Errorf("log attributes repeat the trace id: %v", a)
+					}
+					if _, dup := a[enrich.SpanIDKey]; dup {
+						t.Errorf("log attributes repeat the span id: %v", a)
 					}
 				}
 			}
