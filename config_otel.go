@@ -129,7 +129,9 @@ type OTelConfig struct {
 	// ConfigFromEnv sets it when traces are exported, since a program
 	// configured from the environment expects exactly that; a Config built
 	// by hand leaves it false, and Setup touches no global. Setup never
-	// sets a global when traces are not exported. Default: false.
+	// sets a global when traces are not exported. Shutdown puts the
+	// previous provider back, unless another was installed since; the
+	// propagator stays. Default: false.
 	SetGlobal bool
 }
 

@@ -62,7 +62,10 @@ type OTel struct {
 
 	metrics *otlp.Sink
 
+	// prevTP is the global provider that SetGlobal replaced, restored by
+	// shutdown; globalSet says whether it did.
 	globalSet bool
+	prevTP    trace.TracerProvider
 }
 
 // OTelQueueStats are the counts of one export queue (spans or log
@@ -171,6 +174,7 @@ func newOTel(ctx context.Context, cfg *OTelConfig, names enrich.Options) (_ *OTe
 		}
 	}
 	if cfg.SetGlobal && o.tp != nil {
+		o.prevTP = otel.GetTracerProvider()
 		otel.SetTracerProvider(o.tp)
 		otel.SetTextMapPropagator(textMapPropagator(cfg.Propagators))
 		o.globalSet = true
@@ -490,6 +494,14 @@ func (o *OTel) exportHealth(sink metricsink.Sink) []func() {
 func (o *OTel) shutdown(ctx context.Context) error {
 	if o == nil {
 		return nil
+	}
+	// Uninstall first, so that requests still arriving make no spans
+	// (the instrumentation's cheap path) while the queues are flushed;
+	// unless the program has installed another provider since. The
+	// propagator stays: it holds nothing, and the global one that was
+	// there before delegates to it for good once set.
+	if o.globalSet && otel.GetTracerProvider() == trace.TracerProvider(o.tp) {
+		otel.SetTracerProvider(o.prevTP)
 	}
 	var errs []error
 	if o.tp != nil {

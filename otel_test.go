@@ -346,10 +346,19 @@ func TestSetupOTelGlobal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.Shutdown(context.Background())
 	if otel.GetTracerProvider() != tel.OTel.TracerProvider() {
 		t.Error("SetGlobal did not install the provider")
 	}
+	defer func() {
+		tel.Shutdown(context.Background())
+		if otel.GetTracerProvider() != before {
+			t.Error("Shutdown left its provider, shut down, as the global one")
+		}
+		_, span := otel.Tracer("t").Start(context.Background(), "after shutdown")
+		if span.SpanContext().IsValid() {
+			t.Error("the global tracer makes spans after Shutdown")
+		}
+	}()
 	carrier := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	ctx := otel.GetTextMapPropagator().Extract(context.Background(), carrier)
 	_, span := otel.Tracer("t").Start(ctx, "child")
