@@ -321,7 +321,7 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 		}
 	}
 	if t.DogStatsD != nil {
-		if err := t.DogStatsD.Close(); err != nil {
+		if err := t.DogStatsD.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("dogstatsd: %w", err))
 		}
 	}

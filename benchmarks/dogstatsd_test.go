@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"net"
 	"testing"
 
@@ -37,7 +38,7 @@ func benchIncrementDogStatsD(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer d.Close()
+	defer d.Close(context.Background())
 	var s metricsink.Sink = d
 	route, method := "/videos/{id}/comments", "POST"
 	s.Increment("http.requests", 1, metricsink.KV("route", route, "method", method))

@@ -789,7 +789,7 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.Close() // on an early failure; the normal path closes it below
+	defer sink.Close(context.Background()) // on an early failure; the normal path closes it below
 	sendTraffic(t, sink)
 
 	for _, m := range metrics {
@@ -812,7 +812,7 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 	}
 	// Close reads every function (the pool gauges and the WebSocket gauge
 	// too, so the database and the tracker are closed after it) and flushes.
-	if err := sink.Close(); err != nil {
+	if err := sink.Close(context.Background()); err != nil {
 		t.Fatalf("closing the sink: %v", err)
 	}
 

@@ -9,7 +9,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	defer sink.Close() // flushes
+//	defer sink.Close(ctx) // flushes, by ctx's end
 //	sink.Increment("comments.created", 1, metricsink.KV("channel", "video"))
 //
 // # Mapping

@@ -1,6 +1,7 @@
 package dogstatsd_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -34,7 +35,7 @@ func Example() {
 	sink.Increment("http.requests", 1, tags)
 	sink.Increment("http.requests", 1, tags)
 	sink.Duration("http.request.duration", 2500*time.Microsecond, tags)
-	sink.Close() // flushes
+	sink.Close(context.Background()) // flushes
 
 	var lines []string
 	buf := make([]byte, 65536)

@@ -1,6 +1,8 @@
 package dogstatsd
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -84,7 +86,7 @@ func TestHandles(t *testing.T) {
 	bad := metricsink.NewCounter(s, "", tags)
 	bad.Inc()
 	s.Increment("test.marker", 1, metricsink.Tags{})
-	if err := s.Close(); err != nil { // flushes every buffer
+	if err := s.Close(context.Background()); err != nil { // flushes every buffer
 		t.Fatal(err)
 	}
 	l.waitFor(wait, isMarker)
@@ -126,7 +128,7 @@ func TestBlockingFunction(t *testing.T) {
 	s.GaugeFunc("stuck", metricsink.Tags{}, func() float64 { <-release; return 1 })
 	s.GaugeFunc("fine", metricsink.Tags{}, func() float64 { return 7 })
 	start := time.Now()
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -167,8 +169,38 @@ func TestHostileCorpus(t *testing.T) {
 		t.Errorf("%d series cached, more than MaxSeries", n)
 	}
 	s.Increment("test.marker", 1, metricsink.Tags{})
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	l.waitFor(wait, isMarker) // and no malformed line
+}
+
+// Close returns by its context's end even when the last read of the
+// functions takes longer (here a timeout of 10 s), and the close then
+// completes in the background.
+func TestCloseHonoursContext(t *testing.T) {
+	l := listen(t)
+	s := newTestSink(t, l, &Options{PollInterval: time.Hour, CallbackTimeout: 10 * time.Second})
+	release := make(chan struct{})
+	s.GaugeFunc("stuck", metricsink.Tags{}, func() float64 { <-release; return 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Close(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close = %v, want the context's deadline error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v past a 100ms deadline", d)
+	}
+	close(release)
+	// The background close finishes: a later Close waits for it and
+	// returns nil, and samples are dropped as closed.
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	s.Increment("after", 1, metricsink.Tags{})
+	if n := s.Stats().Dropped.Get(drop.Closed); n != 1 {
+		t.Errorf("Dropped[closed] = %d, want 1", n)
+	}
 }

@@ -1,6 +1,7 @@
 package dogstatsd
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -182,7 +183,7 @@ func newTestSink(t testing.TB, l *listener, opts *Options) *Sink {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { s.Close(context.Background()) })
 	return s
 }
 

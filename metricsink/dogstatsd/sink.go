@@ -1,6 +1,7 @@
 package dogstatsd
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -331,9 +332,23 @@ func (s *Sink) Flush() error {
 
 // Close stops the poller, reads the GaugeFunc and CounterFunc functions one
 // last time, flushes everything buffered and closes the connection. Samples
-// given after Close are dropped and counted as closed. Calling Close again
-// does nothing and returns nil.
-func (s *Sink) Close() error {
+// given after Close are dropped and counted as closed. It returns by ctx's
+// end even when the last reads or the connection hold it up (the reads
+// are bounded by Options.CallbackTimeout, a Unix socket write by the
+// client's write timeout), with ctx's error; the close then completes in
+// the background. Calling Close again does nothing and returns nil.
+func (s *Sink) Close(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("dogstatsd: close: %w", context.Cause(ctx))
+	}
+}
+
+func (s *Sink) close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closed.Load() {

@@ -2,6 +2,7 @@ package dogstatsd
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"math"
 	"slices"
@@ -173,7 +174,7 @@ func TestSamples(t *testing.T) {
 			l := listen(t)
 			s := newTestSink(t, l, &tt.opts)
 			tt.send(s)
-			if err := s.Close(); err != nil {
+			if err := s.Close(context.Background()); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
 			got := l.waitFor(wait, func(got line) bool { return got.String() == tt.want[len(tt.want)-1].String() })
@@ -222,7 +223,7 @@ func TestDrops(t *testing.T) {
 			tt.send(s)
 			tt.send(s) // the second time comes from the cache
 			s.Increment("test.marker", 1, metricsink.Tags{})
-			if err := s.Close(); err != nil {
+			if err := s.Close(context.Background()); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
 			l.waitFor(wait, isMarker)
@@ -244,10 +245,10 @@ func TestDrops(t *testing.T) {
 func TestAfterClose(t *testing.T) {
 	l := listen(t)
 	s := newTestSink(t, l, nil)
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v, want nil", err)
 	}
 	if err := s.Flush(); err != nil {
@@ -270,7 +271,7 @@ func TestFractionalIncrements(t *testing.T) {
 	for range n {
 		s.Increment("frac", 0.25, metricsink.Tags{})
 	}
-	s.Close()
+	s.Close(context.Background())
 	lines := l.waitFor(wait, func(l line) bool { return l.Name == "frac" })
 	got, err := strconv.Atoi(lines[0].Value)
 	if err != nil {
@@ -312,7 +313,7 @@ func TestPoller(t *testing.T) {
 	if got := total.Load(); got != readsAfter {
 		t.Errorf("CounterFunc read after unregister: total %d -> %d", readsAfter, got)
 	}
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -352,7 +353,7 @@ func TestCounterFuncReset(t *testing.T) {
 	i++
 	s.collect() // +5
 	i++
-	s.Close() // went back to 4: a reset, sends 4
+	s.Close(context.Background()) // went back to 4: a reset, sends 4
 	time.Sleep(20 * time.Millisecond)
 	l.waitFor(wait, func(l line) bool { return l.Name == "c" })
 	var sum int
@@ -377,7 +378,7 @@ func TestCloseFlushesAggregation(t *testing.T) {
 	if got := l.received(); len(got) != 0 {
 		t.Fatalf("received %v before Close", got)
 	}
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	l.waitFor(wait, func(l line) bool { return l.Name == "flushed" && l.Value == "3" })
@@ -423,7 +424,7 @@ func TestAddressFromEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Increment("test.marker", 1, metricsink.Tags{})
-			s.Close()
+			s.Close(context.Background())
 			l.waitFor(wait, isMarker)
 		})
 	}
@@ -434,7 +435,7 @@ func TestBadAddressFromEnvironment(t *testing.T) {
 	t.Setenv("DD_DOGSTATSD_URL", "tcp://agent:8125")
 	s, err := New(&Options{ClientOptions: testClientOptions})
 	if err == nil {
-		s.Close()
+		s.Close(context.Background())
 		t.Fatal("New with DD_DOGSTATSD_URL=tcp://agent:8125: nil error, want one")
 	}
 	if !strings.Contains(err.Error(), `DD_DOGSTATSD_URL="tcp://agent:8125"`) {
@@ -450,7 +451,7 @@ func TestDefaultAddress(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New with no address anywhere: %v, want %s", err, DefaultAddr)
 	}
-	defer s.Close()
+	defer s.Close(context.Background())
 	if got := s.client.GetTransport(); got != "udp" {
 		t.Errorf("transport = %q, want udp", got)
 	}
@@ -475,7 +476,7 @@ func TestOptionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := New(&tt.opts)
 			if err == nil {
-				s.Close()
+				s.Close(context.Background())
 				t.Fatalf("New(%+v) = nil error, want one containing %q", tt.opts, tt.want)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -494,7 +495,7 @@ func TestMaxSeries(t *testing.T) {
 	if got := s.Stats().Series; got != 2 {
 		t.Errorf("Series = %d, want 2", got)
 	}
-	s.Close()
+	s.Close(context.Background())
 	l.waitFor(wait, func(l line) bool { return slices.Equal(l.Tags, []string{"i:4"}) })
 }
 
@@ -523,7 +524,7 @@ func TestConcurrentUseAndClose(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	if err := s.Close(); err != nil {
+	if err := s.Close(context.Background()); err != nil {
 		t.Error(err)
 	}
 	time.Sleep(10 * time.Millisecond)

@@ -1,6 +1,7 @@
 package dogstatsd
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,7 @@ func TestSentSamplesRacingCloseAreDelivered(t *testing.T) {
 			})
 		}
 		time.Sleep(20 * time.Millisecond)
-		if err := s.Close(); err != nil {
+		if err := s.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		close(stop)
