@@ -1,5 +1,6 @@
 // Package handler provides the slog handlers of the kit: [Console] for
-// people at a terminal, [Fanout] to send one record to several backends,
+// people at a terminal, [JSON] for JSON lines (slog's JSON output, faster),
+// [Fanout] to send one record to several backends,
 // [Redact] to keep secrets out of every backend, [ParseLevel] for the
 // LOG_LEVEL words and [MinLevel] to narrow one backend's level.
 //

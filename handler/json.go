@@ -1,0 +1,925 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/internal/budget"
+)
+
+// JSONOptions configures [JSON]. A nil or zero JSONOptions consists
+// entirely of default values. JSON copies what it needs and never writes
+// to the caller's struct.
+type JSONOptions struct {
+	// Level is the minimum level logged; it is read on every call, so a
+	// *slog.LevelVar changes it at run time. Default: slog.LevelInfo.
+	Level slog.Leveler
+
+	// AddSource writes the caller's function, file and line under the key
+	// "source", as slog.HandlerOptions.AddSource does. It costs a lookup
+	// and an allocation per record. Default: false.
+	AddSource bool
+
+	// ReplaceAttr rewrites each non-group attribute, the built-in ones
+	// included, before it is written, as described by
+	// slog.HandlerOptions.ReplaceAttr. A ReplaceAttr that panics gives the
+	// attribute's key and the string "!PANIC: " followed by the panic
+	// value, instead of ending the process. Default: nil (no rewriting,
+	// and no cost).
+	ReplaceAttr func(groups []string, a slog.Attr) slog.Attr
+
+	// Budget bounds every record; see [Budget]. Default: the zero Budget,
+	// which means the defaults it documents.
+	Budget Budget
+}
+
+// JSON returns a handler that writes one JSON object per line to w. For
+// every record within opts.Budget it writes the same bytes as
+// slog.NewJSONHandler with the same Level, AddSource and ReplaceAttr:
+// the keys time (left out when zero), level and msg, then the attributes;
+// the time in RFC 3339 with nanoseconds; strings escaped as slog escapes
+// them (invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped, '<', '>' and
+// '&' kept); errors as their Error text; other values of kind
+// slog.KindAny through encoding/json without HTML escaping; groups
+// nested, empty groups left out, groups with an empty key inlined. It is
+// faster than slog's handler, and a record of scalar and string
+// attributes costs no allocation.
+//
+// It differs from slog's handler on purpose in these cases only:
+//
+//   - where slog writes a line that is not JSON, JSON writes valid JSON: a
+//     group whose members all turn out empty is left out without breaking
+//     the separators around it, and a time whose year lies outside 0-9999
+//     is written as its text, without the error slog puts before it;
+//   - WithGroup("") returns the receiver, as the slog.Handler contract
+//     asks (slog's handler opens a group named "");
+//   - a LogValuer that keeps returning LogValuers for more than 8 calls is
+//     written as !CYCLE, and one whose LogValue panics as !PANIC (slog
+//     writes the panic and a stack trace);
+//   - a ReplaceAttr that panics gives the attribute's key and "!PANIC: "
+//     followed by the panic value (slog lets the panic through);
+//   - past the budget, as described below.
+//
+// Every record is held to opts.Budget (see [Budget]) while it is written,
+// in the same pass, each WithAttrs call to a budget of its own: past a
+// budget a marker is written and the record goes on. A value of kind
+// slog.KindAny whose size, depth or number of elements exceeds what is
+// left of the budget (a cycle always does), or whose encoding is longer
+// than what is left of MaxRecordBytes, is written as the budget rewrites
+// it: a map or struct becomes a group of its entries sorted by key. A
+// method that panics while a value is written gives "!PANIC: " and the
+// panic value ("<nil>" for a nil pointer receiver), as slog writes it.
+//
+// Each record is formatted into a pooled buffer and written with a single
+// w.Write, under a mutex shared by every handler derived from the result
+// with WithAttrs or WithGroup; w itself need not be safe for concurrent
+// use, but nothing else should write to it. A failed Write is returned
+// from Handle. Attributes added with WithAttrs are rendered once, at With
+// time; WithGroup is lazy.
+func JSON(w io.Writer, opts *JSONOptions) slog.Handler {
+	var o JSONOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Level == nil {
+		o.Level = slog.LevelInfo
+	}
+	return &jsonHandler{out: &jsonOutput{w: w}, level: o.Level, b: o.Budget.WithDefaults(),
+		addSource: o.AddSource, rep: o.ReplaceAttr}
+}
+
+// jsonOutput is the writer shared by a handler and its clones.
+type jsonOutput struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// jsonHandler is the handler of [JSON]. It is never changed after it is
+// made; clones share out, and copy (clipped) pre and groups.
+type jsonHandler struct {
+	out   *jsonOutput
+	level slog.Leveler
+	b     budget.Budget // defaults filled in
+
+	addSource bool
+	rep       func(groups []string, a slog.Attr) slog.Attr
+
+	// pre holds the attributes of WithAttrs, rendered, without a leading
+	// comma; it opens the first nOpen groups of groups. Clipped.
+	pre    []byte
+	groups []string // every WithGroup name, outermost first; clipped; at most MaxDepth
+	nOpen  int
+
+	// over is the name of the first group past MaxDepth, or "";
+	// overAttrs that WithAttrs was called past it.
+	over      string
+	overAttrs bool
+}
+
+var _ slog.Handler = (*jsonHandler)(nil)
+
+func (h *jsonHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= h.level.Level()
+}
+
+// jsonBuf is the pooled state of one record: the line being built and the
+// cached text of the last second formatted, so that records within the
+// same second format only their fraction.
+type jsonBuf struct {
+	b     []byte
+	sec   int64
+	loc   *time.Location
+	date  [24]byte // "2006-01-02T15:04:05"
+	zone  [8]byte  // "Z" or "-07:00"
+	nDate int
+	nZone int
+
+	groups []string // the open groups, for ReplaceAttr
+}
+
+// maxPooled is the largest buffer returned to the pool.
+const maxPooled = 64 << 10
+
+var jsonBufPool = sync.Pool{New: func() any { return &jsonBuf{b: make([]byte, 0, 1024)} }}
+
+func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
+	jb := jsonBufPool.Get().(*jsonBuf)
+	s := jsonState{h: h, buf: jb.b[:0]}
+	s.buf = append(s.buf, '{')
+	if h.rep == nil {
+		if !r.Time.IsZero() {
+			s.buf = append(s.buf, `"time":`...)
+			s.buf = jb.appendTime(s.buf, r.Time)
+			s.buf = append(s.buf, ',')
+		}
+		s.buf = append(s.buf, `"level":`...)
+		s.buf = appendLevel(s.buf, r.Level)
+		s.sep = true
+		if h.addSource {
+			s.source(&r)
+		}
+		s.buf = append(s.buf, `,"msg":`...)
+		s.str(r.Message)
+	} else {
+		// The built-in attributes, through ReplaceAttr, outside any group.
+		if !r.Time.IsZero() {
+			s.attr(slog.Time(slog.TimeKey, r.Time.Round(0)), 0)
+		}
+		s.attr(slog.Any(slog.LevelKey, r.Level), 0)
+		if h.addSource {
+			s.source(&r)
+		}
+		s.attr(slog.String(slog.MessageKey, r.Message), 0)
+		s.groups = append(jb.groups[:0], h.groups[:h.nOpen]...)
+		s.track = true
+	}
+
+	if len(h.pre) > 0 {
+		if s.sep {
+			s.buf = append(s.buf, ',')
+		}
+		s.buf = append(s.buf, h.pre...)
+		s.sep = h.pre[len(h.pre)-1] != '{'
+	}
+	nOpen := h.nOpen
+	if r.NumAttrs() > 0 || h.overAttrs {
+		pos, sep := len(s.buf), s.sep
+		s.openGroups()
+		wrote := false
+		if h.over != "" {
+			s.key(h.over)
+			s.str(budget.Depth)
+			wrote = true
+		} else {
+			depth := len(h.groups)
+			dropped := 0
+			r.Attrs(func(a slog.Attr) bool {
+				w, d := s.attr(a, depth)
+				wrote = wrote || w
+				if d {
+					dropped++
+				}
+				return true
+			})
+			wrote = s.dropped(dropped) || wrote
+		}
+		if wrote {
+			nOpen = len(h.groups)
+		} else {
+			s.buf, s.sep = s.buf[:pos], sep
+		}
+	}
+	for range nOpen {
+		s.buf = append(s.buf, '}')
+	}
+	s.buf = append(s.buf, '}', '\n')
+
+	h.out.mu.Lock()
+	_, err := h.out.w.Write(s.buf)
+	h.out.mu.Unlock()
+	if cap(s.buf) <= maxPooled {
+		jb.b = s.buf
+		if s.groups != nil {
+			clear(s.groups)
+			jb.groups = s.groups[:0]
+		}
+		jsonBufPool.Put(jb)
+	}
+	return err
+}
+
+// source writes the record's source, as slog does with AddSource.
+func (s *jsonState) source(r *slog.Record) {
+	src := r.Source()
+	if src == nil {
+		src = &slog.Source{}
+	}
+	s.attr(slog.Any(slog.SourceKey, src), 0)
+}
+
+func (h *jsonHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	empty := 0
+	for _, a := range attrs {
+		if a.Value.Kind() == slog.KindGroup && len(a.Value.Group()) == 0 {
+			empty++
+		}
+	}
+	if empty == len(attrs) {
+		return h
+	}
+	c := *h
+	if h.over != "" {
+		c.overAttrs = true
+		return &c
+	}
+	// Each WithAttrs call has a budget of its own.
+	s := jsonState{h: h, buf: slices.Clip(h.pre)}
+	s.sep = len(s.buf) > 0 && s.buf[len(s.buf)-1] != '{'
+	if h.rep != nil {
+		s.groups = slices.Clone(h.groups[:h.nOpen])
+		s.track = true
+	}
+	pos := len(s.buf)
+	s.openGroups()
+	wrote, dropped := false, 0
+	for _, a := range attrs {
+		w, d := s.attr(a, len(h.groups))
+		wrote = wrote || w
+		if d {
+			dropped++
+		}
+	}
+	if s.dropped(dropped) || wrote {
+		c.pre = slices.Clip(s.buf)
+		c.nOpen = len(h.groups)
+	} else {
+		c.pre = slices.Clip(s.buf[:pos])
+	}
+	return &c
+}
+
+func (h *jsonHandler) WithGroup(name string) slog.Handler {
+	if name == "" || h.over != "" {
+		return h
+	}
+	c := *h
+	if len(h.groups) >= h.b.MaxDepth {
+		c.over = budget.Truncate(name, h.b.MaxValueBytes)
+		return &c
+	}
+	c.groups = slices.Clip(append(slices.Clip(h.groups), name))
+	return &c
+}
+
+// jsonState is the state of one record, or of one WithAttrs call, being
+// written: the line so far and the budget spent.
+type jsonState struct {
+	h       *jsonHandler
+	buf     []byte
+	sep     bool // a comma goes before the next key
+	attrs   int  // attributes counted against MaxAttrs
+	bytes   int  // bytes counted against MaxRecordBytes
+	trusted bool // the value being written was rewritten by the budget: write it as it is
+
+	// groups are the open groups, passed to ReplaceAttr, when track; never
+	// shared. As in slog, the built-in attributes (source included) are
+	// passed no groups.
+	groups []string
+	track  bool
+}
+
+// openGroups opens the groups of WithGroup not yet opened in pre.
+func (s *jsonState) openGroups() {
+	for _, g := range s.h.groups[s.h.nOpen:] {
+		s.key(g)
+		s.buf = append(s.buf, '{')
+		s.sep = false
+		if s.track {
+			s.groups = append(s.groups, g)
+		}
+	}
+}
+
+// full reports whether the count or size budget is spent. A value the
+// budget rewrote is within it already, and is written whole.
+func (s *jsonState) full() bool {
+	return !s.trusted && (s.attrs >= s.h.b.MaxAttrs || s.bytes >= s.h.b.MaxRecordBytes)
+}
+
+// key writes a separator if needed, k quoted and a colon.
+func (s *jsonState) key(k string) {
+	if s.sep {
+		s.buf = append(s.buf, ',')
+	}
+	s.str(k)
+	s.buf = append(s.buf, ':')
+	s.sep = true
+}
+
+// str writes v quoted as slog escapes strings, cut at MaxValueBytes
+// (unless the budget rewrote it already), and counts it.
+func (s *jsonState) str(v string) {
+	s.buf = append(s.buf, '"')
+	if max := s.h.b.MaxValueBytes; len(v) > max && !s.trusted {
+		v = v[:cutAt(v, max)]
+		s.buf = appendEscaped(s.buf, v)
+		s.buf = append(s.buf, budget.Truncated...)
+		s.bytes += len(v) + len(budget.Truncated)
+	} else {
+		s.buf = appendEscaped(s.buf, v)
+		s.bytes += len(v)
+	}
+	s.buf = append(s.buf, '"')
+}
+
+// cutAt returns the largest n <= max at which s can be cut without
+// splitting a UTF-8 sequence, as budget.Truncate cuts.
+func cutAt(s string, max int) int {
+	n := max
+	for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); i++ {
+		n--
+	}
+	if n > 0 && !utf8.RuneStart(s[n]) {
+		return max
+	}
+	return n
+}
+
+// dropped writes the marker of n attributes left out, if n > 0, and
+// reports whether it wrote it.
+func (s *jsonState) dropped(n int) bool {
+	if n == 0 {
+		return false
+	}
+	s.key(budget.Attrs)
+	s.buf = strconv.AppendInt(s.buf, int64(n), 10)
+	return true
+}
+
+// attr writes a, at depth (groups and values above it). It reports
+// whether anything was written, and whether a was left out because the
+// budget was spent.
+func (s *jsonState) attr(a slog.Attr, depth int) (wrote, dropped bool) {
+	v := a.Value
+	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
+		return false, false
+	}
+	if s.full() {
+		return false, true
+	}
+	if v.Kind() == slog.KindLogValuer {
+		v = budget.Resolve(v)
+	}
+	if s.h.rep != nil && v.Kind() != slog.KindGroup && !s.trusted {
+		a = s.replace(slog.Attr{Key: a.Key, Value: v})
+		v = budget.Resolve(a.Value)
+	}
+	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
+		return false, false
+	}
+	s.attrs++
+	switch v.Kind() {
+	case slog.KindString:
+		s.key(a.Key)
+		s.str(v.String())
+	case slog.KindInt64:
+		s.key(a.Key)
+		s.buf = strconv.AppendInt(s.buf, v.Int64(), 10)
+		s.bytes += 8
+	case slog.KindUint64:
+		s.key(a.Key)
+		s.buf = strconv.AppendUint(s.buf, v.Uint64(), 10)
+		s.bytes += 8
+	case slog.KindFloat64:
+		s.key(a.Key)
+		s.float(v.Float64())
+		s.bytes += 8
+	case slog.KindBool:
+		s.key(a.Key)
+		s.buf = strconv.AppendBool(s.buf, v.Bool())
+		s.bytes += 8
+	case slog.KindDuration:
+		s.key(a.Key)
+		s.buf = strconv.AppendInt(s.buf, int64(v.Duration()), 10)
+		s.bytes += 8
+	case slog.KindTime:
+		s.key(a.Key)
+		s.buf = appendTimeSlow(s.buf, v.Time())
+		s.bytes += 8
+	case slog.KindGroup:
+		return s.group(a.Key, v.Group(), depth), false
+	default: // slog.KindAny
+		return s.any(a.Key, v.Any(), depth), false
+	}
+	return true, false
+}
+
+// group writes a group at depth; one with an empty key is inlined.
+func (s *jsonState) group(key string, g []slog.Attr, depth int) bool {
+	if len(g) == 0 {
+		return false
+	}
+	if depth >= s.h.b.MaxDepth {
+		s.key(key)
+		s.str(budget.Depth)
+		return true
+	}
+	pos, sep := len(s.buf), s.sep
+	named := key != ""
+	if named {
+		s.key(key)
+		s.buf = append(s.buf, '{')
+		s.sep = false
+		if s.track {
+			s.groups = append(s.groups, key)
+		}
+	}
+	wrote, dropped := false, 0
+	for _, a := range g {
+		w, d := s.attr(a, depth+1)
+		wrote = wrote || w
+		if d {
+			dropped++
+		}
+	}
+	wrote = s.dropped(dropped) || wrote
+	if named && s.track {
+		s.groups = s.groups[:len(s.groups)-1]
+	}
+	if !wrote {
+		s.buf, s.sep = s.buf[:pos], sep
+		return false
+	}
+	if named {
+		s.buf = append(s.buf, '}')
+		s.sep = true
+	}
+	return true
+}
+
+// replace returns ReplaceAttr's rewriting of a; a ReplaceAttr that panics
+// gives a's key and what slog writes for a method that panicked.
+func (s *jsonState) replace(a slog.Attr) (out slog.Attr) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = slog.String(a.Key, fmt.Sprintf("!PANIC: %v", p))
+		}
+	}()
+	return s.h.rep(s.groups, a)
+}
+
+// float writes f as encoding/json does; NaN and infinities are the error
+// slog writes for them.
+func (s *jsonState) float(f float64) {
+	switch {
+	case f != f:
+		s.str("!ERROR:json: unsupported value: NaN")
+	case f > maxFloat:
+		s.str("!ERROR:json: unsupported value: +Inf")
+	case f < -maxFloat:
+		s.str("!ERROR:json: unsupported value: -Inf")
+	default:
+		s.buf = appendJSONFloat(s.buf, f)
+	}
+}
+
+const maxFloat = 1.7976931348623157e308
+
+// appendJSONFloat appends the finite f as encoding/json writes a float64.
+func appendJSONFloat(b []byte, f float64) []byte {
+	abs := f
+	if abs < 0 {
+		abs = -abs
+	}
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 becomes e-9.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// any writes the value x of kind slog.KindAny.
+func (s *jsonState) any(key string, x any, depth int) bool {
+	switch v := x.(type) {
+	case nil:
+		s.key(key)
+		s.buf = append(s.buf, "null"...)
+		return true
+	case slog.Level:
+		s.key(key)
+		s.buf = appendLevel(s.buf, v)
+		return true
+	case *slog.Source:
+		if v == nil || *v == (slog.Source{}) {
+			return false
+		}
+		var g []slog.Attr
+		if v.Function != "" {
+			g = append(g, slog.String("function", v.Function))
+		}
+		if v.File != "" {
+			g = append(g, slog.String("file", v.File))
+		}
+		if v.Line != 0 {
+			g = append(g, slog.Int("line", v.Line))
+		}
+		return s.group(key, g, depth)
+	case error:
+		if _, ok := x.(json.Marshaler); !ok {
+			text := errorText(v)
+			s.key(key)
+			s.str(text)
+			return true
+		}
+	}
+	s.marshal(key, x, depth)
+	return true
+}
+
+// errorText returns err.Error(), or what slog writes when it panics.
+func errorText(err error) (text string) {
+	defer func() {
+		if p := recover(); p != nil {
+			text = panicText(err, p)
+		}
+	}()
+	return err.Error()
+}
+
+// panicText is what slog writes for a value x whose method panicked with p.
+func panicText(x any, p any) string {
+	if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return "<nil>"
+	}
+	return fmt.Sprintf("!PANIC: %v", p)
+}
+
+// jsonEncoder is a pooled encoding/json encoder writing to buf, HTML
+// escaping off, as slog's.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonEncoderPool = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// encode returns x as encoding/json encodes it, or the text slog writes
+// for its error or panic (and false).
+func encode(e *jsonEncoder, x any) (out []byte, text string, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, text, ok = nil, panicText(x, p), false
+		}
+	}()
+	if err := e.enc.Encode(x); err != nil {
+		return nil, "!ERROR:" + err.Error(), false
+	}
+	b := e.buf.Bytes()
+	return b[:len(b)-1], "", true // without the newline
+}
+
+// marshal writes x through encoding/json when it fits what is left of the
+// budget, as the budget rewrites it otherwise.
+func (s *jsonState) marshal(key string, x any, depth int) {
+	if !s.trusted {
+		f := fitter{
+			attrs:    s.h.b.MaxAttrs - s.attrs,
+			bytes:    s.h.b.MaxRecordBytes - s.bytes,
+			maxDepth: s.h.b.MaxDepth,
+			maxValue: s.h.b.MaxValueBytes,
+		}
+		if !f.fits(reflect.ValueOf(x), depth) {
+			s.rewrite(key, x, depth)
+			return
+		}
+	}
+	e := jsonEncoderPool.Get().(*jsonEncoder)
+	defer func() {
+		if e.buf.Cap() <= maxPooled {
+			e.buf.Reset()
+			jsonEncoderPool.Put(e)
+		}
+	}()
+	out, text, ok := encode(e, x)
+	if !ok {
+		s.key(key)
+		s.str(text)
+		return
+	}
+	if !s.trusted && len(out) > s.h.b.MaxRecordBytes-s.bytes {
+		s.rewrite(key, x, depth)
+		return
+	}
+	s.key(key)
+	s.buf = append(s.buf, out...)
+	s.bytes += len(out)
+}
+
+// rewrite writes x as the budget rewrites it, within what is left of the
+// budget.
+func (s *jsonState) rewrite(key string, x any, depth int) {
+	lim := budget.New(budget.Budget{
+		MaxDepth:       s.h.b.MaxDepth,
+		MaxAttrs:       max(1, s.h.b.MaxAttrs-s.attrs+1),
+		MaxValueBytes:  s.h.b.MaxValueBytes,
+		MaxRecordBytes: max(1, s.h.b.MaxRecordBytes-s.bytes),
+	}, nil)
+	a := lim.Attr(slog.Any(key, x), depth)
+	s.attrs-- // counted again by attr
+	trusted := s.trusted
+	s.trusted = true
+	if w, _ := s.attr(a, depth); !w {
+		// Only an empty group can vanish here; write what slog would
+		// write for an empty map.
+		s.key(key)
+		s.buf = append(s.buf, "{}"...)
+	}
+	s.trusted = trusted
+}
+
+// fitter checks, before encoding/json runs, that a value fits what is left
+// of the budget: depth, element count, string sizes. It stops as soon as
+// it does not, so a cycle or a huge map costs at most the budget.
+type fitter struct {
+	attrs, bytes       int
+	maxDepth, maxValue int
+}
+
+var (
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// fits reports whether rv, at depth, fits; values with MarshalJSON or
+// MarshalText methods are opaque here (their output is checked after).
+func (f *fitter) fits(rv reflect.Value, depth int) bool {
+	if !rv.IsValid() {
+		return true
+	}
+	t := rv.Type()
+	if t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) {
+		return true
+	}
+	if t.Kind() != reflect.Pointer {
+		if pt := reflect.PointerTo(t); pt.Implements(jsonMarshalerType) || pt.Implements(textMarshalerType) {
+			return true
+		}
+	}
+	switch rv.Kind() {
+	case reflect.String:
+		if rv.Len() > f.maxValue {
+			return false
+		}
+		f.bytes -= rv.Len()
+	case reflect.Interface:
+		return rv.IsNil() || f.fits(rv.Elem(), depth)
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return true
+		}
+		if depth >= f.maxDepth {
+			return false
+		}
+		return f.fits(rv.Elem(), depth+1)
+	case reflect.Map:
+		if rv.IsNil() {
+			return true
+		}
+		if depth >= f.maxDepth {
+			return false
+		}
+		if f.attrs -= rv.Len(); f.attrs < 0 {
+			return false
+		}
+		for it := rv.MapRange(); it.Next(); {
+			if !f.fits(it.Key(), depth+1) || !f.fits(it.Value(), depth+1) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return true
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			f.bytes -= rv.Len()/3*4 + 4 // base64
+			break
+		}
+		if depth >= f.maxDepth {
+			return false
+		}
+		if f.attrs -= rv.Len(); f.attrs < 0 {
+			return false
+		}
+		for i := range rv.Len() {
+			if !f.fits(rv.Index(i), depth+1) {
+				return false
+			}
+		}
+	case reflect.Struct:
+		if depth >= f.maxDepth {
+			return false
+		}
+		for i := range t.NumField() {
+			if sf := t.Field(i); sf.IsExported() || sf.Anonymous {
+				if f.attrs--; f.attrs < 0 || !f.fits(rv.Field(i), depth+1) {
+					return false
+				}
+			}
+		}
+	default:
+		f.bytes -= 8
+	}
+	return f.bytes >= 0
+}
+
+// appendLevel appends l's name quoted, as slog writes it.
+func appendLevel(b []byte, l slog.Level) []byte {
+	switch l {
+	case slog.LevelDebug:
+		return append(b, `"DEBUG"`...)
+	case slog.LevelInfo:
+		return append(b, `"INFO"`...)
+	case slog.LevelWarn:
+		return append(b, `"WARN"`...)
+	case slog.LevelError:
+		return append(b, `"ERROR"`...)
+	}
+	b = append(b, '"')
+	b = appendEscaped(b, l.String())
+	return append(b, '"')
+}
+
+// appendTime appends t quoted in RFC 3339 with nanoseconds, as slog writes
+// a record's time. The date, clock and zone of the last second written are
+// kept, so that only the fraction is formatted within that second.
+func (jb *jsonBuf) appendTime(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	if jb.nDate == 0 || sec != jb.sec || loc != jb.loc {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return appendTimeSlow(b, t)
+		}
+		jb.nDate = len(t.AppendFormat(jb.date[:0], "2006-01-02T15:04:05"))
+		jb.nZone = len(t.AppendFormat(jb.zone[:0], "Z07:00"))
+		jb.sec, jb.loc = sec, loc
+	}
+	b = append(b, '"')
+	b = append(b, jb.date[:jb.nDate]...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var f [10]byte
+		f[0] = '.'
+		for i := 9; i > 0; i-- {
+			f[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(f)
+		for f[n-1] == '0' {
+			n--
+		}
+		b = append(b, f[:n]...)
+	}
+	b = append(b, jb.zone[:jb.nZone]...)
+	return append(b, '"')
+}
+
+// appendTimeSlow appends t quoted in RFC 3339 with nanoseconds. A year
+// outside 0-9999 is written as time.Format writes it (slog writes an
+// error before it, which makes the line invalid JSON).
+func appendTimeSlow(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// escClass classifies bytes for appendEscaped: 0 is written as it is, 1 is
+// an ASCII byte to escape, 2 starts (or continues) a multi-byte sequence.
+var escClass = func() (c [256]uint8) {
+	for i := range c {
+		switch {
+		case i < 0x20 || i == '"' || i == '\\':
+			c[i] = 1
+		case i >= utf8.RuneSelf:
+			c[i] = 2
+		}
+	}
+	return c
+}()
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plain8 reports whether none of the 8 bytes of s (little-endian in x)
+// needs escaping: no control character, quote, backslash or non-ASCII
+// byte.
+func plain8(x uint64) bool {
+	return ((x-lsb*0x20)|((x^lsb*'"')-lsb)|((x^lsb*'\\')-lsb)|x)&msb == 0
+}
+
+// load8 returns the first 8 bytes of s, little-endian.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// appendEscaped appends s escaped for a JSON string, without quotes:
+// control characters, '"' and '\\' escaped, invalid UTF-8 as \ufffd,
+// U+2028 and U+2029 escaped, HTML characters kept, backspace and form
+// feed as \u0008 and \u000c as slog writes them (encoding/json, used for
+// values of kind slog.KindAny, writes \b and \f). Runs of plain bytes are
+// found 8 at a time and copied with one append.
+func appendEscaped(dst []byte, s string) []byte {
+	start, i := 0, 0
+	for {
+		for i+8 <= len(s) && plain8(load8(s[i:])) {
+			i += 8
+		}
+		for i < len(s) && escClass[s[i]] == 0 {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		b := s[i]
+		if b < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+const hexDigits = "0123456789abcdef"
