@@ -118,7 +118,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	var backends []slog.Handler
 	var console slog.Handler
 	if cfg.LogFormat == FormatJSON {
-		backends = append(backends, slog.NewJSONHandler(out, &slog.HandlerOptions{Level: t.Level}).WithAttrs(identity))
+		backends = append(backends, handler.JSON(out, &handler.JSONOptions{Level: t.Level}).WithAttrs(identity))
 	} else {
 		console = handler.Console(out, &handler.ConsoleOptions{Level: t.Level})
 		backends = append(backends, console)
