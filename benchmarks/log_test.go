@@ -28,8 +28,11 @@ type logCase struct {
 // rows that other files append from init (datadog) come after these.
 var logCases = []logCase{
 	{"slog-json", benchInfo(jsonHandler())},
+	{"json", benchInfo(handler.JSON(io.Discard, nil))},
 	{"enrich", benchInfo(enrich.New(jsonHandler(), benchOptions))},
+	{"slog-json-ids", benchSlogIDs},
 	{"enrich-span", benchEnrichSpan},
+	{"enrich-span-json", benchEnrichSpanOn(handler.JSON(io.Discard, nil))},
 	{"fanout-2", benchInfo(handler.Fanout(jsonHandler(), jsonHandler()))},
 	{"redact", benchInfo(handler.Redact(jsonHandler(), nil))},
 	{"console", benchInfo(handler.Console(io.Discard, nil))},
@@ -105,19 +108,37 @@ func benchDisabled(b *testing.B) {
 	}
 }
 
-// benchEnrichSpan is the enrich row with a record whose context holds a
-// valid OpenTelemetry span: trace_id and span_id are added to each record.
-func benchEnrichSpan(b *testing.B) {
-	sc := trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
-		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
-		TraceFlags: trace.FlagsSampled,
-	})
-	ctx := trace.ContextWithSpanContext(context.Background(), sc)
-	logger := slog.New(enrich.New(jsonHandler(), benchOptions))
+// benchSlogIDs is the record of the enrich-span rows with its trace and
+// span ids added by hand, through slog's JSON handler: what slog's own
+// writer costs for the 48 characters more, whoever adds them.
+func benchSlogIDs(b *testing.B) {
+	logger := slog.New(jsonHandler())
 	b.ReportAllocs()
 	for b.Loop() {
-		logger.InfoContext(ctx, "message", "a", 1, "b", 2, "c", "three")
+		logger.Info("message", "a", 1, "b", 2, "c", "three",
+			"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "span_id", "00f067aa0ba902b7")
+	}
+}
+
+// benchEnrichSpan is the enrich row with a record whose context holds a
+// valid OpenTelemetry span: trace_id and span_id are added to each record.
+func benchEnrichSpan(b *testing.B) { benchEnrichSpanOn(jsonHandler())(b) }
+
+// benchEnrichSpanOn returns the run function of the enrich-span record
+// through enrich.New(next, benchOptions).
+func benchEnrichSpanOn(next slog.Handler) func(b *testing.B) {
+	return func(b *testing.B) {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+			SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+			TraceFlags: trace.FlagsSampled,
+		})
+		ctx := trace.ContextWithSpanContext(context.Background(), sc)
+		logger := slog.New(enrich.New(next, benchOptions))
+		b.ReportAllocs()
+		for b.Loop() {
+			logger.InfoContext(ctx, "message", "a", 1, "b", 2, "c", "three")
+		}
 	}
 }
 

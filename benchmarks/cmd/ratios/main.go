@@ -39,10 +39,13 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{"BenchmarkLog (one Info record, three attributes, to io.Discard)",
-		[]string{"slog-json", "enrich", "enrich-span", "redact", "console", "fanout-2", "datadog", "zap", "zerolog", "disabled-slog-json", "disabled"},
+		[]string{"slog-json", "json", "enrich", "slog-json-ids", "enrich-span", "enrich-span-json", "redact", "console", "fanout-2", "datadog", "zap", "zerolog", "disabled-slog-json", "disabled"},
 		[]ratio{
+			{row: "json", base: "slog-json"},
 			{row: "enrich", base: "slog-json", max: 1.10},
-			{row: "enrich-span", base: "slog-json", max: 1.15},
+			{row: "slog-json-ids", base: "slog-json"},
+			{row: "enrich-span", base: "slog-json"},
+			{row: "enrich-span-json", base: "slog-json", max: 1.15},
 			{row: "redact", base: "slog-json", max: 1.15},
 			{row: "console", base: "slog-json", max: 1.20},
 			{row: "fanout-2", base: "slog-json"},
