@@ -171,6 +171,40 @@ type family struct {
 	pending, sending atomic.Bool
 	bytes            [3]metricsink.CounterHandle // indexed by Direction.index
 	dur              metricsink.TimerHandle
+
+	// msgs holds, per direction, the handles of the message counters by
+	// event label: immutable maps replaced under msgMu. Event labels are
+	// held to the Tracker's allowlist or cap, so each map is bounded.
+	msgMu sync.Mutex
+	msgs  [3]atomic.Pointer[map[string]metricsink.CounterHandle]
+}
+
+// messages returns the handle of the message counter of event ev in the
+// direction of index i, resolving it on sink the first time.
+func (f *family) messages(sink metricsink.Sink, i int, ev string) metricsink.CounterHandle {
+	if m := f.msgs[i].Load(); m != nil {
+		if h, ok := (*m)[ev]; ok {
+			return h
+		}
+	}
+	// Resolved outside msgMu: no lock is held while calling the sink.
+	h := metricsink.NewCounter(sink, MetricMessages, metricsink.KV("channel", f.name, "event", ev, "direction", directionNames[i]))
+	f.msgMu.Lock()
+	defer f.msgMu.Unlock()
+	var old map[string]metricsink.CounterHandle
+	if m := f.msgs[i].Load(); m != nil {
+		old = *m
+		if h, ok := old[ev]; ok {
+			return h
+		}
+	}
+	next := make(map[string]metricsink.CounterHandle, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[strings.Clone(ev)] = h
+	f.msgs[i].Store(&next)
+	return h
 }
 
 // Descs are the declarations of the WebSocket metrics, made on the sink
@@ -472,7 +506,7 @@ func (s *connState) message(dir Direction, binary bool, data []byte, n int) stri
 
 func (s *connState) record(dir Direction, ev string, n int) {
 	f, i := s.f, dir.index()
-	s.t.sink.Increment(MetricMessages, 1, metricsink.KV("channel", f.name, "event", ev, "direction", directionNames[i]))
+	f.messages(s.t.sink, i, ev).Inc()
 	s.bytes(i, n)
 }
 

@@ -203,6 +203,10 @@ func TestHostileEventNamesCapped(t *testing.T) {
 	if total != n {
 		t.Errorf("messages counted = %v, want %d", total, n)
 	}
+	// The handles kept for the message counters are bounded as the labels are.
+	if m := c.s.f.msgs[In.index()].Load(); m == nil || len(*m) != DefaultMaxEvents+1 {
+		t.Errorf("message counter handles kept: %v, want %d", m, DefaultMaxEvents+1)
+	}
 }
 
 func TestEventAllowlist(t *testing.T) {
