@@ -32,7 +32,9 @@
 // that shows it is open: each open page holds one server-sent-events
 // connection, reads the Source once a second and keeps at most six
 // snapshots. Options.MaxViewers bounds the open pages. The Ring keeps the
-// recent records within its own bounds (RingOptions).
+// recent records within its own bounds (RingOptions), in buffers allocated
+// on its first record: keeping a record renders it and copies its text in,
+// and allocates nothing.
 //
 // # Security
 //

@@ -406,7 +406,7 @@ func (v *view) slowQueries() []row {
 	if v.d.ring == nil {
 		return nil
 	}
-	es := v.d.ring.st.filter(func(e *entry) bool { return e.msg == SlowQueryMessage }, maxSlowShown)
+	es := v.d.ring.st.withMessage(SlowQueryMessage, maxSlowShown)
 	rows := make([]row, 0, len(es))
 	for i := len(es) - 1; i >= 0; i-- {
 		e := &es[i]

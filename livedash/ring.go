@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -43,24 +42,29 @@ type RingOptions struct {
 	// MaxRecords is the most records kept; the oldest go first.
 	// Default: DefaultRingRecords (5000).
 	MaxRecords int
-	// MaxBytes bounds the memory the kept records take, their text plus
-	// a fixed overhead per record; the oldest go first.
+	// MaxBytes bounds the kept records' text plus a fixed overhead of
+	// 96 bytes per record; the oldest go first. It is also the size of
+	// the text buffer the Ring allocates on its first record (less when
+	// MaxRecords records could not fill it, at least 64 KiB).
 	// Default: DefaultRingBytes (4 MiB).
 	MaxBytes int
 }
 
 // Ring is a slog.Handler that keeps the most recent records in memory, for
 // the dashboard's Logs page. Memory is bounded by RingOptions.MaxRecords
-// and MaxBytes (with 5000 records of up to 16 KiB of attributes each, the
-// byte bound is the one that holds). Values are rendered to text when the
-// record is handled, so a kept record holds no reference to the caller's
-// data, and every value is cut to a budget first (see TruncatedKey).
+// and MaxBytes: on its first record a Ring allocates a table of MaxRecords
+// entries (about 110 bytes each) and a text buffer of MaxBytes (less when
+// MaxRecords records could not fill it, at least 64 KiB), and keeps each record's text there, evicting the oldest records
+// to make room; it allocates nothing more after that. Values are rendered to
+// text when the record is handled, so a kept record holds no reference to
+// the caller's data, and every value is cut to a budget first (see
+// TruncatedKey).
 //
-// Handle never blocks on anything but a short critical section that copies
-// an entry in; no method calls out (LogValue, String, Error) while holding
-// the lock. A Ring and its With/WithGroup clones share one buffer and are
-// safe for concurrent use. Place it behind redaction, as Setup does, so it
-// keeps what every other backend sees.
+// Handle renders outside any lock and holds the lock only to copy the
+// text in; no method calls out (LogValue, String, Error) while holding it.
+// A Ring and its With/WithGroup clones share one buffer and are safe for
+// concurrent use. Place it behind redaction, as Setup does, so it keeps
+// what every other backend sees.
 type Ring struct {
 	st     *ringStore
 	pre    []byte // rendered WithAttrs attributes, shared and never appended to in place
@@ -74,29 +78,56 @@ type Ring struct {
 
 var _ slog.Handler = (*Ring)(nil)
 
+// maxRecordText is more than the most text the budgets let through for
+// one record: a 4 KiB message and about 20 KiB of attributes. minArena is
+// the smallest text buffer.
+const (
+	maxRecordText = 32 << 10
+	minArena      = 64 << 10
+)
+
 type ringStore struct {
 	level    slog.Leveler
 	maxRecs  int
 	maxBytes int
 
-	mu      sync.Mutex
-	buf     []entry // circular, len == cap == maxRecs once full
-	head, n int
-	bytes   int
-	seq     uint64
-	evicted atomic.Uint64
+	once  sync.Once
+	mu    sync.Mutex
+	slots []slot // circular, len maxRecs
+	arena []byte // records' text, circular, in record order
+	tail  uint64 // virtual end of the newest record's text
+	head  int
+	n     int
+	bytes int
+	seq   uint64
+	evict uint64 // records evicted
 }
 
-// entry is one kept record. pre and own are immutable once stored.
+// slot is one kept record. Its text, the message then its own rendered
+// attributes, is at virtual position pos of the arena: physical offset
+// pos % len(arena), never wrapping.
+type slot struct {
+	seq         uint64
+	pos         uint64
+	time        time.Time
+	level       slog.Level
+	pre         []byte // shared with the handler clone that produced it
+	preRID      string // request id from pre, when it has one
+	msgN, ownN  int32
+	ridAt, ridN int32 // request id within own, when ridN > 0
+	size        int32
+}
+
+// entry is a kept record as readers receive it: a copy that shares
+// nothing with the Ring but pre, which is immutable.
 type entry struct {
 	seq   uint64
 	time  time.Time
 	level slog.Level
 	msg   string
 	rid   string
-	pre   []byte // shared with the handler clone that produced it
+	pre   []byte
 	own   []byte
-	size  int
 }
 
 // NewRing returns an empty Ring.
@@ -128,18 +159,21 @@ func (h *Ring) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	c := *h
-	w := attrWriter{dst: append([]byte(nil), h.pre...), n: h.preN, rid: h.preRID, cut: h.over}
+	w := attrWriter{dst: append([]byte(nil), h.pre...), pfx: []byte(h.prefix), n: h.preN, haveRID: h.preRID != "", cut: h.over}
 	for _, a := range attrs {
-		w.attr(h.prefix, h.depth, a)
+		w.attr(h.depth, a)
 	}
-	if w.n == h.preN && !w.cut {
+	if w.n == h.preN && !w.cut && !w.mark {
 		return h
 	}
-	if w.cut && !h.preCut {
+	if (w.cut || w.mark) && !h.preCut {
 		w.dst = appendKV(w.dst, TruncatedKey, "true")
 		c.preCut = true
 	}
-	c.pre, c.preN, c.preRID = w.dst[:len(w.dst):len(w.dst)], w.n, w.rid
+	if w.ridN > 0 {
+		c.preRID = string(w.dst[w.ridAt : w.ridAt+w.ridN])
+	}
+	c.pre, c.preN = w.dst[:len(w.dst):len(w.dst)], w.n
 	return &c
 }
 
@@ -156,67 +190,154 @@ func (h *Ring) WithGroup(name string) slog.Handler {
 		c.over = true
 		return &c
 	}
-	c.prefix = h.prefix + truncate(name, maxValueBytes/4) + "."
+	c.prefix = h.prefix + truncate(name, maxKeyBytes) + "."
 	c.depth++
 	return &c
 }
 
-var ownPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// scratch is where Handle renders a record before copying it in.
+type scratch struct{ dst, pfx []byte }
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{dst: make([]byte, 0, 1024), pfx: make([]byte, 0, 64)} }}
 
 // Handle renders r and keeps it, evicting the oldest records past the
 // bounds. It never returns an error.
 func (h *Ring) Handle(_ context.Context, r slog.Record) error {
-	bp := ownPool.Get().(*[]byte)
-	w := attrWriter{dst: (*bp)[:0], n: h.preN, rid: h.preRID, cut: h.over}
+	sc := scratchPool.Get().(*scratch)
+	w := attrWriter{dst: sc.dst[:0], pfx: append(sc.pfx[:0], h.prefix...), n: h.preN, haveRID: h.preRID != "", cut: h.over}
 	r.Attrs(func(a slog.Attr) bool {
-		w.attr(h.prefix, h.depth, a)
+		w.attr(h.depth, a)
 		return !w.cut
 	})
-	if w.cut && !h.preCut {
+	if (w.cut || w.mark) && !h.preCut {
 		w.dst = appendKV(w.dst, TruncatedKey, "true")
 	}
-	e := entry{time: r.Time, level: r.Level, msg: r.Message, rid: w.rid, pre: h.pre}
-	if len(e.msg) > maxMsgBytes {
-		e.msg = truncate(e.msg, maxMsgBytes)
+	msg, msgCut := r.Message, false
+	if len(msg) > maxMsgBytes {
+		msg, msgCut = msg[:cutAt(msg, maxMsgBytes)], true
 	}
-	if len(w.dst) > 0 {
-		e.own = append([]byte(nil), w.dst...)
+	h.st.put(h, r.Time, r.Level, msg, msgCut, &w)
+	if cap(w.dst) <= 64<<10 && cap(w.pfx) <= 4<<10 {
+		sc.dst, sc.pfx = w.dst[:0], w.pfx[:0]
+		scratchPool.Put(sc)
 	}
-	if cap(w.dst) <= 64<<10 {
-		*bp = w.dst[:0]
-		ownPool.Put(bp)
-	}
-	e.size = len(e.msg) + len(e.rid) + len(e.own) + entryOverhead
-	h.st.put(e)
 	return nil
 }
 
-func (s *ringStore) put(e entry) {
-	s.mu.Lock()
-	if s.buf == nil {
-		s.buf = make([]entry, s.maxRecs)
+func (s *ringStore) alloc() {
+	s.slots = make([]slot, s.maxRecs)
+	s.arena = make([]byte, max(minArena, min(s.maxBytes, s.maxRecs*maxRecordText)))
+}
+
+// put copies a rendered record in. Nothing in it calls out: the lock is
+// held for the bookkeeping and the copy alone.
+func (s *ringStore) put(h *Ring, t time.Time, level slog.Level, msg string, msgCut bool, w *attrWriter) {
+	s.once.Do(s.alloc)
+	own := w.dst
+	msgN := len(msg)
+	if msgCut {
+		msgN += len("…")
 	}
-	s.seq++
-	e.seq = s.seq
-	for s.n > 0 && (s.n == s.maxRecs || s.bytes+e.size > s.maxBytes) {
-		s.bytes -= s.buf[s.head].size
-		s.buf[s.head] = entry{}
+	if msgN+len(own) > len(s.arena) {
+		// Beyond the budgets: cannot happen, but never overrun.
+		own, w.ridN = nil, 0
+	}
+	need := uint64(msgN + len(own))
+	sl := slot{time: t, level: level, pre: h.pre, preRID: h.preRID, msgN: int32(msgN), ownN: int32(len(own)),
+		ridAt: int32(w.ridAt), ridN: int32(w.ridN), size: int32(msgN + len(own) + entryOverhead)}
+	size := int(sl.size)
+	l := uint64(len(s.arena))
+
+	s.mu.Lock()
+	start := s.tail
+	if start%l+need > l {
+		start += l - start%l // the rest of the buffer stays unused
+	}
+	end := start + need
+	for s.n > 0 && (s.n == s.maxRecs || s.bytes+size > s.maxBytes || end-s.slots[s.head].pos > l) {
+		s.bytes -= int(s.slots[s.head].size)
+		s.slots[s.head] = slot{}
 		s.head = (s.head + 1) % s.maxRecs
 		s.n--
-		s.evicted.Add(1)
+		s.evict++
 	}
-	s.buf[(s.head+s.n)%s.maxRecs] = e
+	s.seq++
+	sl.seq, sl.pos = s.seq, start
+	off := start % l
+	copy(s.arena[off:], msg)
+	if msgCut {
+		copy(s.arena[off+uint64(len(msg)):], "…")
+	}
+	copy(s.arena[off+uint64(msgN):], own)
+	s.slots[(s.head+s.n)%s.maxRecs] = sl
+	s.tail = end
 	s.n++
-	s.bytes += e.size
+	s.bytes += size
 	s.mu.Unlock()
+}
+
+// text is sl's text in the arena. Under the lock only.
+func (s *ringStore) text(sl *slot) []byte {
+	off := sl.pos % uint64(len(s.arena))
+	return s.arena[off : off+uint64(sl.msgN)+uint64(sl.ownN)]
+}
+
+// copier collects copies of slots and their text under the lock, into
+// memory sized beforehand from the average record (grown under the lock
+// only when the records copied are larger or more), and makes entries of
+// them after.
+type copier struct {
+	slots []slot
+	text  []byte
+}
+
+func (s *ringStore) newCopier(k int) copier {
+	s.mu.Lock()
+	n, text := s.n, s.bytes-s.n*entryOverhead
+	s.mu.Unlock()
+	if k <= 0 || k > n {
+		k = n
+	}
+	avg := 0
+	if n > 0 {
+		avg = text / n
+	}
+	return copier{slots: make([]slot, 0, k+8), text: make([]byte, 0, (k+8)*(avg+8))}
+}
+
+// add copies sl, its pos becoming its offset in c.text. Under the lock.
+func (c *copier) add(s *ringStore, sl *slot) {
+	cp := *sl
+	cp.pos = uint64(len(c.text))
+	c.text = append(c.text, s.text(sl)...)
+	c.slots = append(c.slots, cp)
+}
+
+func (c *copier) entries() []entry {
+	out := make([]entry, len(c.slots))
+	for i := range c.slots {
+		sl := &c.slots[i]
+		t := c.text[sl.pos : sl.pos+uint64(sl.msgN)+uint64(sl.ownN)]
+		own := t[sl.msgN:len(t):len(t)]
+		e := entry{seq: sl.seq, time: sl.time, level: sl.level, msg: string(t[:sl.msgN]), rid: sl.preRID, pre: sl.pre}
+		if len(own) > 0 {
+			e.own = own
+		}
+		if sl.ridN > 0 && e.rid == "" {
+			e.rid = string(own[sl.ridAt : sl.ridAt+sl.ridN])
+		}
+		out[i] = e
+	}
+	return out
 }
 
 // entries returns copies of the kept entries with seq > after, oldest
 // first, at most max of them (the newest max when there are more).
 func (s *ringStore) entries(after uint64, max int) []entry {
+	c := s.newCopier(max)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.n == 0 || s.seq <= after {
+		s.mu.Unlock()
 		return nil
 	}
 	first := s.seq - uint64(s.n) + 1 // seq of the oldest kept
@@ -229,11 +350,27 @@ func (s *ringStore) entries(after uint64, max int) []entry {
 		skip += k - max
 		k = max
 	}
-	out := make([]entry, k)
 	for i := range k {
-		out[i] = s.buf[(s.head+skip+i)%s.maxRecs]
+		c.add(s, &s.slots[(s.head+skip+i)%s.maxRecs])
 	}
-	return out
+	s.mu.Unlock()
+	return c.entries()
+}
+
+// withMessage returns copies of the newest max entries whose message is
+// msg, oldest first.
+func (s *ringStore) withMessage(msg string, max int) []entry {
+	c := s.newCopier(max)
+	s.mu.Lock()
+	for i := s.n - 1; i >= 0 && (max <= 0 || len(c.slots) < max); i-- {
+		sl := &s.slots[(s.head+i)%s.maxRecs]
+		if int(sl.msgN) == len(msg) && string(s.text(sl)[:sl.msgN]) == msg {
+			c.add(s, sl)
+		}
+	}
+	s.mu.Unlock()
+	slices.Reverse(c.slots)
+	return c.entries()
 }
 
 // RingStats are a Ring's counts, for its own health.
@@ -250,19 +387,28 @@ func (h *Ring) Stats() RingStats {
 	s := h.st
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return RingStats{Records: s.n, Bytes: s.bytes, Handled: s.seq, Evicted: s.evicted.Load()}
+	return RingStats{Records: s.n, Bytes: s.bytes, Handled: s.seq, Evicted: s.evict}
 }
 
 // attrWriter flattens attributes into (key, value) pairs, each a uvarint
-// length and bytes, within the per-record budgets.
+// length and bytes, within the per-record budgets. pfx is the open groups'
+// key prefix ("a.b."), a scratch buffer; ridAt and ridN locate the first
+// request id rendered in dst, unless haveRID says one is known already.
+// When cut or mark is set, the record gets the TruncatedKey marker.
 type attrWriter struct {
-	dst []byte
-	n   int
-	rid string
-	cut bool
+	dst         []byte
+	pfx         []byte
+	n           int
+	haveRID     bool
+	ridAt, ridN int
+	cut         bool // a budget ran out: later attributes are left out
+	mark        bool // a key was cut
 }
 
-func (w *attrWriter) attr(prefix string, depth int, a slog.Attr) {
+// maxKeyBytes bounds one key or group name.
+const maxKeyBytes = maxValueBytes / 4
+
+func (w *attrWriter) attr(depth int, a slog.Attr) {
 	if w.cut {
 		return
 	}
@@ -276,13 +422,21 @@ func (w *attrWriter) attr(prefix string, depth int, a slog.Attr) {
 			w.cut = true
 			return
 		}
-		p := prefix
+		at := len(w.pfx)
 		if a.Key != "" {
-			p = prefix + a.Key + "."
+			if len(a.Key) > maxKeyBytes {
+				w.pfx = append(w.pfx, a.Key[:cutAt(a.Key, maxKeyBytes)]...)
+				w.pfx = append(w.pfx, "…"...)
+				w.mark = true
+			} else {
+				w.pfx = append(w.pfx, a.Key...)
+			}
+			w.pfx = append(w.pfx, '.')
 		}
 		for _, ga := range g {
-			w.attr(p, depth+1, ga)
+			w.attr(depth+1, ga)
 		}
+		w.pfx = w.pfx[:at]
 		return
 	}
 	if a.Key == "" && v.Any() == nil {
@@ -292,13 +446,21 @@ func (w *attrWriter) attr(prefix string, depth int, a slog.Attr) {
 		w.cut = true
 		return
 	}
-	key := a.Key
-	if len(key) > maxValueBytes/4 {
-		key, w.cut = truncate(key, maxValueBytes/4), true
+	key, keyCut := a.Key, false
+	if len(key) > maxKeyBytes {
+		key, keyCut = key[:cutAt(key, maxKeyBytes)], true
+		w.mark = true
 	}
-	w.dst = binary.AppendUvarint(w.dst, uint64(len(prefix)+len(key)))
-	w.dst = append(w.dst, prefix...)
+	keyN := len(w.pfx) + len(key)
+	if keyCut {
+		keyN += len("…")
+	}
+	w.dst = binary.AppendUvarint(w.dst, uint64(keyN))
+	w.dst = append(w.dst, w.pfx...)
 	w.dst = append(w.dst, key...)
+	if keyCut {
+		w.dst = append(w.dst, "…"...)
+	}
 	lenAt := len(w.dst)
 	w.dst = append(w.dst, 0, 0) // room for a two-byte uvarint length
 	valAt := len(w.dst)
@@ -316,12 +478,8 @@ func (w *attrWriter) attr(prefix string, depth int, a slog.Attr) {
 	}
 	copy(w.dst[lenAt:lenAt+m], lb[:m])
 	w.n++
-	if w.rid == "" && key == RequestIDKey && vl > 0 {
-		if v.Kind() == slog.KindString && string(w.dst[len(w.dst)-vl:]) == v.String() {
-			w.rid = v.String() // as rendered: shared, not copied
-		} else {
-			w.rid = string(w.dst[len(w.dst)-vl:])
-		}
+	if !w.haveRID && a.Key == RequestIDKey && vl > 0 {
+		w.haveRID, w.ridAt, w.ridN = true, len(w.dst)-vl, vl
 	}
 }
 
@@ -360,28 +518,17 @@ func truncate(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
+	return strings.Clone(s[:cutAt(s, max)]) + "…"
+}
+
+// cutAt is where truncate cuts s: a rune boundary that leaves room for
+// "…" within max bytes. s is longer than max.
+func cutAt(s string, max int) int {
 	i := max - len("…")
 	for i > 0 && !utf8.RuneStart(s[i]) {
 		i--
 	}
-	return strings.Clone(s[:i]) + "…"
-}
-
-// filter returns copies of the newest max entries for which keep is true,
-// oldest first. keep runs under the lock: it must be this package's own
-// code, quick, and call nothing outside.
-func (s *ringStore) filter(keep func(*entry) bool, max int) []entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []entry
-	for i := s.n - 1; i >= 0 && (max <= 0 || len(out) < max); i-- {
-		e := &s.buf[(s.head+i)%s.maxRecs]
-		if keep(e) {
-			out = append(out, *e)
-		}
-	}
-	slices.Reverse(out)
-	return out
+	return i
 }
 
 // logJSON is a record as the Logs page receives it.
