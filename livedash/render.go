@@ -78,15 +78,15 @@ func (r *valueRenderer) str(s string) {
 			return
 		}
 		c, size := utf8.DecodeRuneInString(s[i:])
+		out := s[i : i+size]
 		if c == utf8.RuneError && size == 1 {
-			r.dst = append(r.dst, "\uFFFD"...)
-		} else {
-			if len(r.dst)+size > r.limit {
-				r.cut = true
-				return
-			}
-			r.dst = append(r.dst, s[i:i+size]...)
+			out = "\uFFFD"
 		}
+		if len(r.dst)+len(out) > r.limit {
+			r.cut = true
+			return
+		}
+		r.dst = append(r.dst, out...)
 		i += size
 	}
 }
