@@ -630,33 +630,6 @@ func TestJSONTimeCache(t *testing.T) {
 
 // TestPlain8 checks the 8-byte test against the table of bytes to escape:
 // every byte at every position among plain bytes, and random words.
-func TestPlain8(t *testing.T) {
-	for b := range 256 {
-		for pos := range 8 {
-			w := []byte("abcdefgh")
-			w[pos] = byte(b)
-			if got, want := plain8(load8(string(w))), escClass[b] == 0; got != want {
-				t.Fatalf("byte %#x at %d: plain8 %v, want %v", b, pos, got, want)
-			}
-		}
-	}
-	x := uint64(0x9E3779B97F4A7C15)
-	for range 1 << 20 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		var w [8]byte
-		want := true
-		for i := range w {
-			w[i] = byte(x >> (8 * i))
-			want = want && escClass[w[i]] == 0
-		}
-		if got := plain8(load8(string(w[:]))); got != want {
-			t.Fatalf("%q: plain8 %v, want %v", w, got, want)
-		}
-	}
-}
-
 // TestJSONReplaceAttrPanics: slog lets a panic in ReplaceAttr end the
 // process; JSON writes the attribute's key and the panic, and goes on.
 func TestJSONReplaceAttrPanics(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/internal/jsonesc"
 )
 
 // This file writes log entries as JSON, straight into byte slices, in the
@@ -28,8 +30,6 @@ import (
 // of the entry's header. Time-valued attributes are RFC 3339 strings with
 // nanoseconds.
 
-const hexDigits = "0123456789abcdef"
-
 // safeASCII[c] reports whether the ASCII byte c stands for itself inside a
 // JSON string.
 var safeASCII = func() (t [utf8.RuneSelf]bool) {
@@ -45,59 +45,12 @@ var safeASCII = func() (t [utf8.RuneSelf]bool) {
 // becomes U+FFFD, so the output is always valid JSON.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	b = appendEscaped(b, s)
+	b = jsonesc.Append(b, s)
 	return append(b, '"')
 }
 
-// appendEscaped appends the body of a JSON string holding s (no quotes).
-func appendEscaped(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if safeASCII[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
-}
-
 // escapedPrefix returns the longest prefix of s whose escaped form (as
-// appendEscaped writes it) fits in max bytes. It never splits a character.
+// jsonesc.Append writes it) fits in max bytes. It never splits a character.
 func escapedPrefix(s string, max int) string {
 	n := 0
 	for i := 0; i < len(s); {
@@ -210,7 +163,7 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool, lvl int) ([]byte, bool) {
 func appendKey(b []byte, key string, root bool) []byte {
 	if root && isReserved(key) {
 		b = append(b, `"attr.`...)
-		b = appendEscaped(b, key)
+		b = jsonesc.Append(b, key)
 		return append(b, '"')
 	}
 	return appendString(b, key)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/internal/jsonesc"
 )
 
 func TestAppendString(t *testing.T) {
@@ -54,7 +56,7 @@ func FuzzAppendString(f *testing.F) {
 		if utf8.ValidString(s) && got != s {
 			t.Fatalf("valid UTF-8 %q did not round-trip: %q", s, got)
 		}
-		if p := escapedPrefix(s, len(out)/2); !strings.HasPrefix(s, p) || len(appendEscaped(nil, p)) > len(out)/2 {
+		if p := escapedPrefix(s, len(out)/2); !strings.HasPrefix(s, p) || len(jsonesc.Append(nil, p)) > len(out)/2 {
 			t.Fatalf("escapedPrefix(%q, %d) = %q does not fit", s, len(out)/2, p)
 		}
 	})
