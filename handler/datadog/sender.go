@@ -322,26 +322,28 @@ func (c *core) failed(s *sender, out outcome, status int, retryAfter time.Durati
 
 // accepted2xx records n records (entryBytes bytes) the intake accepted,
 // ends the sender-wide pause, and writes the recovery line if an outage
-// was in progress.
+// was in progress. The delivery time and the recovery line come before
+// the records are resolved, so that a Flush or Close that returns once
+// they are finds both.
 func (c *core) accepted2xx(s *sender, n, entryBytes int) {
 	now := time.Now()
 	s.failures, s.backoffUntil, s.afterUntil = 0, time.Time{}, time.Time{}
-	c.resolve(n, entryBytes, 0, "")
 	c.mu.Lock()
 	c.lastOK = now
-	sent, dropped, queued := c.sent, c.dropped, c.accepted-c.resolved
+	// The counts as they are once these n records are resolved.
+	sent, dropped, queued := c.sent+uint64(n), c.dropped, c.accepted-c.resolved-int64(n)
 	c.mu.Unlock()
-	if !s.down {
-		return
+	if s.down {
+		s.down = false
+		c.diag.LogAttrs(context.Background(), slog.LevelInfo,
+			"datadog: log delivery recovered",
+			slog.String("intake", c.cfg.intakeHost),
+			slog.Duration("down_for", now.Sub(s.downSince).Round(time.Millisecond)),
+			slog.Uint64("delivered", sent-s.downSent),
+			slog.Uint64("dropped", dropped.Total()-s.downDropped.Total()),
+			slog.Int64("queued", queued))
 	}
-	s.down = false
-	c.diag.LogAttrs(context.Background(), slog.LevelInfo,
-		"datadog: log delivery recovered",
-		slog.String("intake", c.cfg.intakeHost),
-		slog.Duration("down_for", now.Sub(s.downSince).Round(time.Millisecond)),
-		slog.Uint64("delivered", sent-s.downSent),
-		slog.Uint64("dropped", dropped.Total()-s.downDropped.Total()),
-		slog.Int64("queued", queued))
+	c.resolve(n, entryBytes, 0, "")
 }
 
 // post sends one gzipped batch, body, which is s.body's content. It
