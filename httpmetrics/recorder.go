@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/felixge/httpsnoop"
@@ -103,11 +105,39 @@ func methodSet(w http.ResponseWriter) int {
 	return s
 }
 
+// typeSet is the method set of one writer type.
+type typeSet struct {
+	t   reflect.Type
+	set int
+}
+
+// typeSets remembers the method sets of the first writer types seen (a
+// server has one or two), filled once each and never replaced, so that a
+// request costs one type comparison instead of nine interface checks.
+var typeSets [4]atomic.Pointer[typeSet]
+
+// cachedMethodSet is methodSet(w), from typeSets when w's type is there.
+func cachedMethodSet(w http.ResponseWriter) int {
+	t := reflect.TypeOf(w)
+	for i := range typeSets {
+		ts := typeSets[i].Load()
+		if ts == nil {
+			s := methodSet(w)
+			typeSets[i].CompareAndSwap(nil, &typeSet{t: t, set: s})
+			return s
+		}
+		if ts.t == t {
+			return ts.set
+		}
+	}
+	return methodSet(w)
+}
+
 // wrap returns the writer the handler gets: a view of r over w when one
 // has w's method set, else httpsnoop's wrapper with r's hooks.
 func (r *recorder) wrap(w http.ResponseWriter) http.ResponseWriter {
 	r.w = w
-	switch methodSet(w) {
+	switch cachedMethodSet(w) {
 	case setHTTP1:
 		return http1View{r}
 	case setHTTP2:
