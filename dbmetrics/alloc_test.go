@@ -10,9 +10,10 @@ import (
 	"github.com/realtimeserver/observability/metricsink"
 )
 
-// TestAllocs holds the cost of measuring a point select to one allocation
-// (the rows wrapper) beyond plain sqlx, once the statement is cached. The sink is Discard: what a sink
-// allocates is its own budget.
+// TestAllocs holds the cost of measuring a point select to no allocation
+// beyond plain sqlx, once the statement is cached: the rows wrapper is the
+// connection's own. The sink is Discard: what a sink allocates is its own
+// budget.
 func TestAllocs(t *testing.T) {
 	open := func(measured bool) *sqlx.DB {
 		var db *sqlx.DB
@@ -41,7 +42,7 @@ func TestAllocs(t *testing.T) {
 	}
 	plain := get(open(false))
 	ours := get(open(true))
-	if ours-plain > 1 {
-		t.Errorf("Get allocates %v times plain and %v measured; want at most 1 more", plain, ours)
+	if ours > plain {
+		t.Errorf("Get allocates %v times plain and %v measured; want no more", plain, ours)
 	}
 }

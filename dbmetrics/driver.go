@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // How the wrappers keep the driver's optional interfaces.
@@ -129,6 +130,15 @@ type conn struct {
 	prepCtx  driver.ConnPrepareContext
 	beginTx  driver.ConnBeginTx
 	nvc      driver.NamedValueChecker
+
+	// spare is the rows wrapper of the connection's current query, so
+	// that a query allocates none of its own; spareBusy says it is in use
+	// (until its Close), and a query made meanwhile (several open rows in
+	// one transaction) gets a wrapper of its own. database/sql never
+	// touches a driver's rows after closing them, and calls a connection's
+	// methods, the rows' Close included, one at a time.
+	spare     rows
+	spareBusy atomic.Bool
 }
 
 var (
@@ -292,6 +302,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		c.in.end(ctx, &call, err)
 		return nil, err
+	}
+	if c.spareBusy.CompareAndSwap(false, true) {
+		c.spare = rows{inner: ri, in: c.in, ctx: ctx, call: call, owner: c}
+		return &c.spare, nil
 	}
 	return &rows{inner: ri, in: c.in, ctx: ctx, call: call}, nil
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // rows measures a query until its rows are closed. database/sql calls
-// Close exactly once, from the goroutine that holds the connection.
+// Close exactly once, from the goroutine that holds the connection, and
+// uses nothing of the rows after it.
 type rows struct {
 	inner driver.Rows
 	in    *instrument
@@ -17,6 +18,7 @@ type rows struct {
 	err   error // the first error of Next other than io.EOF
 	eof   bool  // Next reported io.EOF
 	done  bool
+	owner *conn // the connection whose spare these rows are, else nil
 }
 
 var (
@@ -55,6 +57,12 @@ func (r *rows) Close() error {
 			e = r.ctx.Err()
 		}
 		r.in.end(r.ctx, &r.call, e)
+		if c := r.owner; c != nil {
+			// Done with: the connection's next query may use it. The
+			// context is let go, so an idle connection keeps no request's.
+			r.ctx, r.owner = nil, nil
+			c.spareBusy.Store(false)
+		}
 	}
 	return err
 }

@@ -614,3 +614,71 @@ func TestSourceAndCacheBounds(t *testing.T) {
 		t.Errorf("a statement longer than MaxCachedSQLLen was cached")
 	}
 }
+
+// TestSQLiteOpenRowsInOneTx holds several result sets open on one
+// connection (a transaction), interleaves their reads and closes them out
+// of order, then queries again: each query gets rows of its own (the
+// connection's spare wrapper serves one at a time), reads its own values,
+// and is counted once; under -race, the spare's hand-over is checked too.
+func TestSQLiteOpenRowsInOneTx(t *testing.T) {
+	db, rec := openSQLite(t, nil)
+	for i := 1; i <= 3; i++ {
+		db.MustExec("INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", i, i, fmt.Sprint("body ", i))
+	}
+	before := rec.queries("comments", OpSelect)
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	const q = "SELECT body FROM comments WHERE video_id >= ? ORDER BY id"
+	r1, err := tx.Query(q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := tx.Query(q, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(r *sql.Rows) string {
+		t.Helper()
+		if !r.Next() {
+			t.Fatalf("no row: %v", r.Err())
+		}
+		var s string
+		if err := r.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	got := []string{read(r1), read(r2), read(r1), read(r2)}
+	if err := r1.Close(); err != nil { // r1 first: it holds the spare
+		t.Fatal(err)
+	}
+	r3, err := tx.Query(q, 3) // takes the spare again while r2 is open
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, read(r3), firstRow(t, tx, q))
+	if r2.Next() {
+		t.Error("r2 has a third row")
+	}
+	r3.Close()
+	r2.Close()
+	want := []string{"body 1", "body 2", "body 2", "body 3", "body 3", "body 1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows read %q, want %q", got, want)
+	}
+	wantCount(t, "comments/select", rec.queries("comments", OpSelect)-before, 4)
+}
+
+// firstRow queries q from 1 in tx, while other rows are open, reads its
+// first row and closes it.
+func firstRow(t *testing.T, tx *sqlx.Tx, q string) string {
+	t.Helper()
+	var s string
+	if err := tx.Get(&s, q, 1); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
