@@ -22,11 +22,23 @@ type Comment struct {
 type Store struct {
 	db       *sqlx.DB
 	postgres bool
+	// writes lets one write at a time reach SQLite, which takes one
+	// writer at a time anyway: a second connection that tries gets
+	// SQLITE_BUSY and its busy handler sleeps a millisecond or more before
+	// trying again, so without this the demo's POST throughput fell by a
+	// fifth under load, with the CPU idle. Reads still run side by side
+	// (WAL). A token in a channel rather than a mutex, so that a request
+	// given up on stops waiting. Nil for PostgreSQL.
+	writes chan struct{}
 }
 
 // NewStore returns a Store over db; driverName tells SQLite from PostgreSQL.
 func NewStore(db *sqlx.DB, driverName string) *Store {
-	return &Store{db: db, postgres: driverName == "pgx" || driverName == "postgres"}
+	s := &Store{db: db, postgres: driverName == "pgx" || driverName == "postgres"}
+	if !s.postgres {
+		s.writes = make(chan struct{}, 1)
+	}
+	return s
 }
 
 // Migrate creates the schema when it is missing.
@@ -63,6 +75,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 func (s *Store) Create(ctx context.Context, c *Comment) error {
 	c.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	q := s.db.Rebind(`INSERT INTO comments (video_id, user_id, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`)
+	if s.writes != nil {
+		select {
+		case s.writes <- struct{}{}:
+			defer func() { <-s.writes }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return s.db.GetContext(ctx, &c.ID, q, c.VideoID, c.UserID, c.Body, c.CreatedAt)
 }
 
