@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -53,15 +55,17 @@ type RingOptions struct {
 // Ring is a slog.Handler that keeps the most recent records in memory, for
 // the dashboard's Logs page. Memory is bounded by RingOptions.MaxRecords
 // and MaxBytes: on its first record a Ring allocates a table of MaxRecords
-// entries (about 110 bytes each) and a text buffer of MaxBytes (less when
-// MaxRecords records could not fill it, at least 64 KiB), and keeps each record's text there, evicting the oldest records
-// to make room; it allocates nothing more after that. Values are rendered to
-// text when the record is handled, so a kept record holds no reference to
-// the caller's data, and every value is cut to a budget first (see
-// TruncatedKey).
+// entries (about 110 bytes each), a text buffer of MaxBytes (less when
+// MaxRecords records could not fill it, at least 64 KiB), and a stage of
+// 32 entries and 8 KiB of text per processor (GOMAXPROCS, at most 64)
+// where records wait to join the others in batches. It keeps each
+// record's text there, evicting the oldest records to make room, and
+// allocates nothing more after that. Values are rendered to text when the
+// record is handled, so a kept record holds no reference to the caller's
+// data, and every value is cut to a budget first (see TruncatedKey).
 //
-// Handle renders outside any lock and holds the lock only to copy the
-// text in; no method calls out (LogValue, String, Error) while holding it.
+// Handle renders outside any lock and holds a lock only to copy the text
+// in; no method calls out (LogValue, String, Error) while holding one.
 // A Ring and its With/WithGroup clones share one buffer and are safe for
 // concurrent use. Place it behind redaction, as Setup does, so it keeps
 // what every other backend sees.
@@ -91,16 +95,46 @@ type ringStore struct {
 	maxRecs  int
 	maxBytes int
 
-	once  sync.Once
-	mu    sync.Mutex
-	slots []slot // circular, len maxRecs
-	arena []byte // records' text, circular, in record order
-	tail  uint64 // virtual end of the newest record's text
-	head  int
-	n     int
-	bytes int
-	seq   uint64
-	evict uint64 // records evicted
+	once   sync.Once
+	stages []stage   // records not yet in the ring, per processor; see put
+	pool   sync.Pool // of *stage: the one a processor used last
+	next   atomic.Uint32
+	mu     sync.Mutex // the ring; taken before any stage's lock
+	slots  []slot     // circular, len maxRecs
+	arena  []byte     // records' text, circular, in record order
+	tail   uint64     // virtual end of the newest record's text
+	head   int
+	n      int
+	bytes  int
+	seq    uint64
+	evict  uint64 // records evicted
+	cursor []int  // per stage, while draining; under mu
+}
+
+// Staging: a record first goes to a small buffer of the processor that
+// logged it (a stage, handed out by a sync.Pool, which keeps one per
+// processor), and reaches the shared ring with others, in batches of up
+// to stageRecs records or stageBytes of text. The lock, the bookkeeping and
+// the ring's memory are shared by every processor, and touching them for
+// each record moved their cache lines from core to core: that cost more
+// than rendering the record. A reader drains every stage into the ring
+// before it reads, so it misses nothing, and a drain merges the stages by
+// record time.
+const (
+	stageRecs  = 32
+	stageBytes = 8 << 10
+	maxStages  = 64
+)
+
+// stage is a batch of rendered records on their way to the ring. Its lock
+// is held only to copy a record in or out.
+type stage struct {
+	mu   sync.Mutex
+	n    int
+	used int
+	recs [stageRecs]slot // pos is the offset in text
+	text []byte          // len stageBytes
+	_    [128]byte       // no cache line shared with the next stage's lock
 }
 
 // slot is one kept record. Its text, the message then its own rendered
@@ -225,12 +259,21 @@ func (h *Ring) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (s *ringStore) alloc() {
+	s.mu.Lock() // readers look at stages under mu
+	defer s.mu.Unlock()
 	s.slots = make([]slot, s.maxRecs)
 	s.arena = make([]byte, max(minArena, min(s.maxBytes, s.maxRecs*maxRecordText)))
+	s.stages = make([]stage, min(max(runtime.GOMAXPROCS(0), 1), maxStages))
+	for i := range s.stages {
+		s.stages[i].text = make([]byte, stageBytes)
+	}
+	s.cursor = make([]int, len(s.stages))
+	s.pool.New = func() any { return &s.stages[int(s.next.Add(1))%len(s.stages)] }
 }
 
-// put copies a rendered record in. Nothing in it calls out: the lock is
-// held for the bookkeeping and the copy alone.
+// put stages a rendered record, and drains the stages into the ring when
+// its stage is full. Nothing in it calls out: locks are held for the
+// bookkeeping and the copies alone.
 func (s *ringStore) put(h *Ring, t time.Time, level slog.Level, msg string, msgCut bool, w *attrWriter) {
 	s.once.Do(s.alloc)
 	own := w.dst
@@ -242,13 +285,94 @@ func (s *ringStore) put(h *Ring, t time.Time, level slog.Level, msg string, msgC
 		// Beyond the budgets: cannot happen, but never overrun.
 		own, w.ridN = nil, 0
 	}
-	need := uint64(msgN + len(own))
+	need := msgN + len(own)
 	sl := slot{time: t, level: level, pre: h.pre, preRID: h.preRID, msgN: int32(msgN), ownN: int32(len(own)),
-		ridAt: int32(w.ridAt), ridN: int32(w.ridN), size: int32(msgN + len(own) + entryOverhead)}
+		ridAt: int32(w.ridAt), ridN: int32(w.ridN), size: int32(need + entryOverhead)}
+	if need > stageBytes {
+		// Larger than any stage: straight to the ring, after what is staged.
+		s.mu.Lock()
+		s.drain()
+		add(s, &sl, msg, msgCut, own)
+		s.mu.Unlock()
+		return
+	}
+	st := s.pool.Get().(*stage)
+	for !st.add(&sl, msg, msgCut, own) {
+		s.mu.Lock()
+		s.drain()
+		s.mu.Unlock()
+	}
+	s.pool.Put(st)
+}
+
+// add copies a record into st, as add copies one into the ring, and
+// reports false when st has no room for it.
+func (st *stage) add(sl *slot, msg string, msgCut bool, own []byte) bool {
+	need := int(sl.msgN) + int(sl.ownN)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.n == stageRecs || st.used+need > stageBytes {
+		return false
+	}
+	b := st.text[st.used:]
+	copy(b, msg)
+	if msgCut {
+		copy(b[len(msg):], "…")
+	}
+	copy(b[sl.msgN:], own)
+	st.recs[st.n] = *sl
+	st.recs[st.n].pos = uint64(st.used)
+	st.n++
+	st.used += need
+	return true
+}
+
+// drain moves every staged record into the ring, oldest first across
+// the stages (each stage is in the order its records came). Under mu.
+func (s *ringStore) drain() {
+	for i := range s.stages {
+		s.stages[i].mu.Lock()
+		s.cursor[i] = 0
+	}
+	for {
+		k := -1
+		for i := range s.stages {
+			st := &s.stages[i]
+			if c := s.cursor[i]; c < st.n && (k < 0 || st.recs[c].time.Before(s.stages[k].recs[s.cursor[k]].time)) {
+				k = i
+			}
+		}
+		if k < 0 {
+			break
+		}
+		st := &s.stages[k]
+		sl := &st.recs[s.cursor[k]]
+		s.cursor[k]++
+		t := st.text[sl.pos : sl.pos+uint64(sl.msgN)+uint64(sl.ownN)]
+		add(s, sl, t[:sl.msgN], false, t[sl.msgN:])
+		*sl = slot{}
+	}
+	for i := range s.stages {
+		s.stages[i].n, s.stages[i].used = 0, 0
+		s.stages[i].mu.Unlock()
+	}
+}
+
+// lockDrained takes the ring's lock with every staged record in it.
+func (s *ringStore) lockDrained() {
+	s.mu.Lock()
+	if s.stages != nil { // nil until the first record
+		s.drain()
+	}
+}
+
+// add copies a record into the ring, evicting the oldest past the bounds.
+// The record's text is msg (then "…" when msgCut; sl.msgN counts it)
+// followed by own. Under mu.
+func add[T string | []byte](s *ringStore, sl *slot, msg T, msgCut bool, own []byte) {
+	need := uint64(sl.msgN) + uint64(sl.ownN)
 	size := int(sl.size)
 	l := uint64(len(s.arena))
-
-	s.mu.Lock()
 	start := s.tail
 	if start%l+need > l {
 		start += l - start%l // the rest of the buffer stays unused
@@ -262,18 +386,18 @@ func (s *ringStore) put(h *Ring, t time.Time, level slog.Level, msg string, msgC
 		s.evict++
 	}
 	s.seq++
-	sl.seq, sl.pos = s.seq, start
 	off := start % l
 	copy(s.arena[off:], msg)
 	if msgCut {
 		copy(s.arena[off+uint64(len(msg)):], "…")
 	}
-	copy(s.arena[off+uint64(msgN):], own)
-	s.slots[(s.head+s.n)%s.maxRecs] = sl
+	copy(s.arena[off+uint64(sl.msgN):], own)
+	kept := &s.slots[(s.head+s.n)%s.maxRecs]
+	*kept = *sl
+	kept.seq, kept.pos = s.seq, start
 	s.tail = end
 	s.n++
 	s.bytes += size
-	s.mu.Unlock()
 }
 
 // text is sl's text in the arena. Under the lock only.
@@ -292,7 +416,7 @@ type copier struct {
 }
 
 func (s *ringStore) newCopier(k int) copier {
-	s.mu.Lock()
+	s.lockDrained()
 	n, text := s.n, s.bytes-s.n*entryOverhead
 	s.mu.Unlock()
 	if k <= 0 || k > n {
@@ -335,7 +459,7 @@ func (c *copier) entries() []entry {
 // first, at most max of them (the newest max when there are more).
 func (s *ringStore) entries(after uint64, max int) []entry {
 	c := s.newCopier(max)
-	s.mu.Lock()
+	s.lockDrained()
 	if s.n == 0 || s.seq <= after {
 		s.mu.Unlock()
 		return nil
@@ -361,7 +485,7 @@ func (s *ringStore) entries(after uint64, max int) []entry {
 // msg, oldest first.
 func (s *ringStore) withMessage(msg string, max int) []entry {
 	c := s.newCopier(max)
-	s.mu.Lock()
+	s.lockDrained()
 	for i := s.n - 1; i >= 0 && (max <= 0 || len(c.slots) < max); i-- {
 		sl := &s.slots[(s.head+i)%s.maxRecs]
 		if int(sl.msgN) == len(msg) && string(s.text(sl)[:sl.msgN]) == msg {
@@ -385,7 +509,7 @@ type RingStats struct {
 // Stats returns the Ring's counts.
 func (h *Ring) Stats() RingStats {
 	s := h.st
-	s.mu.Lock()
+	s.lockDrained()
 	defer s.mu.Unlock()
 	return RingStats{Records: s.n, Bytes: s.bytes, Handled: s.seq, Evicted: s.evict}
 }
@@ -462,21 +586,21 @@ func (w *attrWriter) attr(depth int, a slog.Attr) {
 		w.dst = append(w.dst, "…"...)
 	}
 	lenAt := len(w.dst)
-	w.dst = append(w.dst, 0, 0) // room for a two-byte uvarint length
+	w.dst = append(w.dst, 0) // room for a one-byte uvarint length
 	valAt := len(w.dst)
 	var cut bool
 	w.dst, cut = appendValue(w.dst, v, maxValueBytes)
 	w.cut = w.cut || cut
 	vl := len(w.dst) - valAt
-	// Re-encode the length in place: values are at most maxValueBytes+3
-	// bytes, which fits two uvarint bytes.
-	var lb [binary.MaxVarintLen64]byte
-	m := binary.PutUvarint(lb[:], uint64(vl))
-	if m == 1 {
-		copy(w.dst[lenAt+1:], w.dst[valAt:])
-		w.dst = w.dst[:len(w.dst)-1]
+	if vl < 0x80 {
+		w.dst[lenAt] = byte(vl)
+	} else {
+		// Values are at most maxValueBytes+3 bytes: a two-byte uvarint.
+		// Most are shorter, so the value moves only for the long ones.
+		w.dst = append(w.dst, 0)
+		copy(w.dst[valAt+1:], w.dst[valAt:len(w.dst)-1])
+		binary.PutUvarint(w.dst[lenAt:lenAt+2], uint64(vl))
 	}
-	copy(w.dst[lenAt:lenAt+m], lb[:m])
 	w.n++
 	if !w.haveRID && a.Key == RequestIDKey && vl > 0 {
 		w.haveRID, w.ridAt, w.ridN = true, len(w.dst)-vl, vl

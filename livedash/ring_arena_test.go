@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // payload and message are what record i carries: lengths that vary from
@@ -150,5 +151,56 @@ func TestRingLongGroupName(t *testing.T) {
 	}
 	if j := toJSON(&r.st.entries(0, 0)[0]); len(j.Attrs) != 2 || j.Attrs[1] != [2]string{TruncatedKey, "true"} {
 		t.Errorf("record group: attrs = %.80q, want the cut marked", j.Attrs)
+	}
+}
+
+// A drain takes the staged records of every processor oldest first, and
+// a record too large for a stage goes to the ring after what was staged
+// before it.
+func TestRingStagesDrainInTimeOrder(t *testing.T) {
+	r := NewRing(nil)
+	s := r.st
+	s.once.Do(s.alloc)
+	if len(s.stages) < 2 {
+		s.stages = append(s.stages, stage{text: make([]byte, stageBytes)})
+		s.cursor = make([]int, len(s.stages))
+	}
+	t0 := time.Now().Add(-time.Second)
+	put := func(st *stage, i int) {
+		msg := fmt.Sprint(i)
+		sl := slot{time: t0.Add(time.Duration(i) * time.Millisecond), msgN: int32(len(msg)), size: int32(len(msg) + entryOverhead)}
+		if !st.add(&sl, msg, false, nil) {
+			t.Fatalf("stage full at record %d", i)
+		}
+	}
+	for i := 1; i <= 6; i += 2 {
+		put(&s.stages[1], i) // 1 3 5 on one processor
+		put(&s.stages[0], i+1)
+	}
+	var attrs []any // 12 values of 1 KiB: more than a stage holds
+	for i := range 12 {
+		attrs = append(attrs, fmt.Sprint("k", i), strings.Repeat("v", maxValueBytes))
+	}
+	slog.New(r).Info("b", attrs...)
+	var got []string
+	for _, e := range s.entries(0, 0) {
+		got = append(got, e.msg[:1])
+	}
+	if strings.Join(got, "") != "123456b" {
+		t.Errorf("kept in the order %q, want 1 2 3 4 5 6 then the large one", got)
+	}
+	// A full stage is refused, and the next record drains it first.
+	for i := range stageRecs {
+		put(&s.stages[0], 10+i)
+	}
+	sl := slot{time: t0, msgN: 1}
+	if s.stages[0].add(&sl, "x", false, nil) {
+		t.Error("a full stage took one more record")
+	}
+	if e := s.entries(6, 0); len(e) == 0 || e[0].msg != "b" || len(e[0].own) <= stageBytes {
+		t.Errorf("after the staged records: %d entries, want first the large one, with more than a stage's %d bytes", len(e), stageBytes)
+	}
+	if st := r.Stats(); st.Handled != 7+stageRecs || st.Records != int(st.Handled) {
+		t.Errorf("stats = %+v, want every record handled and kept", st)
 	}
 }
