@@ -13,7 +13,7 @@ import (
 // own buffer, whatever its attributes, groups or request id.
 func TestRingHandleAllocs(t *testing.T) {
 	ctx := context.Background()
-	base := NewRing(nil).WithAttrs([]slog.Attr{slog.String("service", "svc"), slog.Int("pid", 1)})
+	base := NewRing(keepAll(nil)).WithAttrs([]slog.Attr{slog.String("service", "svc"), slog.Int("pid", 1)})
 	with := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
 	with.AddAttrs(slog.String("method", "POST"), slog.Int("status", 201), slog.Duration("duration", time.Millisecond),
 		slog.String("request_id", "0123456789abcdef"), slog.Any("err", nil))
@@ -31,7 +31,7 @@ func TestRingHandleAllocs(t *testing.T) {
 		{"rendered request id", base, intRID},
 		{"groups", base, grouped},
 		{"under WithGroup", base.WithGroup("req"), with},
-		{"limited ring", NewRing(&RingOptions{MaxRecords: 3, MaxBytes: 1 << 10}), with},
+		{"limited ring", NewRing(keepAll(&RingOptions{MaxRecords: 3, MaxBytes: 1 << 10})), with},
 	}
 	for _, tt := range tests {
 		tt.h.Handle(ctx, tt.r) // the first record allocates the Ring's buffers

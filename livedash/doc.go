@@ -34,7 +34,11 @@
 // snapshots. Options.MaxViewers bounds the open pages. The Ring keeps the
 // recent records within its own bounds (RingOptions), in buffers allocated
 // on its first record: keeping a record renders it and copies its text in,
-// and allocates nothing.
+// and allocates nothing. While no page is open, and 15 minutes after the
+// last one closed (RingOptions.IdleAfter), it keeps only warnings and
+// errors (RingOptions.IdleLevel) and is not even called for other
+// records: a dashboard nobody watches costs the service its once-a-second
+// sample and nothing per request.
 //
 // # Security
 //

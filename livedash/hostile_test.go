@@ -18,7 +18,7 @@ func ringCheck(t *testing.T, wrap func(slog.Handler) slog.Handler, redacts bool)
 	var out io.Writer
 	hostile.Check(t, hostile.Options{
 		New: func(w io.Writer) slog.Handler {
-			ring, out = NewRing(nil), w
+			ring, out = NewRing(keepAll(nil)), w
 			return wrap(ring)
 		},
 		JSON:    true,

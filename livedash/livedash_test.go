@@ -296,7 +296,7 @@ func TestStreams(t *testing.T) {
 	d, srv := newTestDashboard(t, &Options{Source: src, Logs: ring})
 	l.Warn(SlowQueryMessage, "source", "comments", "operation", "select", "duration", 150*time.Millisecond,
 		"sql", "SELECT * FROM comments WHERE id = ?", "request_id", "req-1")
-	l.Info("comment created", "request_id", "req-2")
+	l.Info("comment created", "request_id", "req-0")
 
 	t.Run("http", func(t *testing.T) {
 		r, stop := openStream(t, srv, "page=http")
@@ -368,12 +368,16 @@ func TestStreams(t *testing.T) {
 		r, stop := openStream(t, srv, "page=logs")
 		defer stop()
 		tk := event(t, r)
-		if len(tk.Logs) != 2 || tk.Logs[1].RID != "req-2" {
-			t.Fatalf("logs = %+v", tk.Logs)
+		// The info record came while no page was open: not kept.
+		if len(tk.Logs) != 1 || tk.Logs[0].Msg != SlowQueryMessage {
+			t.Fatalf("logs = %+v, want the slow query alone", tk.Logs)
 		}
-		l.Info("later", "request_id", "req-3")
+		if k := tk.Meta["keeps"]; !strings.Contains(k, "while a dashboard page is open") {
+			t.Errorf("meta keeps = %q", k)
+		}
+		l.Info("comment created", "request_id", "req-2") // a page is open: kept
 		tk = event(t, r)
-		if len(tk.Logs) != 1 || tk.Logs[0].Msg != "later" {
+		if len(tk.Logs) != 1 || tk.Logs[0].Msg != "comment created" || tk.Logs[0].RID != "req-2" {
 			t.Errorf("second update = %+v, want the one new record", tk.Logs)
 		}
 		resp, err := http.Get(srv.URL + DefaultPath + "/api/logs?request_id=req-2")

@@ -556,6 +556,9 @@ func (v *view) logs(t *tick) {
 		t.Logs = []logJSON{}
 		return
 	}
+	if v.lastSeq == 0 {
+		t.Meta = map[string]string{"keeps": v.d.ring.st.keeps()}
+	}
 	es := v.d.ring.st.entries(v.lastSeq, maxLogsPerTick)
 	t.Logs = make([]logJSON, 0, len(es))
 	for i := range es {

@@ -3,6 +3,7 @@ package livedash
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -15,8 +16,9 @@ import (
 
 // Default bounds of a Ring.
 const (
-	DefaultRingRecords = 5000
-	DefaultRingBytes   = 4 << 20
+	DefaultRingRecords   = 5000
+	DefaultRingBytes     = 4 << 20
+	DefaultRingIdleAfter = 15 * time.Minute
 )
 
 // Per-record budgets of a Ring. Past one, the record is kept with a
@@ -50,10 +52,26 @@ type RingOptions struct {
 	// MaxRecords records could not fill it, at least 64 KiB).
 	// Default: DefaultRingBytes (4 MiB).
 	MaxBytes int
+	// IdleLevel is the minimum level kept while the Ring is idle: while
+	// no dashboard page is open and IdleAfter has passed since the last
+	// one closed (or none ever opened). Records below it are not even
+	// rendered then, so a dashboard nobody looks at costs the service
+	// nothing per record below it; warnings and errors, slow queries
+	// among them, are still there when someone opens the dashboard. Set
+	// it to Level to keep every record at all times. It is read on every
+	// Enabled call, so a *slog.LevelVar works. Default: slog.LevelWarn.
+	IdleLevel slog.Leveler
+	// IdleAfter is how long the Ring goes on keeping every record (at
+	// Level) after the last dashboard page closed. Default:
+	// DefaultRingIdleAfter (15 minutes), the headline charts' history.
+	IdleAfter time.Duration
 }
 
 // Ring is a slog.Handler that keeps the most recent records in memory, for
-// the dashboard's Logs page. Memory is bounded by RingOptions.MaxRecords
+// the dashboard's Logs page. While a page of a Dashboard reading it is
+// open, and for RingOptions.IdleAfter after, it keeps every record at
+// RingOptions.Level; otherwise only those at IdleLevel (warnings and
+// errors by default). Memory is bounded by RingOptions.MaxRecords
 // and MaxBytes: on its first record a Ring allocates a table of MaxRecords
 // entries (about 110 bytes each), a text buffer of MaxBytes (less when
 // MaxRecords records could not fill it, at least 64 KiB), and a stage of
@@ -91,9 +109,12 @@ const (
 )
 
 type ringStore struct {
-	level    slog.Leveler
-	maxRecs  int
-	maxBytes int
+	level     slog.Leveler
+	idle      slog.Leveler
+	idleAfter time.Duration
+	watched   *atomic.Int32 // open pages, and closed ones within idleAfter
+	maxRecs   int
+	maxBytes  int
 
 	once   sync.Once
 	stages []stage   // records not yet in the ring, per processor; see put
@@ -179,12 +200,42 @@ func NewRing(opts *RingOptions) *Ring {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultRingBytes
 	}
-	return &Ring{st: &ringStore{level: o.Level, maxRecs: o.MaxRecords, maxBytes: o.MaxBytes}}
+	if o.IdleLevel == nil {
+		o.IdleLevel = slog.LevelWarn
+	}
+	if o.IdleAfter <= 0 {
+		o.IdleAfter = DefaultRingIdleAfter
+	}
+	return &Ring{st: &ringStore{level: o.Level, idle: o.IdleLevel, idleAfter: o.IdleAfter,
+		watched: new(atomic.Int32), maxRecs: o.MaxRecords, maxBytes: o.MaxBytes}}
 }
 
-// Enabled reports whether level is at least RingOptions.Level.
+// Enabled reports whether level is at least RingOptions.Level and, while
+// the Ring is idle, at least RingOptions.IdleLevel.
 func (h *Ring) Enabled(_ context.Context, level slog.Level) bool {
-	return level >= h.st.level.Level()
+	s := h.st
+	return level >= s.level.Level() && (s.watched.Load() > 0 || level >= s.idle.Level())
+}
+
+// watch marks the Ring watched until release is called and IdleAfter
+// has passed since. Calling release again does nothing.
+func (s *ringStore) watch() (release func()) {
+	w := s.watched // the timer keeps this alive, not the Ring's buffers
+	w.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() { time.AfterFunc(s.idleAfter, func() { w.Add(-1) }) })
+	}
+}
+
+// keeps says in a sentence what the Ring keeps, for the Logs page.
+func (s *ringStore) keeps() string {
+	lv, idle := s.level.Level(), s.idle.Level()
+	if idle <= lv {
+		return fmt.Sprintf("Every record at %v and above is kept.", lv)
+	}
+	return fmt.Sprintf("Records at %v and above are kept while a dashboard page is open and for %v after the last one closes; "+
+		"at other times only those at %v and above.", lv, s.idleAfter, idle)
 }
 
 // WithAttrs returns a clone whose records carry attrs, rendered once.

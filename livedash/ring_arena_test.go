@@ -55,7 +55,7 @@ func TestRingTextWrapsIntact(t *testing.T) {
 		{MaxRecords: 7, MaxBytes: DefaultRingBytes}, // the record bound binds
 	} {
 		t.Run(fmt.Sprintf("%d records %d bytes", opts.MaxRecords, opts.MaxBytes), func(t *testing.T) {
-			r := NewRing(&opts)
+			r := NewRing(keepAll(&opts))
 			l := slog.New(r)
 			for i := range 3000 {
 				l.Info(message(i), "i", i, "p", payload(i), "request_id", fmt.Sprintf("r%d", i))
@@ -78,7 +78,7 @@ func TestRingTextWrapsIntact(t *testing.T) {
 // Readers copy what they read while writers go on: under -race this shows
 // that no reader touches the text buffer outside the lock.
 func TestRingReadersWhileWriting(t *testing.T) {
-	r := NewRing(&RingOptions{MaxRecords: 200, MaxBytes: minArena})
+	r := NewRing(keepAll(&RingOptions{MaxRecords: 200, MaxBytes: minArena}))
 	l := slog.New(r)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -136,7 +136,7 @@ func TestRingReadersWhileWriting(t *testing.T) {
 // A group's name is a key like any other: cut to its budget and marked,
 // in a record as in WithGroup.
 func TestRingLongGroupName(t *testing.T) {
-	r := NewRing(nil)
+	r := NewRing(keepAll(nil))
 	long := strings.Repeat("g", 5000)
 	slog.New(r).Info("m", slog.Group(long, slog.String("k", "v")))
 	slog.New(r).WithGroup(long).Info("m", "k", "v")
@@ -158,7 +158,7 @@ func TestRingLongGroupName(t *testing.T) {
 // a record too large for a stage goes to the ring after what was staged
 // before it.
 func TestRingStagesDrainInTimeOrder(t *testing.T) {
-	r := NewRing(nil)
+	r := NewRing(keepAll(nil))
 	s := r.st
 	s.once.Do(s.alloc)
 	if len(s.stages) < 2 {

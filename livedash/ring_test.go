@@ -45,7 +45,7 @@ func records(r *Ring) []map[string]any {
 func TestRingSlogtest(t *testing.T) {
 	var r *Ring
 	slogtest.Run(t, func(*testing.T) slog.Handler {
-		r = NewRing(nil)
+		r = NewRing(keepAll(nil))
 		return r
 	}, func(t *testing.T) map[string]any {
 		rs := records(r)
@@ -71,7 +71,7 @@ func TestRingBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := NewRing(&tt.opts)
+			r := NewRing(keepAll(&tt.opts))
 			l := slog.New(r)
 			for i := range tt.records {
 				l.Info("m", "i", i, "v", tt.attr)
@@ -97,7 +97,7 @@ func TestRingBounds(t *testing.T) {
 }
 
 func TestRingEntriesAfter(t *testing.T) {
-	r := NewRing(&RingOptions{MaxRecords: 5})
+	r := NewRing(keepAll(&RingOptions{MaxRecords: 5}))
 	l := slog.New(r)
 	for i := range 8 {
 		l.Info(fmt.Sprint(i))
@@ -204,7 +204,7 @@ func TestRingBudgets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := NewRing(nil)
+			r := NewRing(keepAll(nil))
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -246,7 +246,7 @@ func (s selfLogger) LogValue() slog.Value {
 }
 
 func TestRingHoldsNoLockWhileRendering(t *testing.T) {
-	r := NewRing(nil)
+	r := NewRing(keepAll(nil))
 	l := slog.New(r)
 	done := make(chan struct{})
 	go func() {
@@ -264,7 +264,7 @@ func TestRingHoldsNoLockWhileRendering(t *testing.T) {
 }
 
 func TestRingRequestIDAndClones(t *testing.T) {
-	r := NewRing(&RingOptions{Level: slog.LevelDebug})
+	r := NewRing(keepAll(&RingOptions{Level: slog.LevelDebug}))
 	base := slog.New(r).With("service", "svc")
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -293,7 +293,7 @@ func TestRingRequestIDAndClones(t *testing.T) {
 	}
 	// The level is read on every call.
 	lv := new(slog.LevelVar)
-	r2 := NewRing(&RingOptions{Level: lv})
+	r2 := NewRing(keepAll(&RingOptions{Level: lv}))
 	if !r2.Enabled(context.Background(), slog.LevelInfo) {
 		t.Error("info not enabled at level info")
 	}
@@ -308,7 +308,7 @@ func FuzzRingValue(f *testing.F) {
 	f.Add("", "\xff\xfe", 0)
 	f.Add("a.b", strings.Repeat("x", 2000), 9)
 	f.Fuzz(func(t *testing.T, key, val string, depth int) {
-		r := NewRing(&RingOptions{MaxRecords: 4})
+		r := NewRing(keepAll(&RingOptions{MaxRecords: 4}))
 		a := slog.String(key, val)
 		for range depth % 12 {
 			a = slog.Group(key, a, slog.Any("x", []any{val, map[string]string{key: val}}))
@@ -336,4 +336,62 @@ func FuzzRingValue(f *testing.F) {
 			t.Errorf("record of %d bytes", total)
 		}
 	})
+}
+
+// keepAll returns o (nil for defaults) with IdleLevel set to Level, so
+// that the Ring keeps every record at Level whether watched or not.
+func keepAll(o *RingOptions) *RingOptions {
+	var c RingOptions
+	if o != nil {
+		c = *o
+	}
+	c.IdleLevel = c.Level
+	if c.IdleLevel == nil {
+		c.IdleLevel = slog.LevelInfo
+	}
+	return &c
+}
+
+// While no page is open the Ring keeps warnings and errors only; from
+// the moment one opens, and for IdleAfter after the last one closed,
+// every record.
+func TestRingIdle(t *testing.T) {
+	r := NewRing(&RingOptions{IdleAfter: 50 * time.Millisecond})
+	l := slog.New(r)
+	ctx := context.Background()
+	l.Info("a: idle, not kept")
+	l.Warn("b")
+	release := r.st.watch()
+	l.Info("c")
+	release2 := r.st.watch() // a second page
+	release()
+	release() // again: nothing more
+	l.Info("d")
+	release2()
+	l.Info("e: within IdleAfter of the last page closing")
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Enabled(ctx, slog.LevelInfo) {
+		if time.Now().After(deadline) {
+			t.Fatal("still keeping info records 5 s after the last page closed, IdleAfter 50 ms")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.Info("f: idle again, not kept")
+	l.Error("g")
+	var got []string
+	for _, e := range r.st.entries(0, 0) {
+		got = append(got, e.msg[:1])
+	}
+	if strings.Join(got, "") != "bcdeg" {
+		t.Errorf("kept %q, want b c d e g", got)
+	}
+	if w := r.st.watched.Load(); w != 0 {
+		t.Errorf("watched = %d after every page closed, want 0", w)
+	}
+	if k := r.st.keeps(); !strings.Contains(k, "INFO and above are kept while a dashboard page is open and for 50ms") || !strings.Contains(k, "WARN and above") {
+		t.Errorf("keeps() = %q", k)
+	}
+	if k := NewRing(keepAll(nil)).st.keeps(); k != "Every record at INFO and above is kept." {
+		t.Errorf("keeps() with IdleLevel = Level: %q", k)
+	}
 }

@@ -141,6 +141,9 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	d.wg.Add(1)
 	defer d.wg.Done()
 	defer d.viewers.Add(-1)
+	if d.ring != nil {
+		defer d.ring.st.watch()()
+	}
 
 	rc := http.NewResponseController(w)
 	h := w.Header()

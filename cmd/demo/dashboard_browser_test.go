@@ -291,6 +291,11 @@ func checkLogFilter(t *testing.T, ctx context.Context, state func() pageState) {
 	if err != nil || rid == "" {
 		t.Fatalf("no record with a request id on the Logs page (%v)", err)
 	}
+	// The page says which records the ring keeps, and when.
+	keeps, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#keeps').textContent`))
+	if err != nil || !strings.Contains(keeps, "while a dashboard page is open") {
+		t.Errorf("the Logs page's note on what is kept: %q (%v)", keeps, err)
+	}
 	rowsFor := func() (all, matching int) {
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
 			`[...document.querySelectorAll('[data-table=logs] tbody tr')].map(r => r.dataset.rid ?? '-')`))

@@ -497,6 +497,8 @@
     const card = el('div', { cls: 'card wide', 'data-table': 'logs' });
     const count = el('span', { cls: 'count' });
     card.append(el('h2', { text: 'Recent records (after redaction, as every backend sees them)' }, count));
+    const keeps = el('p', { cls: 'muted', id: 'keeps' });
+    card.append(keeps);
     const tbody = el('tbody');
     card.append(el('div', { cls: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...['Time', 'Level', 'Message', 'Request', 'Attributes'].map((t) => el('th', { text: t })))), tbody)));
     main.append(card);
@@ -561,7 +563,7 @@
       dirty = true; render();
     });
     if (rid.value) byRequest(rid.value);
-    connect({}, (u) => { add(u.logs || []); render(); });
+    connect({}, (u) => { if (u.meta && u.meta.keeps) keeps.textContent = u.meta.keeps; add(u.logs || []); render(); });
     render();
   }
 
