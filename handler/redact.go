@@ -81,13 +81,16 @@ func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
 	} else {
 		ks = newKeySet(DefaultRedactWords, o.Keys)
 	}
-	return &redactHandler{next: next, keys: ks, lim: budget.New(o.Budget, ks.match)}
+	kf := newKeyFilter(ks)
+	lim := budget.New(o.Budget, kf.match)
+	return &redactHandler{next: next, keys: kf, lim: lim, b: lim.Budget()}
 }
 
 type redactHandler struct {
 	next  slog.Handler
-	keys  *keySet         // shared by all clones, never changed after Redact
+	keys  *keyFilter      // shared by all clones, never changed after Redact
 	lim   *budget.Limiter // shared, immutable
+	b     budget.Budget   // lim.Budget(), read by plain on every record
 	all   bool            // inside a group with a sensitive name
 	depth int             // open groups
 
@@ -106,11 +109,65 @@ func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
 	if h.over != "" {
-		r = overDepth(r, h.over, h.overAttrs, h.lim.Budget().MaxValueBytes)
+		r = overDepth(r, h.over, h.overAttrs, h.b.MaxValueBytes)
 		return h.next.Handle(ctx, r)
 	}
-	r, _ = h.lim.Record(r, h.depth, h.all)
+	if !h.plain(&r) {
+		r, _ = h.lim.Record(r, h.depth, h.all)
+	}
 	return h.next.Handle(ctx, r)
+}
+
+// plain reports whether r can be passed on as it is, by a check cheaper
+// than the Limiter's: outside a sensitive group, a message and attributes
+// within the budget, every attribute a string or a scalar (no group,
+// LogValuer or value of kind Any, which may hide a sensitive key or need
+// rewriting) and no key sensitive. It is the common record of a service,
+// checked in one pass that allocates nothing. When it reports false, the
+// Limiter decides, so it may err only that way: every record it accepts,
+// the Limiter's own check accepts too.
+func (h *redactHandler) plain(r *slog.Record) bool {
+	if h.all || len(r.Message) > h.b.MaxValueBytes {
+		return false
+	}
+	// c counts what the Limiter counts: attributes against MaxAttrs, and
+	// the message, keys and string values against MaxRecordBytes. Both
+	// only grow, so one check at the end stands for the Limiter's check
+	// at each attribute.
+	c := plainCount{bytes: len(r.Message)}
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		ok = h.plainAttr(a, &c)
+		return ok
+	})
+	return ok && c.attrs <= h.b.MaxAttrs && c.bytes <= h.b.MaxRecordBytes
+}
+
+type plainCount struct{ attrs, bytes int }
+
+// plainAttr is the check of plain for one top-level attribute.
+func (h *redactHandler) plainAttr(a slog.Attr, c *plainCount) bool {
+	c.attrs++
+	c.bytes += len(a.Key)
+	switch v := a.Value; v.Kind() {
+	case slog.KindString:
+		n := len(v.String())
+		c.bytes += n
+		if n > h.b.MaxValueBytes {
+			return false
+		}
+	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool,
+		slog.KindDuration, slog.KindTime:
+	default:
+		return false
+	}
+	switch {
+	case len(a.Key) > h.b.MaxValueBytes:
+		return false
+	case len(a.Key) < h.keys.ks.minLen:
+		return true // shorter than every sensitive word
+	}
+	return !h.keys.match(a.Key)
 }
 
 // overDepth returns r for a handler nested past MaxDepth groups: its
@@ -145,10 +202,10 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 		return h
 	}
 	c := *h
-	name = budget.Truncate(name, h.lim.Budget().MaxValueBytes)
+	name = budget.Truncate(name, h.b.MaxValueBytes)
 	switch {
 	case h.over != "":
-	case h.depth >= h.lim.Budget().MaxDepth:
+	case h.depth >= h.b.MaxDepth:
 		c.over = name
 	default:
 		c.next = h.next.WithGroup(name)
