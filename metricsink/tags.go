@@ -44,19 +44,19 @@ var (
 // An odd number of strings, or more than 2*MaxTags of them, gives Tags
 // whose Err is not nil; sinks drop such samples and count them
 // (reason invalid_tags), and metricsinktest.NewStrict fails the test.
-func KV(kv ...string) Tags {
-	var t Tags
+func KV(kv ...string) (t Tags) {
 	switch {
 	case len(kv)%2 != 0:
 		t.err = errOdd
-		return t
 	case len(kv) > 2*MaxTags:
 		t.err = errTooMany
-		return t
-	}
-	for i := 0; i < len(kv); i += 2 {
-		t.tags[t.n] = Tag{Key: kv[i], Value: kv[i+1]}
-		t.n++
+	default:
+		// One store per tag and one of the count: KV is inlined into
+		// every call site, in front of each sample.
+		for i := 0; i+1 < len(kv) && i < 2*MaxTags; i += 2 {
+			t.tags[i/2] = Tag{Key: kv[i], Value: kv[i+1]}
+		}
+		t.n = uint8(len(kv) / 2)
 	}
 	return t
 }
@@ -86,8 +86,11 @@ func (t Tags) At(i int) Tag { return t.tags[:t.n][i] }
 func (t Tags) Valid() bool { return t.err == errNone }
 
 // Err reports how t was misbuilt: ErrOddTags, ErrTooManyTags, or nil.
-func (t Tags) Err() error {
-	switch t.err {
+func (t Tags) Err() error { return errOf(t.err) }
+
+// errOf is Err for the err field alone, so that View need not copy Tags.
+func errOf(e uint8) error {
+	switch e {
 	case errOdd:
 		return ErrOddTags
 	case errTooMany:
@@ -118,7 +121,7 @@ func (t Tags) AppendTo(dst []Tag) []Tag { return append(dst, t.tags[:t.n]...) }
 // nor kept beyond the call that received t.
 func View(t *Tags) ([]Tag, error) {
 	if t.err != errNone {
-		return nil, t.Err()
+		return nil, errOf(t.err)
 	}
 	return t.tags[:t.n:t.n], nil
 }

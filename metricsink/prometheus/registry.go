@@ -166,6 +166,10 @@ type Registry struct {
 	// name, then among the first few tag lists seen with it, compared in
 	// place. Immutable, replaced under mu.
 	hot atomic.Pointer[map[string]*hotName]
+	// hint finds the entry of hot for a raw name without hashing it: a
+	// slot per hintIndex, holding the first name created there; see
+	// hint.go.
+	hint [hintSlots]atomic.Pointer[hotName]
 	// sorted is every family, sorted by name; replaced under mu.
 	sorted atomic.Pointer[[]*family]
 	// funcs is every series read from a callback; replaced under mu.
@@ -434,18 +438,23 @@ func validNonNegative(v float64) bool { return v >= 0 && v <= math.MaxFloat64 }
 
 // lookup returns the entry of a sample, or nil when it was dropped (and
 // counted). Known raw names and tags are found without a lock or an
-// allocation: by the hot map, then among the tag lists remembered with the
-// name, compared in place; failing that, by the raw-key map (lookupRaw).
+// allocation: by the name's slot in the hint table or else the hot map,
+// then among the tag lists remembered with the name, compared in place;
+// failing that, by the raw-key map (lookupRaw).
 //
 // metricsink.Tags holds MaxTags tags by value, and its methods copy it:
 // metricsink.View reads it through the pointer instead, once.
 func (p *Registry) lookup(o op, name string, tags *metricsink.Tags) *entry {
 	list, err := metricsink.View(tags)
 	if err != nil {
-		p.drop(drop.InvalidTags, o.typ(), name, err.Error())
+		p.dropTags(o, name, err)
 		return nil
 	}
-	if hn := (*p.hot.Load())[name]; hn != nil {
+	hn := p.hint[hintIndex(name)].Load()
+	if hn == nil || hn.name != name {
+		hn = (*p.hot.Load())[name]
+	}
+	if hn != nil {
 		if l := hn.lists[o].Load(); l != nil {
 			for i := range *l {
 				if h := &(*l)[i]; slices.Equal(h.tags, list) {
@@ -455,6 +464,14 @@ func (p *Registry) lookup(o op, name string, tags *metricsink.Tags) *entry {
 		}
 	}
 	return p.lookupRaw(o, name, tags)
+}
+
+// dropTags counts and reports a sample dropped for its misbuilt tags. It
+// is kept out of lookup, whose frame it would otherwise enlarge.
+//
+//go:noinline
+func (p *Registry) dropTags(o op, name string, err error) {
+	p.drop(drop.InvalidTags, o.typ(), name, err.Error())
 }
 
 // lookupRaw is lookup past the tag lists compared in place: by the raw
@@ -582,6 +599,7 @@ func (p *Registry) addHotLocked(o op, name string, tags *metricsink.Tags, e *ent
 		}
 		next[hn.name] = hn
 		p.hot.Store(&next)
+		p.hint[hintIndex(hn.name)].CompareAndSwap(nil, hn)
 	}
 	var old []hotTags
 	if l := hn.lists[o].Load(); l != nil {
