@@ -36,6 +36,7 @@ var (
 	throughputBallast   = flag.Int("dashboard-throughput-ballast", 64<<20, "bytes held live through every round, so that the collector is paced as in a service with a heap of that size rather than the demo's few MB")
 	throughputWait      = flag.Duration("dashboard-throughput-wait", 5*time.Minute, "how long to wait, in all, for other processes to leave the CPU before a pair")
 	throughputControl   = flag.Bool("dashboard-throughput-control", false, "run both rounds of every pair with the dashboard off, to show the measurement's own noise")
+	throughputWatched   = flag.Bool("dashboard-throughput-watched", false, "keep the Logs page's live stream open in the dashboard's rounds: the cost while somebody watches (no target)")
 )
 
 // TestDashboardThroughput measures what the dashboard costs the demo while
@@ -66,8 +67,13 @@ var (
 //   - A ballast (64 MiB by default) is held through every round, so the
 //     garbage collector is paced as in a service with a heap of that size.
 //     Without it the demo's live heap is about 1.6 MB, and the dashboard's
-//     own 4.6 MB (its ring of records) would cut the collections by half
-//     and make the demo faster with the dashboard than without.
+//     own 4.6 MB (its ring of records, once it keeps one) would cut the
+//     collections by half and make the demo faster with the dashboard
+//     than without.
+//
+// With -dashboard-throughput-watched the dashboard's rounds keep the Logs
+// page's live stream open, as a person watching would: the ring then keeps
+// every record, and the test reports that cost without a target.
 func TestDashboardThroughput(t *testing.T) {
 	if !*dashboardThroughput {
 		t.Skip("a measurement: run with -dashboard-throughput")
@@ -81,6 +87,9 @@ func TestDashboardThroughput(t *testing.T) {
 	ballast := make([]byte, max(*throughputBallast, 0)) // pointer-free: counted in the heap, never scanned
 	defer runtime.KeepAlive(ballast)
 	second := !*throughputControl // the dashboard setting of the "on" round
+	if *throughputWatched && !second {
+		t.Fatal("-dashboard-throughput-watched with -dashboard-throughput-control: nothing would be watched")
+	}
 	rounds := 0
 	measure := func(dashboard bool) round {
 		rounds++
@@ -119,6 +128,9 @@ func TestDashboardThroughput(t *testing.T) {
 			len(ratios), order, off.rate, on.rate, on.rate/off.rate, on.perCPU/off.perCPU)
 	}
 	what := "dashboard on (nobody watching) against off"
+	if *throughputWatched {
+		what = "dashboard on (the Logs page open) against off"
+	}
 	if !second {
 		what = "control: dashboard off in both rounds"
 	}
@@ -133,7 +145,7 @@ func TestDashboardThroughput(t *testing.T) {
 	t.Logf("median pair ratio of POST per cpu-second (on/off): %.3f", median(perCPU))
 	lo, hi := medianInterval(ratios)
 	t.Logf("median pair ratio of POST/s (on/off): %.3f, 95%% interval %.3f to %.3f", median(ratios), lo, hi)
-	if m := median(ratios); m < 0.98 {
+	if m := median(ratios); m < 0.98 && !*throughputWatched {
 		t.Errorf("with the dashboard on, throughput is %.3f of the run without it (median of %d pair ratios), want at least 0.98", m, pairs)
 	}
 }
@@ -231,6 +243,9 @@ func postThroughput(t *testing.T, dir string, dashboard bool, clients int, span 
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	defer client.CloseIdleConnections()
+	if dashboard && *throughputWatched {
+		watch(t, ctx, waitFor(t, "the dashboard URL", out, dashboardRE))
+	}
 	// The clients post from the start; the round counts from warmUp on,
 	// once the demo's first-request work is done (connections opened,
 	// SQLite's cache filled, the Ring's buffers allocated), which a
@@ -323,4 +338,26 @@ func waitQuiet(maxOthers float64, until time.Time) bool {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// watch opens the Logs page's live stream of the dashboard at url and
+// reads it until ctx ends.
+func watch(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(url, "/")+"/api/stream?page=logs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("the Logs page's stream: %s", resp.Status)
+	}
+	go func() {
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+	}()
 }
