@@ -188,12 +188,25 @@ func New(opts *Options) (*Sink, error) {
 	s.mp = sdkmetric.NewMeterProvider(
 		sdkmetric.WithReader(s.reader),
 		sdkmetric.WithResource(res),
-		sdkmetric.WithCardinalityLimit(o.MaxSeries),
+		sdkmetric.WithCardinalityLimit(sdkLimit(o.MaxSeries)),
 	)
 	s.meter = s.mp.Meter(ScopeName)
 	s.base, s.cancel = context.WithCancel(context.Background())
 	go s.loop()
 	return s, nil
+}
+
+// sdkLimit returns the SDK's cardinality limit for MaxSeries series. The
+// SDK counts its overflow series within its limit: a limit of n keeps n-1
+// series and the overflow series. One more keeps MaxSeries series of
+// their own, as Options promises; with MaxSeries alone, a gauge holding
+// MaxSeries series lost one of them, whichever its callback observed last,
+// to the overflow series.
+func sdkLimit(maxSeries int) int {
+	if maxSeries == math.MaxInt {
+		return maxSeries
+	}
+	return maxSeries + 1
 }
 
 func (s *Sink) loop() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -553,6 +554,11 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// TestGaugeSeriesBound: a gauge keeps its first MaxSeries series, each
+// exported under its own tags at every collection, and drops and counts
+// samples of further ones. (The SDK's cardinality limit counts its
+// overflow series; set to MaxSeries, it folded one of the gauge's series,
+// whichever the callback observed last, into otel.metric.overflow.)
 func TestGaugeSeriesBound(t *testing.T) {
 	s, collect := newManual(t, Options{MaxSeries: 3})
 	for i := range 10 {
@@ -561,14 +567,56 @@ func TestGaugeSeriesBound(t *testing.T) {
 	s.Gauge("g", 42, metricsink.KV("i", "a")) // an existing series still works
 	s.GaugeFunc("g", metricsink.KV("i", "z"), func() float64 { return 1 })
 	metricsink.NewGauge(s, "g", metricsink.KV("i", "y")).Set(1)
-	got := collect()["g"].Data.(metricdata.Gauge[float64])
-	if len(got.DataPoints) != 3 {
-		t.Errorf("%d series, want MaxSeries 3", len(got.DataPoints))
-	}
-	if v, _ := gaugePoint(t, collect()["g"], "i", "a"); v != 42 {
-		t.Errorf("g{i=a} = %v, want 42", v)
+	want := map[string]float64{"a": 42, "b": 1, "c": 2}
+	// The callback observes the series in map order, which varies: check
+	// several collections.
+	for range 20 {
+		got := collect()["g"].Data.(metricdata.Gauge[float64])
+		if len(got.DataPoints) != 3 {
+			t.Errorf("%d series, want MaxSeries 3", len(got.DataPoints))
+		}
+		for _, p := range got.DataPoints {
+			a := attrsOf(p.Attributes)
+			if w, ok := want[a["i"]]; !ok || len(a) != 1 || p.Value != w {
+				t.Fatalf("data point %v = %v; want only i=a (42), i=b (1), i=c (2)", a, p.Value)
+			}
+		}
 	}
 	if n := s.Stats().Dropped.Get(drop.Overflow); n != 9 {
 		t.Errorf("overflow = %d, want 7 gauges + 1 function + 1 handle sample", n)
+	}
+}
+
+// TestCounterSeriesBound: counters and histograms keep MaxSeries series
+// of their own, and aggregate further ones into one series marked
+// otel.metric.overflow=true.
+func TestCounterSeriesBound(t *testing.T) {
+	s, collect := newManual(t, Options{MaxSeries: 3})
+	for i := range 6 {
+		tags := metricsink.KV("i", string(rune('a'+i)))
+		s.Increment("c", float64(i+1), tags)
+		s.Histogram("h", float64(i+1), tags)
+	}
+	got := collect()
+	sum := got["c"].Data.(metricdata.Sum[float64])
+	if len(sum.DataPoints) != 4 {
+		t.Errorf("counter: %d series, want MaxSeries 3 and the overflow series", len(sum.DataPoints))
+	}
+	for v, want := range map[string]float64{"a": 1, "b": 2, "c": 3} {
+		if got, ok := sumPoint(t, got["c"], "i", v); !ok || got != want {
+			t.Errorf("c{i=%s} = %v, %v; want %v", v, got, ok, want)
+		}
+	}
+	if got, ok := sumPoint(t, got["c"], "otel.metric.overflow", "true"); !ok || got != 4+5+6 {
+		t.Errorf("c{otel.metric.overflow=true} = %v, %v; want 15 (d, e, f)", got, ok)
+	}
+	hist := got["h"].Data.(metricdata.Histogram[float64])
+	counts := map[string]uint64{}
+	for _, p := range hist.DataPoints {
+		a := attrsOf(p.Attributes)
+		counts[a["i"]+a["otel.metric.overflow"]] = p.Count
+	}
+	if want := map[string]uint64{"a": 1, "b": 1, "c": 1, "true": 3}; !maps.Equal(counts, want) {
+		t.Errorf("histogram counts by series = %v, want %v", counts, want)
 	}
 }
