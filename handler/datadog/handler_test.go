@@ -486,9 +486,7 @@ func TestOutageThenRecovery(t *testing.T) {
 
 	var slowest time.Duration
 	for i := range 20_000 {
-		start := time.Now()
-		l.Info("message", "seq", i, "b", 2, "c", "three")
-		slowest = max(slowest, time.Since(start))
+		slowest = max(slowest, timeHandle(l, i))
 		if i%500 == 0 {
 			s := h.Stats()
 			checkInvariant(t, s)
@@ -497,7 +495,8 @@ func TestOutageThenRecovery(t *testing.T) {
 			}
 		}
 	}
-	if slowest > 100*time.Millisecond {
+	t.Logf("slowest Handle: %v", slowest)
+	if slowest > handleStall {
 		t.Errorf("slowest Handle during the outage took %v, want it never to wait on the intake", slowest)
 	}
 	// Let the sender meet the outage a few times.
@@ -544,11 +543,10 @@ func TestHangingIntake(t *testing.T) {
 
 	var slowest time.Duration
 	for i := range 5000 {
-		start := time.Now()
-		l.Info("message", "seq", i, "b", 2, "c", "three")
-		slowest = max(slowest, time.Since(start))
+		slowest = max(slowest, timeHandle(l, i))
 	}
-	if slowest > 100*time.Millisecond {
+	t.Logf("slowest Handle: %v", slowest)
+	if slowest > handleStall {
 		t.Errorf("slowest Handle while the intake hangs took %v, want it never to wait", slowest)
 	}
 	s := h.Stats()
