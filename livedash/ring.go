@@ -235,7 +235,24 @@ func (s *ringStore) keeps() string {
 		return fmt.Sprintf("Every record at %v and above is kept.", lv)
 	}
 	return fmt.Sprintf("Records at %v and above are kept while a dashboard page is open and for %v after the last one closes; "+
-		"at other times only those at %v and above.", lv, s.idleAfter, idle)
+		"at other times only those at %v and above.", lv, spoken(s.idleAfter), idle)
+}
+
+// spoken is d as a person would say it: "15 minutes", "30 seconds", or
+// as time.Duration writes it when it is not whole minutes or seconds.
+func spoken(d time.Duration) string {
+	unit, name := time.Minute, "minute"
+	if d%time.Minute != 0 {
+		unit, name = time.Second, "second"
+	}
+	switch n := d / unit; {
+	case d%unit != 0 || n < 1:
+		return d.String()
+	case n == 1:
+		return "1 " + name
+	default:
+		return fmt.Sprintf("%d %ss", n, name)
+	}
 }
 
 // WithAttrs returns a clone whose records carry attrs, rendered once.

@@ -391,6 +391,15 @@ func TestRingIdle(t *testing.T) {
 	if k := r.st.keeps(); !strings.Contains(k, "INFO and above are kept while a dashboard page is open and for 50ms") || !strings.Contains(k, "WARN and above") {
 		t.Errorf("keeps() = %q", k)
 	}
+	if k := NewRing(nil).st.keeps(); !strings.Contains(k, " for 15 minutes after") {
+		t.Errorf("keeps() by default = %q", k)
+	}
+	for d, want := range map[time.Duration]string{time.Minute: "1 minute", 90 * time.Second: "90 seconds",
+		time.Second: "1 second", 1500 * time.Millisecond: "1.5s", 2 * time.Hour: "120 minutes"} {
+		if got := spoken(d); got != want {
+			t.Errorf("spoken(%v) = %q, want %q", d, got, want)
+		}
+	}
 	if k := NewRing(keepAll(nil)).st.keeps(); k != "Every record at INFO and above is kept." {
 		t.Errorf("keeps() with IdleLevel = Level: %q", k)
 	}
