@@ -170,29 +170,71 @@ type OTelBatchConfig struct {
 	ExportTimeout time.Duration
 }
 
-// signal names the three OpenTelemetry signals in variable names and paths.
-type signal int
+// Signal names one of the three OpenTelemetry signals.
+type Signal int
 
+// The signals, in the order their variables are read.
 const (
-	sigTraces signal = iota
-	sigLogs
-	sigMetrics
+	SignalTraces Signal = iota
+	SignalLogs
+	SignalMetrics
 )
 
-func (s signal) upper() string { return [...]string{"TRACES", "LOGS", "METRICS"}[s] }
-func (s signal) lower() string { return [...]string{"traces", "logs", "metrics"}[s] }
+var signals = []Signal{SignalTraces, SignalLogs, SignalMetrics}
 
-func (c *OTelConfig) signal(s signal) *OTLPSignalConfig {
+func (s Signal) upper() string { return [...]string{"TRACES", "LOGS", "METRICS"}[s] }
+
+// String returns "traces", "logs" or "metrics", as in the signal's path.
+func (s Signal) String() string { return [...]string{"traces", "logs", "metrics"}[s] }
+
+func (c *OTelConfig) signal(s Signal) *OTLPSignalConfig {
 	return [...]*OTLPSignalConfig{&c.Traces, &c.Logs, &c.Metrics}[s]
 }
 
-func (c *OTelConfig) exporter(s signal) string {
+func (c *OTelConfig) exporter(s Signal) string {
 	return [...]string{c.TracesExporter, c.LogsExporter, c.MetricsExporter}[s]
+}
+
+// OTLPExport is where and how one signal goes out, resolved from an
+// OTelConfig: the signal's own settings over the common ones, defaults
+// filled in. It is what the OTLP exporters are built from, so that no
+// part of the kit derives these settings a second time.
+type OTLPExport struct {
+	// Endpoint is the full URL of the receiver, or "" when the signal is
+	// not exported.
+	Endpoint string
+	// Headers are sent with every request: the common ones overridden by
+	// the signal's. Never logged.
+	Headers map[string]string `json:"-"`
+	// Timeout bounds one export request (10 s by default).
+	Timeout time.Duration
+	// Gzip says whether request bodies are compressed.
+	Gzip bool
+}
+
+// Export returns the resolved settings of signal s. Its Endpoint is ""
+// when s is not exported (no endpoint, OTEL_SDK_DISABLED, or its
+// exporter is none).
+func (c *OTelConfig) Export(s Signal) OTLPExport {
+	sc := c.signal(s)
+	e := OTLPExport{Endpoint: c.endpoint(s), Timeout: 10 * time.Second}
+	if t := cmp.Or(sc.Timeout, c.Timeout); t > 0 {
+		e.Timeout = t
+	}
+	if len(c.Headers) > 0 || len(sc.Headers) > 0 {
+		e.Headers = maps.Clone(c.Headers)
+		if e.Headers == nil {
+			e.Headers = map[string]string{}
+		}
+		maps.Copy(e.Headers, sc.Headers)
+	}
+	e.Gzip = cmp.Or(sc.Compression, c.Compression) == "gzip"
+	return e
 }
 
 // endpoint returns the URL the signal is sent to, or "" when it is not
 // exported.
-func (c *OTelConfig) endpoint(s signal) string {
+func (c *OTelConfig) endpoint(s Signal) string {
 	if c.Disabled || c.exporter(s) == ExporterNone {
 		return ""
 	}
@@ -206,45 +248,28 @@ func (c *OTelConfig) endpoint(s signal) string {
 	if err != nil {
 		return ""
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/" + s.lower()
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/" + s.String()
 	u.RawPath = ""
 	return u.String()
 }
 
 // Enabled reports whether anything is exported over OTLP.
 func (c *OTelConfig) Enabled() bool {
-	return c.endpoint(sigTraces) != "" || c.endpoint(sigLogs) != "" || c.endpoint(sigMetrics) != ""
+	return c.endpoint(SignalTraces) != "" || c.endpoint(SignalLogs) != "" || c.endpoint(SignalMetrics) != ""
 }
 
-// headers returns the headers of signal s: the common ones overridden by
-// the signal's.
-func (c *OTelConfig) headers(s signal) map[string]string {
-	if len(c.Headers) == 0 && len(c.signal(s).Headers) == 0 {
-		return nil
+// SamplerRatio returns SamplerArg as a number: the ratio of the
+// traceidratio samplers, 1 when SamplerArg is empty or invalid (Setup
+// refuses an invalid one).
+func (c *OTelConfig) SamplerRatio() float64 {
+	if c.SamplerArg == "" {
+		return 1
 	}
-	h := maps.Clone(c.Headers)
-	if h == nil {
-		h = map[string]string{}
+	r, err := parseRatio(c.SamplerArg)
+	if err != nil {
+		return 1
 	}
-	maps.Copy(h, c.signal(s).Headers)
-	return h
-}
-
-func (c *OTelConfig) timeout(s signal) time.Duration {
-	if t := c.signal(s).Timeout; t > 0 {
-		return t
-	}
-	if c.Timeout > 0 {
-		return c.Timeout
-	}
-	return 10 * time.Second
-}
-
-func (c *OTelConfig) gzip(s signal) bool {
-	if v := c.signal(s).Compression; v != "" {
-		return v == "gzip"
-	}
-	return c.Compression == "gzip"
+	return r
 }
 
 // otelFromLookup reads the OTEL_* variables into cfg.OTel, and takes the
@@ -274,7 +299,7 @@ func otelFromLookup(get func(string) (string, bool), cfg *Config) []error {
 		compression *string
 	}
 	targets := []target{{"OTEL_EXPORTER_OTLP_", &o.Endpoint, &o.Headers, &o.Protocol, &o.Timeout, &o.Compression}}
-	for _, s := range []signal{sigTraces, sigLogs, sigMetrics} {
+	for _, s := range signals {
 		sc := o.signal(s)
 		targets = append(targets, target{"OTEL_EXPORTER_OTLP_" + s.upper() + "_", &sc.Endpoint, &sc.Headers, &sc.Protocol, &sc.Timeout, &sc.Compression})
 	}
@@ -409,7 +434,7 @@ func otelFromLookup(get func(string) (string, bool), cfg *Config) []error {
 	if cfg.Environment == "" {
 		cfg.Environment = cmp.Or(o.ResourceAttributes["deployment.environment.name"], o.ResourceAttributes["deployment.environment"])
 	}
-	o.SetGlobal = o.endpoint(sigTraces) != ""
+	o.SetGlobal = o.endpoint(SignalTraces) != ""
 	return errs
 }
 
@@ -437,7 +462,7 @@ func (c *OTelConfig) validate() []error {
 		}
 	}
 	check("OTEL_EXPORTER_OTLP_", c.Endpoint, c.Protocol, c.Timeout, c.Compression)
-	for _, s := range []signal{sigTraces, sigLogs, sigMetrics} {
+	for _, s := range signals {
 		sc := c.signal(s)
 		check("OTEL_EXPORTER_OTLP_"+s.upper()+"_", sc.Endpoint, sc.Protocol, sc.Timeout, sc.Compression)
 		if x := c.exporter(s); x != "" && x != ExporterOTLP && x != ExporterNone {
@@ -596,10 +621,10 @@ func parsePropagators(s string) ([]string, error) {
 // names without their values.
 func (c OTelConfig) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.Bool("enabled", c.Enabled())}
-	for _, s := range []signal{sigTraces, sigLogs, sigMetrics} {
-		attrs = append(attrs, slog.String(s.lower()+"_endpoint", c.endpoint(s)))
+	for _, s := range signals {
+		attrs = append(attrs, slog.String(s.String()+"_endpoint", c.endpoint(s)))
 	}
-	if h := c.headers(sigTraces); len(h) > 0 {
+	if h := c.Export(SignalTraces).Headers; len(h) > 0 {
 		attrs = append(attrs, slog.String("header_names", strings.Join(slices.Sorted(maps.Keys(h)), ",")))
 	}
 	attrs = append(attrs,

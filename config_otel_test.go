@@ -39,9 +39,9 @@ func TestOTelFromEnv(t *testing.T) {
 	}
 	o := cfg.OTel
 	for _, c := range []struct{ name, got, want string }{
-		{"traces endpoint", o.endpoint(sigTraces), "http://collector:4318/v1/traces"},
-		{"logs endpoint", o.endpoint(sigLogs), "https://logs.example/custom/path"},
-		{"metrics endpoint (exporter none)", o.endpoint(sigMetrics), ""},
+		{"traces endpoint", o.endpoint(SignalTraces), "http://collector:4318/v1/traces"},
+		{"logs endpoint", o.endpoint(SignalLogs), "https://logs.example/custom/path"},
+		{"metrics endpoint (exporter none)", o.endpoint(SignalMetrics), ""},
 		{"sampler", o.Sampler, SamplerParentBasedTraceIDRatio},
 		{"sampler arg", o.SamplerArg, "0.25"},
 		{"temporality", o.MetricsTemporality, "delta"},
@@ -49,18 +49,18 @@ func TestOTelFromEnv(t *testing.T) {
 		{"version", cfg.ServiceVersion, "1.2.3"},
 		{"environment", cfg.Environment, "staging"},
 		{"resource team", o.ResourceAttributes["team"], "a,b"},
-		{"trace headers", fmt.Sprint(o.headers(sigTraces)), "map[api-key:s=cret x-team:obs]"},
-		{"log headers", fmt.Sprint(o.headers(sigLogs)), "map[api-key:s=cret x-team:logs]"},
+		{"trace headers", fmt.Sprint(o.Export(SignalTraces).Headers), "map[api-key:s=cret x-team:obs]"},
+		{"log headers", fmt.Sprint(o.Export(SignalLogs).Headers), "map[api-key:s=cret x-team:logs]"},
 		{"propagators", strings.Join(o.Propagators, ","), "tracecontext"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if o.timeout(sigTraces) != 2500*time.Millisecond || o.timeout(sigMetrics) != 700*time.Millisecond {
-		t.Errorf("timeouts = %v, %v", o.timeout(sigTraces), o.timeout(sigMetrics))
+	if o.Export(SignalTraces).Timeout != 2500*time.Millisecond || o.Export(SignalMetrics).Timeout != 700*time.Millisecond {
+		t.Errorf("timeouts = %v, %v", o.Export(SignalTraces).Timeout, o.Export(SignalMetrics).Timeout)
 	}
-	if !o.gzip(sigTraces) {
+	if !o.Export(SignalTraces).Gzip {
 		t.Error("compression gzip not taken")
 	}
 	if o.SpanBatch.MaxQueue != 100 || o.SpanBatch.MaxBatch != 10 || o.LogBatch.Delay != 250*time.Millisecond {
@@ -100,11 +100,11 @@ func TestOTelNothingByDefault(t *testing.T) {
 	cfg, _ = ConfigFromLookup(lookupOf(map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none",
 	}))
-	if cfg.OTel.SetGlobal || cfg.OTel.endpoint(sigTraces) != "" || cfg.OTel.endpoint(sigLogs) == "" {
+	if cfg.OTel.SetGlobal || cfg.OTel.endpoint(SignalTraces) != "" || cfg.OTel.endpoint(SignalLogs) == "" {
 		t.Errorf("OTEL_TRACES_EXPORTER=none: %v", cfg.OTel)
 	}
 	cfg, _ = ConfigFromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://j:4318/v1/traces"}))
-	if cfg.OTel.endpoint(sigTraces) != "http://j:4318/v1/traces" || cfg.OTel.endpoint(sigLogs) != "" {
+	if cfg.OTel.endpoint(SignalTraces) != "http://j:4318/v1/traces" || cfg.OTel.endpoint(SignalLogs) != "" {
 		t.Errorf("a traces endpoint alone: %v", cfg.OTel)
 	}
 }

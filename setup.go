@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/handler"
 	"github.com/realtimeserver/observability/handler/datadog"
@@ -50,10 +53,14 @@ type Telemetry struct {
 	Datadog    *datadog.Handler
 	DogStatsD  *dogstatsd.Sink
 
-	// OTel is the OpenTelemetry pipeline (traces, logs and metrics over
-	// OTLP) when Config.OTel exports anything, else nil; its methods work
-	// on nil.
-	OTel *OTel
+	// OTLP is the OpenTelemetry pipeline (traces, logs and metrics over
+	// OTLP) when Config.OTel exports anything, else nil. It is linked by
+	// importing OTLPImportPath; otlp.From(tel) returns it with its counts.
+	OTLP OTLPExporter
+	// TracerProvider is OTLP's provider when traces are exported, else a
+	// no-op provider. Pass it to instrumentation when Config.OTel.SetGlobal
+	// is false.
+	TracerProvider trace.TracerProvider
 
 	// Dashboard is the live dashboard served at /dashboard on the metrics
 	// listener when Config.Dashboard is set, else nil.
@@ -144,13 +151,19 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Datadog = dd
 		backends = append(backends, dd.WithAttrs([]slog.Attr{slog.Int(enrich.PIDKey, names.PID)}))
 	}
-	otl, err := newOTel(ctx, &cfg.OTel, names)
+	otl, err := newOTLP(ctx, &cfg.OTel, names)
 	if err != nil {
 		t.closeEarly()
 		return nil, err
 	}
-	t.OTel = otl
-	backends = append(backends, otl.logHandlers()...) // identity: the resource
+	t.OTLP = otl
+	t.TracerProvider = noop.NewTracerProvider()
+	if otl != nil {
+		t.TracerProvider = otl.TracerProvider()
+		if h := otl.LogHandler(); h != nil {
+			backends = append(backends, h) // identity: the resource
+		}
+	}
 	for _, x := range cfg.Handlers {
 		if x != nil {
 			backends = append(backends, x.WithAttrs(identity))
@@ -191,7 +204,11 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			sinks = append(sinks, d)
 		}
 	}
-	sinks = append(sinks, t.OTel.metricSinks()...)
+	if t.OTLP != nil {
+		if m := t.OTLP.MetricsSink(); m != nil {
+			sinks = append(sinks, m)
+		}
+	}
 	sinks = append(sinks, cfg.Sinks...)
 	t.Sink = metricsink.Fanout(sinks...)
 	t.Metrics = http.NotFoundHandler()
@@ -199,7 +216,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Metrics = t.Prometheus
 	}
 	t.exportHealth()
-	t.unregister = append(t.unregister, t.OTel.exportHealth(t.Sink)...)
+	if t.OTLP != nil {
+		t.unregister = append(t.unregister, t.OTLP.ExportHealth(t.Sink))
+	}
 
 	if t.Prometheus != nil && !cfg.DisablePrometheusListener {
 		addr := net.JoinHostPort(cfg.PrometheusHost, strconv.Itoa(cfg.port()))
@@ -325,8 +344,10 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("dogstatsd: %w", err))
 		}
 	}
-	if err := t.OTel.shutdown(ctx); err != nil {
-		errs = append(errs, err)
+	if t.OTLP != nil {
+		if err := t.OTLP.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for i, h := range t.Config.Handlers {
 		if err := closeBackend(ctx, h); err != nil {

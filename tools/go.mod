@@ -10,6 +10,7 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/realtimeserver/observability v0.0.0-00010101000000-000000000000
+	github.com/realtimeserver/observability/otlp v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/collector/component/componenttest v0.140.0
 	go.opentelemetry.io/collector/config/configgrpc v0.140.0
 	go.opentelemetry.io/collector/config/configoptional v1.46.0
@@ -141,3 +142,5 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+replace github.com/realtimeserver/observability/otlp => ../otlp

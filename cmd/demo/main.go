@@ -39,6 +39,7 @@ import (
 	"github.com/realtimeserver/observability/handler"
 	"github.com/realtimeserver/observability/httpmetrics"
 	"github.com/realtimeserver/observability/metricsink"
+	_ "github.com/realtimeserver/observability/otlp" // OTEL_EXPORTER_OTLP_* export traces, logs and metrics
 	"github.com/realtimeserver/observability/wsmetrics"
 )
 

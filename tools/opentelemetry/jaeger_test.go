@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	observability "github.com/realtimeserver/observability"
+	_ "github.com/realtimeserver/observability/otlp" // Setup exports over OTLP
 )
 
 // TestSetupTracesInJaeger: spans made through the TracerProvider that
@@ -37,7 +38,7 @@ func TestSetupTracesInJaeger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tel.OTel.TracerProvider().Tracer("tools-test")
+	tr := tel.TracerProvider.Tracer("tools-test")
 	ctx, root := tr.Start(context.Background(), "POST /api/videos/{video_id}/comments", trace.WithSpanKind(trace.SpanKindServer))
 	_, child := tr.Start(ctx, "INSERT comments", trace.WithSpanKind(trace.SpanKindClient))
 	time.Sleep(time.Millisecond)

@@ -22,7 +22,7 @@ func FuzzSamples(f *testing.F) {
 	f.Add("x/y-z_w", "route", "/api/{id}", math.Inf(1))
 	f.Fuzz(func(t *testing.T, name, key, value string, v float64) {
 		e := &memExporter{}
-		s, err := New(&Options{Exporter: e, Interval: 1 << 62, MaxValueBytes: 16})
+		s, err := NewSink(&SinkOptions{Exporter: e, Interval: 1 << 62, MaxValueBytes: 16})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,12 +57,12 @@ func (e *memExporter) Shutdown(context.Context) error   { return nil }
 
 // newManual returns a Sink that exports to memory only when asked, and a
 // function that exports and returns what it held, by name.
-func newManual(t *testing.T, opts Options) (*Sink, func() map[string]metricdata.Metrics) {
+func newManual(t *testing.T, opts SinkOptions) (*Sink, func() map[string]metricdata.Metrics) {
 	t.Helper()
 	e := &memExporter{}
 	opts.Exporter = e
 	opts.Interval = time.Hour
-	s, err := New(&opts)
+	s, err := NewSink(&opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func gaugePoint(t *testing.T, m metricdata.Metrics, key, value string) (float64,
 }
 
 func TestKinds(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	s.Increment("comments.created", 1, metricsink.KV("channel", "video"))
 	s.Increment("comments.created", 2, metricsink.KV("channel", "video"))
 	s.Increment("comments.created", 5, metricsink.KV("channel", "live"))
@@ -179,7 +179,7 @@ func TestKinds(t *testing.T) {
 }
 
 func TestDeclare(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	d := metricsink.Desc{Name: "comment.body.bytes", Kind: metricsink.Histogram, Unit: "bytes",
 		Help: "Size of comment bodies.", Buckets: []float64{64, 256, 1024}}
 	if err := metricsink.Declare(s, d); err != nil {
@@ -219,7 +219,7 @@ func TestDeclare(t *testing.T) {
 }
 
 func TestDrops(t *testing.T) {
-	s, collect := newManual(t, Options{MaxNames: 3})
+	s, collect := newManual(t, SinkOptions{MaxNames: 3})
 	s.Increment("hits", 1, metricsink.Tags{})
 	s.Gauge("hits", 1, metricsink.Tags{})                                 // type clash
 	s.Histogram("hits", 1, metricsink.Tags{})                             // type clash
@@ -254,7 +254,7 @@ func TestDrops(t *testing.T) {
 }
 
 func TestSnakeCaseIsOneMetric(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	s.Increment("comments.created", 1, metricsink.Tags{})
 	s.Increment("commentsCreated", 1, metricsink.Tags{})
 	s.Gauge("comments_created", 1, metricsink.Tags{}) // the same metric: a clash
@@ -271,7 +271,7 @@ func TestSnakeCaseIsOneMetric(t *testing.T) {
 }
 
 func TestTagValues(t *testing.T) {
-	s, collect := newManual(t, Options{MaxValueBytes: 8})
+	s, collect := newManual(t, SinkOptions{MaxValueBytes: 8})
 	s.Gauge("g", 1, metricsink.KV("k", "\xff\xfeok"))
 	s.Gauge("g", 2, metricsink.KV("k", "ééééééé")) // 14 bytes, cut at a rune boundary
 	got := collect()["g"].Data.(metricdata.Gauge[float64])
@@ -288,7 +288,7 @@ func TestTagValues(t *testing.T) {
 }
 
 func TestFuncs(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	var mu sync.Mutex
 	total := 10.0
 	unreg := s.CounterFunc("pool.waits", metricsink.KV("db", "main"), func() float64 {
@@ -334,7 +334,7 @@ func TestFuncs(t *testing.T) {
 // TestNoLockWhileCallingFunc: a gauge function that records into the same
 // Sink would deadlock if the Sink held its lock while calling it.
 func TestNoLockWhileCallingFunc(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	s.GaugeFunc("reentrant", metricsink.Tags{}, func() float64 {
 		s.Gauge("other", 1, metricsink.Tags{})
 		s.GaugeFunc("late", metricsink.Tags{}, func() float64 { return 2 })
@@ -350,7 +350,7 @@ func TestNoLockWhileCallingFunc(t *testing.T) {
 }
 
 func TestHandles(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	c := metricsink.NewCounter(s, "sent", metricsink.KV("to", "a"))
 	g := metricsink.NewGauge(s, "open", metricsink.KV("ch", "video"))
 	h := metricsink.NewHistogram(s, "size", metricsink.Tags{})
@@ -385,7 +385,7 @@ func TestHandles(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	s, _ := newManual(t, Options{})
+	s, _ := newManual(t, SinkOptions{})
 	c := metricsink.NewCounter(s, "c", metricsink.Tags{})
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -402,7 +402,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	s, collect := newManual(t, Options{})
+	s, collect := newManual(t, SinkOptions{})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
@@ -461,7 +461,7 @@ func TestExportOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := resource.NewSchemaless(attribute.String("service.name", "otlp-test"))
-	s, err := New(&Options{Exporter: exp, Resource: res, Interval: time.Hour})
+	s, err := NewSink(&SinkOptions{Exporter: exp, Resource: res, Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestExportFailureCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(&Options{Exporter: exp, Interval: time.Hour})
+	s, err := NewSink(&SinkOptions{Exporter: exp, Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +529,7 @@ func TestCloseHonoursDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(&Options{Exporter: exp, Interval: time.Hour})
+	s, err := NewSink(&SinkOptions{Exporter: exp, Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,8 +547,8 @@ func TestCloseHonoursDeadline(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	for _, o := range []Options{{Interval: -1}, {Timeout: -1}, {MaxNames: -1}, {MaxSeries: -1}, {MaxValueBytes: -1}} {
-		if _, err := New(&o); err == nil {
+	for _, o := range []SinkOptions{{Interval: -1}, {Timeout: -1}, {MaxNames: -1}, {MaxSeries: -1}, {MaxValueBytes: -1}} {
+		if _, err := NewSink(&o); err == nil {
 			t.Errorf("New(%+v): no error", o)
 		}
 	}
@@ -560,7 +560,7 @@ func TestOptions(t *testing.T) {
 // overflow series; set to MaxSeries, it folded one of the gauge's series,
 // whichever the callback observed last, into otel.metric.overflow.)
 func TestGaugeSeriesBound(t *testing.T) {
-	s, collect := newManual(t, Options{MaxSeries: 3})
+	s, collect := newManual(t, SinkOptions{MaxSeries: 3})
 	for i := range 10 {
 		s.Gauge("g", float64(i), metricsink.KV("i", string(rune('a'+i))))
 	}
@@ -591,7 +591,7 @@ func TestGaugeSeriesBound(t *testing.T) {
 // of their own, and aggregate further ones into one series marked
 // otel.metric.overflow=true.
 func TestCounterSeriesBound(t *testing.T) {
-	s, collect := newManual(t, Options{MaxSeries: 3})
+	s, collect := newManual(t, SinkOptions{MaxSeries: 3})
 	for i := range 6 {
 		tags := metricsink.KV("i", string(rune('a'+i)))
 		s.Increment("c", float64(i+1), tags)

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/realtimeserver/observability/metricsink"
-	"github.com/realtimeserver/observability/metricsink/otlp"
+	"github.com/realtimeserver/observability/otlp"
 )
 
 // printExporter prints what it is given instead of sending it.
@@ -38,9 +38,9 @@ func (printExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) e
 }
 
 func Example() {
-	// In a service: otlp.New(&otlp.Options{Resource: res}), which sends to
+	// In a service: otlp.NewSink(&otlp.SinkOptions{Resource: res}), which sends to
 	// the receiver the OTEL_EXPORTER_OTLP_* variables name.
-	sink, err := otlp.New(&otlp.Options{Exporter: printExporter{}})
+	sink, err := otlp.NewSink(&otlp.SinkOptions{Exporter: printExporter{}})
 	if err != nil {
 		panic(err)
 	}

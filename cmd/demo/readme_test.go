@@ -1,4 +1,4 @@
-package observability_test
+package main
 
 import (
 	"bufio"
@@ -34,7 +34,7 @@ func TestREADMESnippetsCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles each README snippet with go vet")
 	}
-	snippets := readmeSnippets(t, "README.md")
+	snippets := readmeSnippets(t, "../../README.md")
 	if len(snippets) < 5 {
 		t.Fatalf("found %d Go snippets in README.md; the extraction is broken", len(snippets))
 	}
@@ -91,7 +91,7 @@ var readmeImports = map[string]string{
 	"metricsink":     "github.com/realtimeserver/observability/metricsink",
 	"prometheus":     "github.com/realtimeserver/observability/metricsink/prometheus",
 	"dogstatsd":      "github.com/realtimeserver/observability/metricsink/dogstatsd",
-	"otlp":           "github.com/realtimeserver/observability/metricsink/otlp",
+	"otlp":           "github.com/realtimeserver/observability/otlp",
 	"metricsinktest": "github.com/realtimeserver/observability/metricsink/metricsinktest",
 	"httpmetrics":    "github.com/realtimeserver/observability/httpmetrics",
 	"wsmetrics":      "github.com/realtimeserver/observability/wsmetrics",

@@ -3,7 +3,7 @@
 // services that send their metrics to an OpenTelemetry Collector, Grafana,
 // Datadog's Agent or any OTLP receiver.
 //
-//	sink, err := otlp.New(&otlp.Options{Resource: res}) // OTEL_EXPORTER_OTLP_* configure the exporter
+//	sink, err := otlp.NewSink(&otlp.SinkOptions{Resource: res}) // OTEL_EXPORTER_OTLP_* configure the exporter
 //	if err != nil { ... }
 //	defer sink.Close(ctx)                               // exports what was recorded
 //	sink.Increment("comments.created", 1, metricsink.KV("channel", "video"))

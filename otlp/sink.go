@@ -23,7 +23,7 @@ import (
 	"github.com/realtimeserver/observability/metricsink"
 )
 
-// Defaults of Options.
+// Defaults of SinkOptions.
 const (
 	DefaultInterval      = 60 * time.Second
 	DefaultTimeout       = 30 * time.Second
@@ -40,9 +40,9 @@ const ScopeName = "github.com/realtimeserver/observability/metricsink/otlp"
 // with 0.1 s and 0.5 s among them.
 var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// Options configures a Sink. A nil *Options, or a zero Options, means
+// SinkOptions configures a Sink. A nil *SinkOptions, or a zero SinkOptions, means
 // every default.
-type Options struct {
+type SinkOptions struct {
 	// Exporter receives the metrics every Interval. Default: an OTLP/HTTP
 	// exporter configured by the OTEL_EXPORTER_OTLP_* variables, which
 	// sends to http://localhost:4318/v1/metrics when none is set.
@@ -70,7 +70,7 @@ type Options struct {
 }
 
 // Stats are a Sink's counts since it was built.
-type Stats struct {
+type SinkStats struct {
 	// Exports counts successful exports; ExportErrors failed ones.
 	Exports, ExportErrors uint64
 	// Dropped counts samples not recorded, and data points not delivered,
@@ -124,10 +124,10 @@ var (
 )
 
 // New returns a Sink exporting through opts.Exporter (or opts.Reader). It
-// returns an error naming the option for invalid Options, and the
+// returns an error naming the option for invalid SinkOptions, and the
 // exporter's error when the default exporter cannot be built.
-func New(opts *Options) (*Sink, error) {
-	var o Options
+func NewSink(opts *SinkOptions) (*Sink, error) {
+	var o SinkOptions
 	if opts != nil {
 		o = *opts
 	}
@@ -136,7 +136,7 @@ func New(opts *Options) (*Sink, error) {
 		v    int64
 	}{{"Interval", int64(o.Interval)}, {"Timeout", int64(o.Timeout)}, {"MaxNames", int64(o.MaxNames)}, {"MaxSeries", int64(o.MaxSeries)}, {"MaxValueBytes", int64(o.MaxValueBytes)}} {
 		if f.v < 0 {
-			return nil, fmt.Errorf("otlp: Options.%s is negative; want 0 (the default) or more", f.name)
+			return nil, fmt.Errorf("otlp: SinkOptions.%s is negative; want 0 (the default) or more", f.name)
 		}
 	}
 	if o.MaxNames == 0 {
@@ -199,7 +199,7 @@ func New(opts *Options) (*Sink, error) {
 // sdkLimit returns the SDK's cardinality limit for MaxSeries series. The
 // SDK counts its overflow series within its limit: a limit of n keeps n-1
 // series and the overflow series. One more keeps MaxSeries series of
-// their own, as Options promises; with MaxSeries alone, a gauge holding
+// their own, as SinkOptions promises; with MaxSeries alone, a gauge holding
 // MaxSeries series lost one of them, whichever its callback observed last,
 // to the overflow series.
 func sdkLimit(maxSeries int) int {
@@ -241,8 +241,8 @@ func (s *Sink) export(ctx context.Context) error {
 }
 
 // Stats returns the counts so far.
-func (s *Sink) Stats() Stats {
-	st := Stats{Dropped: s.dropped.Snapshot()}
+func (s *Sink) Stats() SinkStats {
+	st := SinkStats{Dropped: s.dropped.Snapshot()}
 	if e := s.exporter; e != nil {
 		st.Exports, st.ExportErrors = e.ok.Load(), e.failed.Load()
 		if p := e.last.Load(); p != nil {

@@ -1,4 +1,4 @@
-package observability
+package otlp
 
 import (
 	"cmp"
@@ -25,21 +25,21 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/realtimeserver/observability"
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/internal/batcher"
 	"github.com/realtimeserver/observability/metricsink"
-	"github.com/realtimeserver/observability/metricsink/otlp"
-)
+	)
 
 // InstrumentationName is the instrumentation scope of the log records
 // the kit sends over OTLP.
 const InstrumentationName = "github.com/realtimeserver/observability"
 
-// OTel is the OpenTelemetry pipeline that Setup builds when Config.OTel
-// exports anything: a TracerProvider whose spans go out over OTLP, the
+// Pipeline is the OpenTelemetry pipeline that observability.Setup builds
+// when Config.OTel exports anything: a TracerProvider whose spans go out over OTLP, the
 // logger's OTLP backend and the OTLP metrics sink, all describing the
-// service with one Resource. Its methods are safe on a nil *OTel, which
+// service with one Resource. Its methods are safe on a nil *Pipeline, which
 // stands for "nothing exported": TracerProvider then returns a no-op
 // provider.
 //
@@ -49,9 +49,9 @@ const InstrumentationName = "github.com/realtimeserver/observability"
 // dropped and counted in Stats and in the metrics otel_spans_dropped_total,
 // otel_log_records_dropped_total and otel_metric_samples_dropped_total
 // {reason}.
-type OTel struct {
+type Pipeline struct {
 	resource *resource.Resource
-	setup    OTelConfig
+	setup    observability.OTelConfig
 
 	tp    *sdktrace.TracerProvider
 	spans *batcher.Batcher[sdktrace.ReadOnlySpan]
@@ -60,7 +60,7 @@ type OTel struct {
 	logs    *batcher.Batcher[sdklog.Record]
 	handler slog.Handler
 
-	metrics *otlp.Sink
+	metrics *Sink
 
 	// prevTP is the global provider that SetGlobal replaced, restored by
 	// shutdown; globalSet says whether it did.
@@ -68,9 +68,9 @@ type OTel struct {
 	prevTP    trace.TracerProvider
 }
 
-// OTelQueueStats are the counts of one export queue (spans or log
+// QueueStats are the counts of one export queue (spans or log
 // records).
-type OTelQueueStats struct {
+type QueueStats struct {
 	// Exported counts items a receiver accepted.
 	Exported uint64
 	// Queued is the number of items waiting now.
@@ -81,17 +81,17 @@ type OTelQueueStats struct {
 	Dropped drop.Counts
 }
 
-// OTelStats are the counts of the OTLP pipeline.
-type OTelStats struct {
-	Spans, Logs OTelQueueStats
-	Metrics     otlp.Stats
+// Stats are the counts of the OTLP pipeline.
+type Stats struct {
+	Spans, Logs QueueStats
+	Metrics     SinkStats
 }
 
 // TracerProvider returns the provider whose spans are exported, or a
 // no-op provider when traces are not exported. It does not depend on
 // OTelConfig.SetGlobal: pass it to instrumentation explicitly when the
 // global is not set.
-func (o *OTel) TracerProvider() trace.TracerProvider {
+func (o *Pipeline) TracerProvider() trace.TracerProvider {
 	if o == nil || o.tp == nil {
 		return noop.NewTracerProvider()
 	}
@@ -100,25 +100,43 @@ func (o *OTel) TracerProvider() trace.TracerProvider {
 
 // Resource returns the resource that describes the service to every OTLP
 // receiver, or nil when nothing is exported.
-func (o *OTel) Resource() *resource.Resource {
+func (o *Pipeline) Resource() *resource.Resource {
 	if o == nil {
 		return nil
 	}
 	return o.resource
 }
 
-// MetricsSink returns the OTLP metrics sink, or nil when metrics are not
+// Metrics returns the OTLP metrics sink, or nil when metrics are not
 // exported. Setup already includes it in Telemetry.Sink.
-func (o *OTel) MetricsSink() *otlp.Sink {
+func (o *Pipeline) Metrics() *Sink {
 	if o == nil {
 		return nil
 	}
 	return o.metrics
 }
 
+// MetricsSink returns Metrics as a metricsink.Sink: nil, not a nil *Sink,
+// when metrics are not exported.
+func (o *Pipeline) MetricsSink() metricsink.Sink {
+	if o == nil || o.metrics == nil {
+		return nil
+	}
+	return o.metrics
+}
+
+// LogHandler returns the logger's OTLP backend, or nil when logs are not
+// exported.
+func (o *Pipeline) LogHandler() slog.Handler {
+	if o == nil || o.handler == nil {
+		return nil
+	}
+	return o.handler
+}
+
 // Stats returns the counts of every export queue.
-func (o *OTel) Stats() OTelStats {
-	var s OTelStats
+func (o *Pipeline) Stats() Stats {
+	var s Stats
 	if o == nil {
 		return s
 	}
@@ -134,41 +152,41 @@ func (o *OTel) Stats() OTelStats {
 	return s
 }
 
-func queueStats(b batcher.Stats) OTelQueueStats {
-	return OTelQueueStats{Exported: b.Exported, Queued: b.Queued, Dropped: b.Dropped}
+func queueStats(b batcher.Stats) QueueStats {
+	return QueueStats{Exported: b.Exported, Queued: b.Queued, Dropped: b.Dropped}
 }
 
-// newOTel builds the pipeline cfg.OTel describes, for the service that
+// newPipeline builds the pipeline cfg describes, for the service that
 // names (defaults filled) identifies, or returns nil when nothing is
 // exported.
-func newOTel(ctx context.Context, cfg *OTelConfig, names enrich.Options) (_ *OTel, err error) {
+func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (_ *Pipeline, err error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	o := &OTel{setup: *cfg}
+	o := &Pipeline{setup: *cfg}
 	defer func() {
 		if err != nil {
 			// Nothing was recorded yet worth waiting for.
 			cctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			_ = o.shutdown(cctx)
+			_ = o.Close(cctx)
 		}
 	}()
 	if o.resource, err = serviceResource(ctx, cfg, names); err != nil {
 		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
 
-	if ep := cfg.endpoint(sigTraces); ep != "" {
+	if ep := cfg.Export(observability.SignalTraces).Endpoint; ep != "" {
 		if err := o.buildTraces(ctx, cfg, ep); err != nil {
 			return nil, err
 		}
 	}
-	if ep := cfg.endpoint(sigLogs); ep != "" {
+	if ep := cfg.Export(observability.SignalLogs).Endpoint; ep != "" {
 		if err := o.buildLogs(ctx, cfg, ep, names); err != nil {
 			return nil, err
 		}
 	}
-	if ep := cfg.endpoint(sigMetrics); ep != "" {
+	if ep := cfg.Export(observability.SignalMetrics).Endpoint; ep != "" {
 		if err := o.buildMetrics(ctx, cfg, ep); err != nil {
 			return nil, err
 		}
@@ -187,7 +205,7 @@ func newOTel(ctx context.Context, cfg *OTelConfig, names enrich.Options) (_ *OTe
 // backend shows (service.name, service.version,
 // deployment.environment.name, host.name, process.pid), and the SDK's
 // name and version.
-func serviceResource(ctx context.Context, cfg *OTelConfig, names enrich.Options) (*resource.Resource, error) {
+func serviceResource(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (*resource.Resource, error) {
 	var attrs []attribute.KeyValue
 	for _, k := range slices.Sorted(mapKeys(cfg.ResourceAttributes)) {
 		attrs = append(attrs, attribute.String(k, cfg.ResourceAttributes[k]))
@@ -233,27 +251,24 @@ func textMapPropagator(names []string) propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(ps...)
 }
 
-func sampler(cfg *OTelConfig) sdktrace.Sampler {
-	ratio := 1.0
-	if cfg.SamplerArg != "" {
-		ratio, _ = parseRatio(cfg.SamplerArg) // validated
-	}
+func sampler(cfg *observability.OTelConfig) sdktrace.Sampler {
+	ratio := cfg.SamplerRatio()
 	switch cfg.Sampler {
-	case SamplerAlwaysOn:
+	case observability.SamplerAlwaysOn:
 		return sdktrace.AlwaysSample()
-	case SamplerAlwaysOff:
+	case observability.SamplerAlwaysOff:
 		return sdktrace.NeverSample()
-	case SamplerTraceIDRatio:
+	case observability.SamplerTraceIDRatio:
 		return sdktrace.TraceIDRatioBased(ratio)
-	case SamplerParentBasedAlwaysOff:
+	case observability.SamplerParentBasedAlwaysOff:
 		return sdktrace.ParentBased(sdktrace.NeverSample())
-	case SamplerParentBasedTraceIDRatio:
+	case observability.SamplerParentBasedTraceIDRatio:
 		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))
 	}
 	return sdktrace.ParentBased(sdktrace.AlwaysSample())
 }
 
-func batchOptions(c OTelBatchConfig, delay time.Duration) batcher.Options {
+func batchOptions(c observability.OTelBatchConfig, delay time.Duration) batcher.Options {
 	return batcher.Options{
 		MaxQueue:      c.MaxQueue,
 		MaxBatch:      c.MaxBatch,
@@ -262,13 +277,13 @@ func batchOptions(c OTelBatchConfig, delay time.Duration) batcher.Options {
 	}
 }
 
-func (o *OTel) buildTraces(ctx context.Context, cfg *OTelConfig, endpoint string) error {
+func (o *Pipeline) buildTraces(ctx context.Context, cfg *observability.OTelConfig, endpoint string) error {
 	opts := []otlptracehttp.Option{
 		otlptracehttp.WithEndpointURL(endpoint),
-		otlptracehttp.WithTimeout(cfg.timeout(sigTraces)),
-		otlptracehttp.WithHeaders(cfg.headers(sigTraces)),
+		otlptracehttp.WithTimeout(cfg.Export(observability.SignalTraces).Timeout),
+		otlptracehttp.WithHeaders(cfg.Export(observability.SignalTraces).Headers),
 	}
-	if cfg.gzip(sigTraces) {
+	if cfg.Export(observability.SignalTraces).Gzip {
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
 	} else {
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.NoCompression))
@@ -313,13 +328,13 @@ func (p *spanQueue) Shutdown(ctx context.Context) error {
 	return errors.Join(p.q.Close(ctx), p.exp.Shutdown(ctx))
 }
 
-func (o *OTel) buildLogs(ctx context.Context, cfg *OTelConfig, endpoint string, names enrich.Options) error {
+func (o *Pipeline) buildLogs(ctx context.Context, cfg *observability.OTelConfig, endpoint string, names enrich.Options) error {
 	opts := []otlploghttp.Option{
 		otlploghttp.WithEndpointURL(endpoint),
-		otlploghttp.WithTimeout(cfg.timeout(sigLogs)),
-		otlploghttp.WithHeaders(cfg.headers(sigLogs)),
+		otlploghttp.WithTimeout(cfg.Export(observability.SignalLogs).Timeout),
+		otlploghttp.WithHeaders(cfg.Export(observability.SignalLogs).Headers),
 	}
-	if cfg.gzip(sigLogs) {
+	if cfg.Export(observability.SignalLogs).Gzip {
 		opts = append(opts, otlploghttp.WithCompression(otlploghttp.GzipCompression))
 	} else {
 		opts = append(opts, otlploghttp.WithCompression(otlploghttp.NoCompression))
@@ -364,14 +379,14 @@ func (p *logQueue) Shutdown(ctx context.Context) error {
 	return errors.Join(p.q.Close(ctx), p.exp.Shutdown(ctx))
 }
 
-func (o *OTel) buildMetrics(ctx context.Context, cfg *OTelConfig, endpoint string) error {
+func (o *Pipeline) buildMetrics(ctx context.Context, cfg *observability.OTelConfig, endpoint string) error {
 	opts := []otlpmetrichttp.Option{
 		otlpmetrichttp.WithEndpointURL(endpoint),
-		otlpmetrichttp.WithTimeout(cfg.timeout(sigMetrics)),
-		otlpmetrichttp.WithHeaders(cfg.headers(sigMetrics)),
+		otlpmetrichttp.WithTimeout(cfg.Export(observability.SignalMetrics).Timeout),
+		otlpmetrichttp.WithHeaders(cfg.Export(observability.SignalMetrics).Headers),
 		otlpmetrichttp.WithTemporalitySelector(temporalitySelector(cfg.MetricsTemporality)),
 	}
-	if cfg.gzip(sigMetrics) {
+	if cfg.Export(observability.SignalMetrics).Gzip {
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
 	} else {
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression))
@@ -380,7 +395,7 @@ func (o *OTel) buildMetrics(ctx context.Context, cfg *OTelConfig, endpoint strin
 	if err != nil {
 		return fmt.Errorf("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=%q: %w", endpoint, err)
 	}
-	s, err := otlp.New(&otlp.Options{
+	s, err := NewSink(&SinkOptions{
 		Exporter: exp,
 		Resource: o.resource,
 		Interval: cfg.MetricExportInterval,
@@ -417,24 +432,6 @@ func temporalitySelector(pref string) sdkmetric.TemporalitySelector {
 	return sdkmetric.DefaultTemporalitySelector
 }
 
-// logHandlers returns the OTLP log backend for the logger's fan-out, if
-// logs are exported.
-func (o *OTel) logHandlers() []slog.Handler {
-	if o == nil || o.handler == nil {
-		return nil
-	}
-	return []slog.Handler{o.handler}
-}
-
-// metricSinks returns the OTLP metrics sink for the metrics fan-out, if
-// metrics are exported.
-func (o *OTel) metricSinks() []metricsink.Sink {
-	if o == nil || o.metrics == nil {
-		return nil
-	}
-	return []metricsink.Sink{o.metrics}
-}
-
 // otelHealthDescs declare the pipeline's own metrics.
 var otelHealthDescs = []metricsink.Desc{
 	{Name: "otel.spans.exported", Kind: metricsink.Counter, Help: "Spans an OTLP receiver accepted."},
@@ -444,11 +441,12 @@ var otelHealthDescs = []metricsink.Desc{
 	{Name: "otel.metric_samples.dropped", Kind: metricsink.Counter, Help: "Metric samples the OTLP sink could not record, and data points it could not deliver, by reason."},
 }
 
-// exportHealth registers the pipeline's own counts on sink and returns
-// the functions that unregister them.
-func (o *OTel) exportHealth(sink metricsink.Sink) []func() {
+// ExportHealth registers the pipeline's own counts on sink (the
+// otel_*_exported_total and otel_*_dropped_total{reason} counters) and
+// returns the function that unregisters them.
+func (o *Pipeline) ExportHealth(sink metricsink.Sink) (unregister func()) {
 	if o == nil {
-		return nil
+		return func() {}
 	}
 	for _, d := range otelHealthDescs {
 		_ = metricsink.Declare(sink, d) // fixed, valid declarations
@@ -484,14 +482,43 @@ func (o *OTel) exportHealth(sink metricsink.Sink) []func() {
 			undo = append(undo, u)
 		}
 	}
-	return undo
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
 }
 
-// shutdown flushes and stops traces, then metrics, then logs (last, so
+// Flush exports what the queues and the metrics sink hold, until ctx
+// ends.
+func (o *Pipeline) Flush(ctx context.Context) error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	if o.tp != nil {
+		if err := o.tp.ForceFlush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("otlp traces: %w", err))
+		}
+	}
+	if o.metrics != nil {
+		if err := o.metrics.Flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("otlp metrics: %w", err))
+		}
+	}
+	if o.lp != nil {
+		if err := o.lp.ForceFlush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("otlp logs: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close flushes and stops traces, then metrics, then logs (last, so
 // that what the others log on the way out is delivered), within ctx, and
 // reports what could not be delivered. It restores no global: after it,
 // a TracerProvider that SetGlobal installed makes no more spans.
-func (o *OTel) shutdown(ctx context.Context) error {
+func (o *Pipeline) Close(ctx context.Context) error {
 	if o == nil {
 		return nil
 	}

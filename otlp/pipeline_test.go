@@ -1,4 +1,4 @@
-package observability
+package otlp
 
 import (
 	"bytes"
@@ -28,6 +28,7 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/realtimeserver/observability"
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/internal/hostile"
@@ -104,18 +105,18 @@ func kvs(list []*commonpb.KeyValue) map[string]string {
 	return m
 }
 
-func otelTestConfig(endpoint string) Config {
-	return Config{
+func otelTestConfig(endpoint string) observability.Config {
+	return observability.Config{
 		LogOutput:                 io.Discard,
 		DisablePrometheusListener: true,
 		ServiceName:               "otel-test",
 		Environment:               "test",
 		ServiceVersion:            "1.2.3",
-		OTel: OTelConfig{
+		OTel: observability.OTelConfig{
 			Endpoint:           endpoint,
 			Headers:            map[string]string{"x-api-key": "k1"},
 			ResourceAttributes: map[string]string{"team": "obs", "service.name": "overridden"},
-			Sampler:            SamplerAlwaysOn,
+			Sampler:            observability.SamplerAlwaysOn,
 		},
 	}
 }
@@ -128,14 +129,14 @@ func TestSetupOTel(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 
-	tel, err := Setup(context.Background(), otelTestConfig(srv.URL))
+	tel, err := observability.Setup(context.Background(), otelTestConfig(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tel.OTel == nil {
+	if tel.OTLP == nil {
 		t.Fatal("Setup built no OTel pipeline with an endpoint set")
 	}
-	ctx, span := tel.OTel.TracerProvider().Tracer("test").Start(context.Background(), "store comment")
+	ctx, span := tel.TracerProvider.Tracer("test").Start(context.Background(), "store comment")
 	tel.Logger.InfoContext(ctx, "comment stored", "video", 42)
 	tel.Logger.DebugContext(ctx, "below the level") // not exported
 	span.End()
@@ -248,7 +249,7 @@ func TestSetupOTel(t *testing.T) {
 	if !strings.Contains(strings.Join(metricNames, ","), "comments.created") {
 		t.Errorf("metrics = %v, want comments.created among them", metricNames)
 	}
-	st := tel.OTel.Stats()
+	st := From(tel).Stats()
 	if st.Spans.Exported != 1 || st.Spans.Dropped.Total() != 0 || st.Logs.Dropped.Total() != 0 {
 		t.Errorf("stats = %+v", st)
 	}
@@ -259,11 +260,11 @@ func TestSetupOTel(t *testing.T) {
 // so.
 func TestSetupOTelReceiverDown(t *testing.T) {
 	cfg := otelTestConfig("http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)))
-	tel, err := Setup(context.Background(), cfg)
+	tel, err := observability.Setup(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tel.OTel.TracerProvider().Tracer("test")
+	tr := tel.TracerProvider.Tracer("test")
 	for range 10 {
 		ctx, span := tr.Start(context.Background(), "op")
 		tel.Logger.InfoContext(ctx, "record")
@@ -279,7 +280,7 @@ func TestSetupOTelReceiverDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "otlp traces") || !strings.Contains(err.Error(), "not delivered") {
 		t.Errorf("Shutdown = %v; want the undelivered spans reported", err)
 	}
-	st := tel.OTel.Stats()
+	st := From(tel).Stats()
 	if st.Spans.Exported != 0 || st.Spans.Dropped.Total() != 10 {
 		t.Errorf("span stats = %+v; want all 10 counted as dropped", st.Spans)
 	}
@@ -301,13 +302,13 @@ func TestSetupOTelQueueBound(t *testing.T) {
 	defer srv.Close()
 	defer close(block)
 	cfg := otelTestConfig(srv.URL)
-	cfg.OTel.LogsExporter, cfg.OTel.MetricsExporter = ExporterNone, ExporterNone
-	cfg.OTel.SpanBatch = OTelBatchConfig{MaxQueue: 16, MaxBatch: 4, Delay: time.Millisecond}
-	tel, err := Setup(context.Background(), cfg)
+	cfg.OTel.LogsExporter, cfg.OTel.MetricsExporter = observability.ExporterNone, observability.ExporterNone
+	cfg.OTel.SpanBatch = observability.OTelBatchConfig{MaxQueue: 16, MaxBatch: 4, Delay: time.Millisecond}
+	tel, err := observability.Setup(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tel.OTel.TracerProvider().Tracer("test")
+	tr := tel.TracerProvider.Tracer("test")
 	start := time.Now()
 	for range 2000 {
 		_, span := tr.Start(context.Background(), "op")
@@ -316,7 +317,7 @@ func TestSetupOTelQueueBound(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("2000 spans took %v with a stuck receiver", took)
 	}
-	if n := tel.OTel.Stats().Spans.Dropped.Get(drop.QueueFull); n < 2000-16-4 {
+	if n := From(tel).Stats().Spans.Dropped.Get(drop.QueueFull); n < 2000-16-4 {
 		t.Errorf("queue_full = %d; want the spans past the bound counted", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -331,7 +332,7 @@ func TestSetupOTelGlobal(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	before := otel.GetTracerProvider()
-	tel, err := Setup(context.Background(), otelTestConfig(srv.URL))
+	tel, err := observability.Setup(context.Background(), otelTestConfig(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,11 +343,11 @@ func TestSetupOTelGlobal(t *testing.T) {
 
 	cfg := otelTestConfig(srv.URL)
 	cfg.OTel.SetGlobal = true
-	tel, err = Setup(context.Background(), cfg)
+	tel, err = observability.Setup(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if otel.GetTracerProvider() != tel.OTel.TracerProvider() {
+	if otel.GetTracerProvider() != tel.TracerProvider {
 		t.Error("SetGlobal did not install the provider")
 	}
 	defer func() {
@@ -369,21 +370,22 @@ func TestSetupOTelGlobal(t *testing.T) {
 }
 
 func TestSetupOTelOff(t *testing.T) {
-	tel, err := Setup(context.Background(), Config{LogOutput: io.Discard, DisablePrometheusListener: true})
+	tel, err := observability.Setup(context.Background(), observability.Config{LogOutput: io.Discard, DisablePrometheusListener: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tel.Shutdown(context.Background())
-	if tel.OTel != nil {
-		t.Errorf("OTel = %v without an endpoint", tel.OTel)
+	if tel.OTLP != nil || From(tel) != nil {
+		t.Errorf("OTLP = %v without an endpoint", tel.OTLP)
 	}
-	// A nil *OTel is usable.
-	_, span := tel.OTel.TracerProvider().Tracer("t").Start(context.Background(), "x")
+	// A nil *Pipeline is usable, and the provider makes no recording span.
+	_, span := tel.TracerProvider.Tracer("t").Start(context.Background(), "x")
 	span.End()
-	if span.SpanContext().IsValid() || tel.OTel.Resource() != nil || tel.OTel.MetricsSink() != nil {
-		t.Error("a nil OTel made a recording span or has parts")
+	var p *Pipeline
+	if span.SpanContext().IsValid() || p.Resource() != nil || p.MetricsSink() != nil || p.LogHandler() != nil {
+		t.Error("a nil Pipeline made a recording span or has parts")
 	}
-	if st := tel.OTel.Stats(); st.Spans.Exported != 0 {
+	if st := From(tel).Stats(); st.Spans.Exported != 0 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -391,7 +393,7 @@ func TestSetupOTelOff(t *testing.T) {
 func TestSetupOTelInvalid(t *testing.T) {
 	cfg := otelTestConfig("http://127.0.0.1:1")
 	cfg.OTel.Protocol = "grpc"
-	_, err := Setup(context.Background(), cfg)
+	_, err := observability.Setup(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
 		t.Errorf("Setup = %v; want an error naming OTEL_EXPORTER_OTLP_PROTOCOL", err)
 	}
@@ -408,9 +410,9 @@ func TestSetupOTelHostile(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	cfg := otelTestConfig(srv.URL)
-	cfg.OTel.TracesExporter, cfg.OTel.MetricsExporter = ExporterNone, ExporterNone
+	cfg.OTel.TracesExporter, cfg.OTel.MetricsExporter = observability.ExporterNone, observability.ExporterNone
 	cfg.OTel.LogBatch.MaxQueue = 100000
-	tel, err := Setup(context.Background(), cfg)
+	tel, err := observability.Setup(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,12 +460,12 @@ func TestSetupOTelInvalidUTF8(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	cfg := otelTestConfig(srv.URL)
-	cfg.OTel.MetricsExporter = ExporterNone
-	tel, err := Setup(context.Background(), cfg)
+	cfg.OTel.MetricsExporter = observability.ExporterNone
+	tel, err := observability.Setup(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tel.OTel.TracerProvider().Tracer("test")
+	tr := tel.TracerProvider.Tracer("test")
 	_, good := tr.Start(context.Background(), "good")
 	good.End()
 	ctx, bad := tr.Start(context.Background(), "bad\xff",
@@ -508,7 +510,7 @@ func TestSetupOTelInvalidUTF8(t *testing.T) {
 	if !bodies["fine"] || !bodies["msg \uFFFD"] {
 		t.Errorf("records received: %v", bodies)
 	}
-	if st := tel.OTel.Stats(); st.Spans.Dropped.Total()+st.Logs.Dropped.Total() != 0 {
+	if st := From(tel).Stats(); st.Spans.Dropped.Total()+st.Logs.Dropped.Total() != 0 {
 		t.Errorf("dropped: %+v", st)
 	}
 }

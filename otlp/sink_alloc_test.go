@@ -12,7 +12,7 @@ import (
 // TestHandleAllocs: handles, as the facade requires, record without
 // allocating.
 func TestHandleAllocs(t *testing.T) {
-	s, _ := newManual(t, Options{})
+	s, _ := newManual(t, SinkOptions{})
 	c := metricsink.NewCounter(s, "c", metricsink.KV("k", "v"))
 	g := metricsink.NewGauge(s, "g", metricsink.KV("k", "v"))
 	h := metricsink.NewHistogram(s, "h", metricsink.KV("k", "v"))

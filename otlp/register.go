@@ -1,0 +1,38 @@
+package otlp
+
+import (
+	"context"
+
+	"github.com/realtimeserver/observability"
+	"github.com/realtimeserver/observability/enrich"
+)
+
+func init() {
+	observability.RegisterOTLP(func(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (observability.OTLPExporter, error) {
+		p, err := newPipeline(ctx, cfg, names)
+		if err != nil || p == nil {
+			return nil, err
+		}
+		return p, nil
+	})
+}
+
+var _ observability.OTLPExporter = (*Pipeline)(nil)
+
+// New builds the pipeline cfg describes for the service names identifies
+// (names.WithDefaults fills what is unset), for programs that build their
+// logger and sinks without observability.Setup. It returns nil and no
+// error when cfg exports nothing.
+func New(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (*Pipeline, error) {
+	return newPipeline(ctx, cfg, names.WithDefaults())
+}
+
+// From returns the pipeline Setup built into tel, or nil when tel
+// exports nothing over OTLP.
+func From(tel *observability.Telemetry) *Pipeline {
+	if tel == nil {
+		return nil
+	}
+	p, _ := tel.OTLP.(*Pipeline)
+	return p
+}
