@@ -67,6 +67,6 @@ func ExampleNew() {
 	_, err = datadog.New(datadog.Options{APIKey: "k", Site: "datadoghq.org"})
 	fmt.Println(err)
 	// Output:
-	// datadog: Options.APIKey is empty: set DATADOG_API_KEY (or Options.APIKey) to a Datadog API key
+	// datadog: DATADOG_API_KEY (Options.APIKey) is empty: set it to a Datadog API key
 	// datadog: invalid Options.Site "datadoghq.org": accepted one of datadoghq.com, datadoghq.eu, us3.datadoghq.com, us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com
 }

@@ -194,6 +194,22 @@ type config struct {
 	intakeHost      string // the intake's host, for diagnostics
 }
 
+// CheckAPIKey reports what New would refuse in an API key: an empty key
+// or one holding a control character (NUL, tab, newline, DEL, ...) once
+// surrounding whitespace is trimmed. The error names DATADOG_API_KEY and
+// never shows the key.
+func CheckAPIKey(key string) error {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return errors.New("DATADOG_API_KEY (Options.APIKey) is empty: set it to a Datadog API key")
+	}
+	if i := strings.IndexFunc(key, isControl); i >= 0 {
+		return fmt.Errorf("DATADOG_API_KEY (Options.APIKey) is invalid: it holds a control character (%s) at byte %d of %d after trimming: accepted a key of printable characters, surrounding whitespace trimmed (the key is not shown)",
+			controlName(rune(key[i])), i, len(key))
+	}
+	return nil
+}
+
 func optionError(name string, value any, accepted string) error {
 	return fmt.Errorf("datadog: invalid Options.%s %v: accepted %s", name, value, accepted)
 }
@@ -220,12 +236,8 @@ func newConfig(o *Options) (*config, error) {
 		errorJSON:       o.ErrorJSON,
 	}
 	c.apiKey = strings.TrimSpace(c.apiKey)
-	if c.apiKey == "" {
-		return nil, errors.New("datadog: Options.APIKey is empty: set DATADOG_API_KEY (or Options.APIKey) to a Datadog API key")
-	}
-	if i := strings.IndexFunc(c.apiKey, isControl); i >= 0 {
-		return nil, fmt.Errorf("datadog: invalid Options.APIKey (DATADOG_API_KEY): it holds a control character (%s) at byte %d of %d after trimming: accepted a key of printable characters, surrounding whitespace trimmed (the key is not shown)",
-			controlName(rune(c.apiKey[i])), i, len(c.apiKey))
+	if err := CheckAPIKey(c.apiKey); err != nil {
+		return nil, fmt.Errorf("datadog: %w", err)
 	}
 	if o.URL != "" {
 		u, err := url.Parse(o.URL)
