@@ -82,9 +82,16 @@ type Config struct {
 	// on the metrics listener (DASHBOARD). It shows logs and SQL, so it is
 	// off by default; it needs the listener and the prometheus backend.
 	Dashboard bool
-	// DashboardToken, when set, is required to open the dashboard, as a
-	// bearer token or once as ?token= (DASHBOARD_TOKEN). Never logged.
+	// DashboardToken is required to open the dashboard, as a bearer token
+	// or once as ?token= (DASHBOARD_TOKEN). Never logged. When it is empty,
+	// Setup makes a random one: the dashboard never serves logs without a
+	// token. Telemetry.DashboardURL carries it.
 	DashboardToken string `json:"-"`
+	// DashboardURLOutput is where Setup prints, once, the dashboard's URL
+	// with a token it made (as Jupyter does), never through the logger.
+	// Default: os.Stderr when it is a terminal; otherwise the URL is only
+	// in Telemetry.DashboardURL, so that no log collector reads the token.
+	DashboardURLOutput io.Writer
 
 	// ServiceName, Environment and ServiceVersion are added to every log
 	// record and Datadog tag (SERVICE_NAME or DD_SERVICE, ENVIRONMENT or
@@ -170,8 +177,8 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		cfg.DatadogLogsURL = v
 	}
-	if cfg.EnableDatadog && cfg.DatadogAPIKey == "" {
-		errs = append(errs, errors.New("DATADOG_API_KEY is empty: it is required when ENABLE_DATADOG is true"))
+	if err := cfg.apiKeyErr(); err != nil {
+		errs = append(errs, err)
 	}
 	port, portSet := get("PROMETHEUS_PORT")
 	if portSet {
@@ -235,7 +242,11 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	cfg.ServiceName = firstSet(get, "SERVICE_NAME", "DD_SERVICE")
 	cfg.Environment = firstSet(get, "ENVIRONMENT", "DD_ENV")
 	cfg.ServiceVersion = firstSet(get, "SERVICE_VERSION", "DD_VERSION")
-	errs = append(errs, otelFromLookup(get, &cfg)...)
+	otelErrs := otelFromLookup(get, &cfg)
+	errs = append(errs, otelErrs...)
+	if len(otelErrs) == 0 && cfg.OTel.Enabled() && !otlpLinked() {
+		errs = append(errs, ErrOTLPNotLinked)
+	}
 
 	return cfg, errors.Join(errs...)
 }
@@ -311,8 +322,8 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("LOG_FORMAT=%q is invalid: accepted console, json", c.LogFormat))
 	}
-	if c.EnableDatadog && c.DatadogAPIKey == "" {
-		errs = append(errs, errors.New("DATADOG_API_KEY is empty: it is required when ENABLE_DATADOG is true"))
+	if err := c.apiKeyErr(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DatadogSite != "" && !datadog.IsValidSite(c.DatadogSite) {
 		errs = append(errs, fmt.Errorf("DATADOG_SITE=%q is invalid: accepted %s", c.DatadogSite, strings.Join(datadog.ValidSites(), ", ")))
@@ -335,6 +346,18 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.OTel.validate()...)
 	return errors.Join(errs...)
+}
+
+// apiKeyErr reports an API key that the Datadog handler would refuse,
+// when Datadog is enabled.
+func (c *Config) apiKeyErr() error {
+	if !c.EnableDatadog {
+		return nil
+	}
+	if err := datadog.CheckAPIKey(c.DatadogAPIKey); err != nil {
+		return fmt.Errorf("%w (required when ENABLE_DATADOG is true)", err)
+	}
+	return nil
 }
 
 // backends returns the metrics backends in effect.

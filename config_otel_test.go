@@ -1,19 +1,37 @@
 package observability
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/realtimeserver/observability/enrich"
 )
+
+// linkOTLP stands in for importing the otlp package, which this module's
+// tests cannot link, for the length of t: ConfigFromEnv accepts OTEL_*
+// export variables only when OTLP export is linked.
+func linkOTLP(t *testing.T) {
+	otlpMu.Lock()
+	prev := otlpBuilder
+	otlpBuilder = func(context.Context, *OTelConfig, enrich.Options) (OTLPExporter, error) {
+		return nil, errors.New("the otlp package is not linked into these tests")
+	}
+	otlpMu.Unlock()
+	t.Cleanup(func() { RegisterOTLP(prev) })
+}
 
 func lookupOf(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
 func TestOTelFromEnv(t *testing.T) {
+	linkOTLP(t)
 	cfg, err := ConfigFromLookup(lookupOf(map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT":                       "http://collector:4318/",
 		"OTEL_EXPORTER_OTLP_HEADERS":                        "api-key=s%3Dcret, x-team = obs ",
@@ -84,6 +102,7 @@ func TestOTelFromEnv(t *testing.T) {
 }
 
 func TestOTelNothingByDefault(t *testing.T) {
+	linkOTLP(t)
 	cfg, err := ConfigFromLookup(lookupOf(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +129,7 @@ func TestOTelNothingByDefault(t *testing.T) {
 }
 
 func TestOTelInvalid(t *testing.T) {
+	linkOTLP(t)
 	for _, c := range []struct {
 		env  map[string]string
 		want []string // in the error
@@ -152,6 +172,7 @@ func TestOTelInvalid(t *testing.T) {
 // TestOTelHeadersNeverShown: invalid or valid, header values reach no
 // error message and no String, LogValue or %#v of the Config.
 func TestOTelHeadersNeverShown(t *testing.T) {
+	linkOTLP(t)
 	const secret = "sup3rs3cret"
 	_, err := ConfigFromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "api-key=" + secret + ",broken"}))
 	if err == nil || strings.Contains(err.Error(), secret) {
@@ -186,6 +207,7 @@ func TestOTelHeadersNeverShown(t *testing.T) {
 }
 
 func TestOTelValidate(t *testing.T) {
+	linkOTLP(t)
 	for _, c := range []struct {
 		o    OTelConfig
 		want string
@@ -213,6 +235,7 @@ func TestOTelValidate(t *testing.T) {
 }
 
 func TestParseKeyValues(t *testing.T) {
+	linkOTLP(t)
 	for _, c := range []struct {
 		in   string
 		want map[string]string

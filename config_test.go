@@ -2,6 +2,7 @@ package observability
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -96,6 +97,11 @@ func TestConfigFromLookupInvalid(t *testing.T) {
 		{"LOG_FORMAT", map[string]string{"LOG_FORMAT": "xml"}, []string{"LOG_FORMAT", `"xml"`, "console, json"}},
 		{"ENABLE_DATADOG", map[string]string{"ENABLE_DATADOG": "yes"}, []string{"ENABLE_DATADOG", `"yes"`, "true or false"}},
 		{"DATADOG_API_KEY required", map[string]string{"ENABLE_DATADOG": "true"}, []string{"DATADOG_API_KEY", "required", "ENABLE_DATADOG"}},
+		{"DATADOG_API_KEY with a NUL", map[string]string{"ENABLE_DATADOG": "true", "DATADOG_API_KEY": "abcd\x00efgh"}, []string{"DATADOG_API_KEY", "control character", "ENABLE_DATADOG"}},
+		{"DATADOG_API_KEY with a tab", map[string]string{"ENABLE_DATADOG": "true", "DATADOG_API_KEY": "abcd\tefgh"}, []string{"DATADOG_API_KEY", "control character"}},
+		{"DATADOG_API_KEY with a DEL", map[string]string{"ENABLE_DATADOG": "true", "DATADOG_API_KEY": "abcd\x7fefgh"}, []string{"DATADOG_API_KEY", "control character"}},
+		{"DATADOG_API_KEY with a newline", map[string]string{"ENABLE_DATADOG": "true", "DATADOG_API_KEY": "abcd\nefgh"}, []string{"DATADOG_API_KEY", "control character"}},
+		{"OTLP export not linked", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}, []string{"OTEL_EXPORTER_OTLP", `import _ "github.com/realtimeserver/observability/otlp"`}},
 		{"DATADOG_SITE", map[string]string{"DATADOG_SITE": "datadoghq.org"}, []string{"DATADOG_SITE", `"datadoghq.org"`, "datadoghq.com, datadoghq.eu"}},
 		{"DATADOG_LOGS_URL", map[string]string{"DATADOG_LOGS_URL": "intake.local"}, []string{"DATADOG_LOGS_URL", `"intake.local"`, "http://"}},
 		{"PROMETHEUS_PORT word", map[string]string{"PROMETHEUS_PORT": "metrics"}, []string{"PROMETHEUS_PORT", `"metrics"`, "1 to 65535", "0 to turn"}},
@@ -125,6 +131,43 @@ func TestConfigFromLookupInvalid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigFromLookupRefusesWhatSetupRefuses: every value Setup would
+// refuse is an error of ConfigFromLookup already, and an invalid key is
+// never shown.
+func TestConfigFromLookupRefusesWhatSetupRefuses(t *testing.T) {
+	for _, key := range []string{"abcd\x00efgh", "abcd\tefgh", "abcd\x7fefgh", "abcd\nefgh"} {
+		env := map[string]string{"ENABLE_DATADOG": "true", "DATADOG_API_KEY": key}
+		cfg, err := ConfigFromLookup(lookupMap(env))
+		if err == nil {
+			t.Errorf("ConfigFromLookup accepted the API key %q", key)
+		} else if strings.Contains(err.Error(), "efgh") || strings.Contains(err.Error(), "abcd") {
+			t.Errorf("the error shows the key: %v", err)
+		}
+		cfg.EnableDatadog, cfg.DatadogAPIKey = true, key
+		cfg.LogOutput, cfg.DisablePrometheusListener = io.Discard, true
+		if tel, err := Setup(context.Background(), cfg); err == nil {
+			tel.Shutdown(context.Background())
+			t.Errorf("Setup accepted the API key %q", key)
+		}
+	}
+}
+
+// TestSetupNamesTheOTLPImport: OTLP export asked for, but the otlp
+// package not linked, is an error naming the import, never a silent
+// no-op.
+func TestSetupNamesTheOTLPImport(t *testing.T) {
+	cfg := Config{LogOutput: io.Discard, DisablePrometheusListener: true}
+	cfg.OTel.Endpoint = "http://127.0.0.1:4318"
+	tel, err := Setup(context.Background(), cfg)
+	if err == nil {
+		tel.Shutdown(context.Background())
+		t.Fatal("Setup with OTel.Endpoint and no otlp package: no error")
+	}
+	if !errors.Is(err, ErrOTLPNotLinked) || !strings.Contains(err.Error(), `import _ "github.com/realtimeserver/observability/otlp"`) {
+		t.Errorf("Setup = %v; want ErrOTLPNotLinked naming the import", err)
 	}
 }
 

@@ -2,11 +2,14 @@ package observability
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +143,60 @@ func TestSetupServesTheDashboard(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("Shutdown with a page open took %v", took)
+	}
+}
+
+// TestSetupDashboardNeverServesWithoutAToken: DASHBOARD=true with no
+// DASHBOARD_TOKEN makes a random token, which no page can be had without,
+// and prints the URL that carries it once to DashboardURLOutput, never
+// through the logger.
+func TestSetupDashboardNeverServesWithoutAToken(t *testing.T) {
+	var logs, urls bytes.Buffer
+	tel, err := Setup(context.Background(), Config{
+		LogOutput: &logs, LogFormat: FormatJSON, LogLevel: slog.LevelDebug,
+		PrometheusPort: testenv.FreePort(t), Dashboard: true, DashboardURLOutput: &urls,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tel.Shutdown(ctx)
+	}()
+	token := tel.Config.DashboardToken
+	if len(token) < 32 {
+		t.Fatalf("made token %q; want 128 random bits", token)
+	}
+	if want := "?token=" + token; !strings.HasSuffix(tel.DashboardURL, want) || !strings.HasPrefix(tel.DashboardURL, "http://localhost:") {
+		t.Errorf("DashboardURL = %q; want http://localhost:port%s/%s", tel.DashboardURL, DashboardPath, want)
+	}
+	if got, want := urls.String(), "Dashboard: "+tel.DashboardURL+"\n"; got != want {
+		t.Errorf("printed %q, want %q", got, want)
+	}
+	base := "http://" + tel.MetricsAddr + DashboardPath
+	for _, path := range []string{"/", "/api/logs?limit=2000", "/api/stream?page=home", "/api/metrics"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	// As a browser does: ?token= sets a cookie and redirects without it.
+	jar, _ := cookiejar.New(nil)
+	resp, err := (&http.Client{Jar: jar}).Get(tel.DashboardURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET DashboardURL: %d, want 200", resp.StatusCode)
+	}
+	tel.Logger.Info("after start")
+	if strings.Contains(logs.String(), token) {
+		t.Errorf("the token reached the log output:\n%s", logs.String())
 	}
 }

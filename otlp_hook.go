@@ -69,6 +69,13 @@ func RegisterOTLP(b OTLPBuilder) {
 	otlpBuilder = b
 }
 
+// otlpLinked reports whether the program imports OTLPImportPath.
+func otlpLinked() bool {
+	otlpMu.Lock()
+	defer otlpMu.Unlock()
+	return otlpBuilder != nil
+}
+
 // newOTLP builds the OTLP pipeline cfg asks for, or returns nil when it
 // asks for none.
 func newOTLP(ctx context.Context, cfg *OTelConfig, names enrich.Options) (OTLPExporter, error) {

@@ -65,6 +65,10 @@ type Telemetry struct {
 	// Dashboard is the live dashboard served at /dashboard on the metrics
 	// listener when Config.Dashboard is set, else nil.
 	Dashboard *livedash.Dashboard
+	// DashboardURL is the address that opens the dashboard
+	// ("http://localhost:9568/dashboard/"), with ?token= when Setup made
+	// the token; "" without a dashboard.
+	DashboardURL string
 
 	logRing    *livedash.Ring // the dashboard's recent records
 	logCounts  levelCounts
@@ -235,7 +239,11 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", t.Prometheus)
 		if cfg.Dashboard {
-			t.mountDashboard(mux)
+			if err := t.mountDashboard(mux); err != nil {
+				ln.Close()
+				t.closeEarly()
+				return nil, err
+			}
 		}
 		t.server = &http.Server{
 			Handler:           mux,

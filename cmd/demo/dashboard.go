@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"slices"
 
 	"github.com/realtimeserver/observability"
@@ -18,28 +17,17 @@ func turnOnDashboard(cfg *observability.Config, lookup func(string) (string, boo
 	cfg.Dashboard = prom && !cfg.DisablePrometheusListener
 }
 
-// dashboardURL is the address to open in a browser: localhost when the
-// listener binds every interface. A token is not printed: the line says
-// how to give it.
-func dashboardURL(tel *observability.Telemetry) string {
-	host, port, err := net.SplitHostPort(tel.MetricsAddr)
-	if err != nil {
-		return ""
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	u := "http://" + net.JoinHostPort(host, port) + observability.DashboardPath + "/"
-	if tel.Config.DashboardToken != "" {
-		u += " (add ?token= and DASHBOARD_TOKEN's value once)"
-	}
-	return u
-}
-
 // dashboardLine is the start-up line that names the dashboard, or "".
-func dashboardLine(tel *observability.Telemetry) string {
-	if tel == nil || tel.Dashboard == nil || tel.MetricsAddr == "" {
+// With a token the kit made, the URL carries it: one click opens the
+// dashboard. This line goes to the demo's terminal, never through the
+// logger. A token from DASHBOARD_TOKEN is not printed: the line says how
+// to give it.
+func dashboardLine(tel *observability.Telemetry, tokenSet bool) string {
+	if tel == nil || tel.Dashboard == nil || tel.DashboardURL == "" {
 		return ""
 	}
-	return fmt.Sprintf("  Dashboard  %s\n", dashboardURL(tel))
+	if tokenSet {
+		return fmt.Sprintf("  Dashboard  %s (add ?token= and DASHBOARD_TOKEN's value once)\n", tel.DashboardURL)
+	}
+	return fmt.Sprintf("  Dashboard  %s\n", tel.DashboardURL)
 }

@@ -154,7 +154,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		cfg.ServiceName = "realtime-server"
 	}
 	turnOnDashboard(&cfg, lookup)
+	tokenSet := cfg.DashboardToken != ""
 	cfg.LogOutput = stderr
+	cfg.DashboardURLOutput = io.Discard // the banner below prints it
 	driver, dsn, err := database(o.databaseURL)
 	if err != nil {
 		return err
@@ -230,7 +232,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		// The address bound, as PROMETHEUS_HOST asked: [::] or 0.0.0.0 is
 		// every interface, which the line says.
 		fmt.Fprintf(stdout, "  Metrics    http://%s/metrics%s\n", tel.MetricsAddr, everyInterface(tel.MetricsAddr))
-		fmt.Fprint(stdout, dashboardLine(tel))
+		fmt.Fprint(stdout, dashboardLine(tel, tokenSet))
 	}
 	fmt.Fprintf(stdout, "  Database   %s (%s)\n", redactURL(o.databaseURL), driver)
 
