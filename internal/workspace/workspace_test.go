@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/realtimeserver/observability/internal/testenv"
 )
 
 // nestedEnv marks a go test started by TestWorkspaceModules, so that
@@ -28,10 +30,10 @@ func TestWorkspaceModules(t *testing.T) {
 	}
 	gowork := goEnv(t, "GOWORK")
 	if gowork == "" || gowork == "off" {
-		t.Skip("not in workspace mode (GOWORK=" + gowork + "): run go test from the repository's root to test every module")
+		testenv.Missing(t, "workspace mode (GOWORK="+gowork+")", "run go test from the repository's root, without GOWORK=off, to test every module")
 	}
 	if filepath.Dir(gowork) != root {
-		t.Skipf("GOWORK=%s is not the repository's go.work", gowork)
+		testenv.Missing(t, "the repository's go.work (GOWORK="+gowork+")", "unset GOWORK")
 	}
 	out, err := exec.Command("go", "work", "edit", "-json", gowork).Output()
 	if err != nil {
