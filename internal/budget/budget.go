@@ -3,6 +3,7 @@ package budget
 import (
 	"log/slog"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -95,43 +96,76 @@ func Resolve(v slog.Value) (out slog.Value) {
 	return slog.StringValue(Cycle)
 }
 
-// Truncate returns s when it is at most max bytes long; otherwise its
-// first max bytes at most, cut on a UTF-8 boundary, followed by
-// [Truncated].
+// Cut returns s when it is at most max bytes long; otherwise the longest
+// prefix of s of at most max bytes that does not split a UTF-8 sequence
+// (an invalid byte counts as a sequence of one). It is the one place
+// where the kit cuts text: [Truncate] marks the cut, other writers (the
+// Datadog encoder, the dashboard's ring, OTLP) add their own marker or
+// none.
+func Cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	if max <= 0 {
+		return ""
+	}
+	// Find the sequence that holds the byte at max-1: it starts at most
+	// UTFMax-1 bytes before it.
+	for i := max - 1; i >= 0 && i > max-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if _, size := utf8.DecodeRuneInString(s[i:]); i+size > max {
+				return s[:i]
+			}
+			break
+		}
+	}
+	return s[:max]
+}
+
+// Truncate returns s when it is at most max bytes long; otherwise
+// [Cut](s, max) followed by [Truncated].
 func Truncate(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	return s[:cut(s, max)] + Truncated
-}
-
-// cut returns the largest n <= max at which s can be cut without splitting
-// a UTF-8 sequence (invalid bytes count as sequences of one).
-func cut(s string, max int) int {
-	n := max
-	for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); i++ {
-		n--
-	}
-	if n > 0 && !utf8.RuneStart(s[n]) {
-		return max // not UTF-8 here anyway
-	}
-	return n
+	return Cut(s, max) + Truncated
 }
 
 // Limiter applies a Budget, and optionally redaction, to records,
 // attributes and values. It is immutable and safe for concurrent use; the
-// zero Limiter is not usable, use [New].
+// zero Limiter is not usable, use [New] or [NewEncodable].
 type Limiter struct {
 	b      Budget
 	redact func(key string) bool
+	// encodable: values of kind Any that fit are left as they are, for a
+	// writer that renders them with encoding/json (see NewEncodable).
+	encodable bool
 }
 
 // New returns a Limiter for b (zero fields meaning defaults). When redact
 // is not nil, every attribute, map entry and struct field whose key it
 // accepts has its value replaced by [Redacted]; redact must be safe for
 // concurrent use and should not allocate.
+//
+// Values of kind slog.KindAny that are composite or run user code
+// (see the package documentation) are always rewritten into plain values,
+// a map or struct into a group: a writer sees only groups, scalars,
+// strings and plain leaves.
 func New(b Budget, redact func(key string) bool) *Limiter {
 	return &Limiter{b: b.WithDefaults(), redact: redact}
+}
+
+// NewEncodable returns a Limiter for b, without redaction, for a writer
+// that renders values of kind slog.KindAny itself, with encoding/json, as
+// slog's JSON handler does. Such a value is left as it is when it fits
+// what is left of the budget: its depth, elements, strings and, in bytes,
+// its leaves, checked by reflection without calling any of its methods.
+// Values with methods the budget cannot see into (error, json.Marshaler,
+// encoding.TextMarshaler) are left to the writer, which bounds what they
+// write. A value that does not fit is rewritten as [New]'s Limiter
+// rewrites it.
+func NewEncodable(b Budget) *Limiter {
+	return &Limiter{b: b.WithDefaults(), encodable: true}
 }
 
 // Budget returns the budget in effect, defaults filled in.
@@ -144,7 +178,9 @@ func (l *Limiter) Budget() Budget { return l.b }
 // values sanitized, groups past the depth budget replaced by [Depth],
 // attributes past the count or size budget left out and counted, and, with
 // a redact predicate, sensitive values replaced. r itself is never
-// changed.
+// changed. A record that Record returned passes it unchanged (short of
+// the few bytes the walk may write past MaxRecordBytes in its last
+// attribute), so that handlers in a row rewrite a record once.
 //
 // depth is the number of groups already open (WithGroup) above the
 // record's attributes; all means that every value is sensitive (they are
@@ -155,8 +191,16 @@ func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool)
 	}
 	w := walker{l: l}
 	nr := slog.NewRecord(r.Time, r.Level, w.str(r.Message), r.PC)
-	dropped := 0
+	dropped, i, n := 0, 0, r.NumAttrs()
 	r.Attrs(func(a slog.Attr) bool {
+		i++
+		switch {
+		case isEmpty(a):
+			return true
+		case w.ownMarker(a, i == n, dropped):
+			nr.AddAttrs(a)
+			return true
+		}
 		if out, ok := w.attr(a, depth, all); ok {
 			nr.AddAttrs(out)
 		} else {
@@ -176,9 +220,9 @@ func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool)
 // budget of its own. attrs itself is never changed.
 func (l *Limiter) Attrs(attrs []slog.Attr, depth int, all bool) []slog.Attr {
 	var c counter
-	need := len(attrs) > l.b.MaxAttrs
+	need := len(attrs) > l.b.MaxAttrs+1
 	for i := 0; i < len(attrs) && !need; i++ {
-		need = l.needs(attrs[i], depth, all, &c)
+		need = l.needs(attrs[i], depth, all, i == len(attrs)-1, &c)
 	}
 	if !need {
 		return attrs
@@ -191,7 +235,7 @@ func (l *Limiter) Attrs(attrs []slog.Attr, depth int, all bool) []slog.Attr {
 // attribute of a record at the given depth.
 func (l *Limiter) Attr(a slog.Attr, depth int) slog.Attr {
 	var c counter
-	if !l.needs(a, depth, false, &c) {
+	if !l.needs(a, depth, false, true, &c) {
 		return a
 	}
 	w := walker{l: l}
@@ -208,78 +252,100 @@ func (l *Limiter) Sanitize(x any) any {
 	return w.value(x, 0, false)
 }
 
+// counter is the budget spent so far: the attributes counted against
+// MaxAttrs and the bytes against MaxRecordBytes. The check (needs) and the
+// rewriting walk (walker) count alike, so that a record the check passes
+// is one the walk would leave unchanged, and what the walk writes passes
+// the check: Record is applied once, however many handlers a record goes
+// through.
+type counter struct {
+	attrs, bytes int
+}
+
+// scalarBytes is what a number, bool, time or duration counts against
+// MaxRecordBytes: about the bytes it takes written.
+const scalarBytes = 8
+
+// spent reports whether the budget has no room left for one more
+// attribute: the walk leaves out every attribute that comes when it is.
+func (l *Limiter) spent(c *counter) bool {
+	return c.attrs >= l.b.MaxAttrs || c.bytes >= l.b.MaxRecordBytes
+}
+
+// long reports whether s is too long to be written whole: longer than
+// MaxValueBytes, unless it is what Truncate made of a longer one.
+func (l *Limiter) long(s string) bool {
+	return len(s) > l.b.MaxValueBytes &&
+		!(len(s) <= l.b.MaxValueBytes+len(Truncated) && strings.HasSuffix(s, Truncated))
+}
+
 // recordNeeds reports whether r must be rewritten: the check of Record,
-// one pass over r's attributes without allocating or copying r. Without a
-// redact predicate, attributes of scalar kinds (which hold no strings and
-// nothing to resolve) are checked here, inline; every other attribute goes
-// through needs.
+// one pass over r's attributes without allocating or copying r.
 func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
-	if len(r.Message) > l.b.MaxValueBytes || r.NumAttrs() > l.b.MaxAttrs {
+	n := r.NumAttrs()
+	if l.long(r.Message) || n > l.b.MaxAttrs+1 { // +1: the walk's own Attrs marker
 		return true
 	}
 	c := counter{bytes: len(r.Message)}
-	need := false
+	need, i := false, 0
 	r.Attrs(func(a slog.Attr) bool {
-		if l.redact == nil {
-			switch a.Value.Kind() {
-			case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool,
-				slog.KindDuration, slog.KindTime:
-				c.attrs++
-				c.bytes += len(a.Key)
-				need = c.attrs > l.b.MaxAttrs || len(a.Key) > l.b.MaxValueBytes ||
-					c.bytes > l.b.MaxRecordBytes
-				return !need
-			}
-		}
-		need = l.needs(a, depth, all, &c)
+		i++
+		need = l.needs(a, depth, all, i == n, &c)
 		return !need
 	})
 	return need
 }
 
-// counter tracks the budget during the check that allocates nothing.
-type counter struct {
-	attrs, bytes int
-}
-
-// needs reports whether a must be rewritten.
-func (l *Limiter) needs(a slog.Attr, depth int, all bool, c *counter) bool {
+// needs reports whether a must be rewritten, counting it in c; last says
+// that a ends its record or group, where the walk puts its [Attrs] marker.
+// The common attribute, a string or a scalar under a short key, costs a
+// switch and the redact predicate.
+func (l *Limiter) needs(a slog.Attr, depth int, all, last bool, c *counter) bool {
+	v := a.Value
+	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
+		return false // the empty Attr, which handlers ignore
+	}
+	if l.spent(c) {
+		// The walk would leave a out, unless a is its own count of what
+		// it left out.
+		return !(last && a.Key == Attrs && v.Kind() == slog.KindInt64)
+	}
 	c.attrs++
 	c.bytes += len(a.Key)
-	if c.attrs > l.b.MaxAttrs || len(a.Key) > l.b.MaxValueBytes {
+	if l.long(a.Key) {
 		return true
 	}
-	if l.redact != nil && a.Key != "" && l.redact(a.Key) {
+	if l.redact != nil && (all || (a.Key != "" && !isRedacted(v) && l.redact(a.Key))) {
 		return true
 	}
-	switch v := a.Value; v.Kind() {
+	switch v.Kind() {
 	case slog.KindString:
-		c.bytes += len(v.String())
-		if len(v.String()) > l.b.MaxValueBytes {
-			return true
-		}
+		s := v.String()
+		c.bytes += len(s)
+		return l.long(s)
 	case slog.KindLogValuer:
 		return true
 	case slog.KindAny:
-		if l.needsSanitize(v.Any()) {
-			return true
-		}
+		return l.needsValue(v.Any(), depth, c)
 	case slog.KindGroup:
 		g := v.Group()
 		if depth >= l.b.MaxDepth && len(g) > 0 {
 			return true
 		}
-		for _, ga := range g {
-			if l.needs(ga, depth+1, all, c) {
+		for i, ga := range g {
+			if l.needs(ga, depth+1, all, i == len(g)-1, c) {
 				return true
 			}
 		}
-		return c.bytes > l.b.MaxRecordBytes
+		return false
 	}
-	if all && l.redact != nil && !isEmpty(a) {
-		return true
-	}
-	return c.bytes > l.b.MaxRecordBytes
+	c.bytes += scalarBytes
+	return false
+}
+
+// isRedacted reports whether v is the value redaction puts in place.
+func isRedacted(v slog.Value) bool {
+	return v.Kind() == slog.KindString && v.String() == Redacted
 }
 
 // isEmpty reports whether a is the empty Attr, which handlers ignore. It
@@ -291,8 +357,8 @@ func isEmpty(a slog.Attr) bool {
 // walker carries the remaining budget of one record (or one WithAttrs
 // call, or one Sanitize call) through the whole walk.
 type walker struct {
-	l            *Limiter
-	attrs, bytes int
+	l *Limiter
+	counter
 	// The maps, slices and pointers being walked: the first ones in
 	// pathArr, the others (past 16 levels) in pathMore.
 	pathN    int
@@ -303,6 +369,20 @@ type walker struct {
 // full reports whether the count or size budget is spent.
 func (w *walker) full() bool {
 	return w.attrs >= w.l.b.MaxAttrs || w.bytes >= w.l.b.MaxRecordBytes
+}
+
+// ownMarker reports whether a is the walk's own count of attributes left
+// out, ending (last) a record or group that has no room left and where
+// nothing was left out yet: it is kept as it is, as the check keeps it, so
+// that what the walk writes passes the check.
+func (w *walker) ownMarker(a slog.Attr, last bool, dropped int) bool {
+	return last && dropped == 0 && w.full() && a.Key == Attrs && a.Value.Kind() == slog.KindInt64
+}
+
+// redacted returns [Redacted] and counts it.
+func (w *walker) redacted() string {
+	w.bytes += len(Redacted)
+	return Redacted
 }
 
 // str returns s within MaxValueBytes and counts it.
@@ -324,7 +404,7 @@ func (w *walker) attr(a slog.Attr, depth int, all bool) (slog.Attr, bool) {
 	sensitive := w.sensitive(a.Key) // the whole key, before it is cut
 	a.Key = w.str(a.Key)
 	if sensitive {
-		a.Value = slog.StringValue(Redacted)
+		a.Value = slog.StringValue(w.redacted())
 		return a, true
 	}
 	all = all && w.l.redact != nil
@@ -342,35 +422,48 @@ func (w *walker) attr(a slog.Attr, depth int, all bool) (slog.Attr, bool) {
 		v = slog.GroupValue(w.group(g, depth+1, all)...)
 	case slog.KindAny:
 		x := v.Any()
-		switch {
-		case all && x != nil:
-			v = slog.StringValue(Redacted)
-		case w.l.needsSanitize(x):
+		if all && x != nil {
+			v = slog.StringValue(w.redacted())
+			break
+		}
+		// needsValue counts what it checks; what it counted of a value
+		// it then rejects is counted again by the rewriting.
+		spent := w.counter
+		if w.l.needsValue(x, depth, &w.counter) {
+			w.counter = spent
 			v = w.top(x, depth, all)
 		}
 	case slog.KindString:
 		if all {
-			v = slog.StringValue(Redacted)
+			v = slog.StringValue(w.redacted())
 		} else {
 			v = slog.StringValue(w.str(v.String()))
 		}
 	default:
 		if all {
-			v = slog.StringValue(Redacted)
+			v = slog.StringValue(w.redacted())
+		} else {
+			w.bytes += scalarBytes
 		}
-		w.bytes += 8
 	}
 	a.Value = v
 	return a, true
 }
 
-// group rewrites the members of a group at depth, adding an [Attrs]
-// count of those left out.
+// group rewrites the members of a group at depth, leaving out empty
+// attributes and adding an [Attrs] count of those the budget left out.
 func (w *walker) group(g []slog.Attr, depth int, all bool) []slog.Attr {
 	n := min(len(g), w.l.b.MaxAttrs-w.attrs+1)
 	out := make([]slog.Attr, 0, max(n, 0)+1)
 	dropped := 0
-	for _, a := range g {
+	for i, a := range g {
+		switch {
+		case isEmpty(a):
+			continue
+		case w.ownMarker(a, i == len(g)-1, dropped):
+			out = append(out, a)
+			continue
+		}
 		if b, ok := w.attr(a, depth, all); ok {
 			out = append(out, b)
 		} else {

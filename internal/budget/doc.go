@@ -1,7 +1,28 @@
-// Package budget bounds what one log record can cost, and turns any value
-// a caller logs into a plain, finite, acyclic tree. Every handler of the
-// kit (Console, Redact, the Datadog encoder, and through Redact the JSON
-// output Setup builds) applies the same [Budget] through a [Limiter].
+// Package budget is the kit's one record path: it bounds what one log
+// record can cost, and turns any value a caller logs into a plain, finite,
+// acyclic tree. Every backend of the kit (handler.Console, handler.JSON,
+// handler.Redact, the Datadog encoder, the dashboard's ring) applies the
+// same [Budget] through a [Limiter], once per record, before it writes:
+//
+//	r, _ = lim.Record(r, openGroups, false) // one pass, no allocation when r fits
+//
+// and then writes r without any bound of its own. [Cut] is the kit's one
+// UTF-8 truncation; package jsonesc its one JSON string writer.
+//
+// # The check and the walk
+//
+// Record first checks the record in one pass that allocates nothing
+// (strings and scalars under short keys cost a switch each); only a record
+// that fails the check is walked and rewritten. The check and the walk
+// count alike, and what the walk writes passes the check: a record that
+// went through Record (in Redact, say) passes the Record of every handler
+// after it unchanged, so a record is rewritten at most once on its way.
+//
+// A Limiter of [New] rewrites every value of kind slog.KindAny that a
+// writer could not render safely by itself (below). A Limiter of
+// [NewEncodable] is for a writer that renders such values with
+// encoding/json, as slog's JSON handler does: it leaves those that fit the
+// budget as they are, so that the writer's output is slog's.
 //
 // # The budget
 //

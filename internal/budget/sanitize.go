@@ -15,29 +15,182 @@ import (
 	"time"
 )
 
-// needsSanitize reports whether x, the value of a KindAny attribute, must
-// be rewritten before a handler writes it: composites, values with
-// methods that run user code, and strings of a named type that are too
-// long. It does not allocate.
-func (l *Limiter) needsSanitize(x any) bool {
-	switch x.(type) {
+// needsValue reports whether x, the value of a KindAny attribute at
+// depth, must be rewritten before a handler writes it, and counts it in c
+// when not. It never allocates and calls no method of x but Error.
+//
+// For every Limiter: a LogValuer, and a string (of any named type) longer
+// than MaxValueBytes. For a Limiter of New: composites other than slices
+// and arrays of plain values, values with methods that run user code
+// (but an error whose Error method returns a short text: what the walk
+// keeps), NaN and infinities, channels, functions and complex numbers.
+// For a Limiter of NewEncodable: composites that do not fit; values with
+// methods are the writer's.
+func (l *Limiter) needsValue(x any, depth int, c *counter) bool {
+	switch v := x.(type) {
 	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, uintptr,
-		float32, float64, time.Time, time.Duration, *slog.Source:
+		time.Time, time.Duration, *slog.Source:
+		c.bytes += scalarBytes
 		return false
 	case string:
-		return len(x.(string)) > l.b.MaxValueBytes
-	case error, json.Marshaler, encoding.TextMarshaler, slog.LogValuer:
+		c.bytes += len(v)
+		return l.long(v)
+	case slog.LogValuer:
 		return true
+	case error:
+		if l.encodable {
+			return false
+		}
+		if _, m := x.(json.Marshaler); m || isNil(x) {
+			return true
+		}
+		s, ok := safeError(v)
+		c.bytes += len(s)
+		return !ok || len(s) > l.b.MaxValueBytes
+	case json.Marshaler, encoding.TextMarshaler:
+		return !l.encodable
 	}
 	rv := reflect.ValueOf(x)
-	switch rv.Kind() {
-	case reflect.String:
-		return rv.Len() > l.b.MaxValueBytes
-	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Pointer, reflect.Interface,
-		reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+	if rv.Kind() == reflect.String {
+		c.bytes += rv.Len()
+		return l.long(rv.String())
+	}
+	return !l.fits(rv, depth, c)
+}
+
+var (
+	timeType          = reflect.TypeFor[time.Time]()
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// marshals reports whether values of type t have a MarshalJSON or
+// MarshalText method (on t or on *t).
+func marshals(t reflect.Type) bool {
+	if t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) {
 		return true
 	}
+	if t.Kind() != reflect.Pointer {
+		pt := reflect.PointerTo(t)
+		return pt.Implements(jsonMarshalerType) || pt.Implements(textMarshalerType)
+	}
 	return false
+}
+
+// fits reports whether rv, a value below an attribute at depth, may be
+// written as it is within what is left of the budget, counting it in c.
+// It stops as soon as rv does not fit, so a cycle or a huge map costs at
+// most the budget, and it calls no method of rv.
+//
+// For a Limiter of NewEncodable, it checks rv as encoding/json would
+// write it: depth, elements (each map entry, slice element and struct
+// field counts as an attribute), string sizes and bytes, values with
+// MarshalJSON or MarshalText methods being opaque. For a Limiter of New,
+// only what the walk writes unchanged fits: slices and arrays of plain
+// values (booleans, numbers, finite floats, short strings, times, and
+// slices of them again).
+func (l *Limiter) fits(rv reflect.Value, depth int, c *counter) bool {
+	if !rv.IsValid() {
+		return true
+	}
+	t := rv.Type()
+	if t == timeType {
+		c.bytes += scalarBytes
+		return true
+	}
+	if marshals(t) {
+		return l.encodable
+	}
+	switch rv.Kind() {
+	case reflect.String:
+		c.bytes += rv.Len()
+		return !l.long(rv.String())
+	case reflect.Interface:
+		return rv.IsNil() || l.fits(rv.Elem(), depth, c)
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return l.encodable
+		}
+		return l.encodable && depth < l.b.MaxDepth && l.fits(rv.Elem(), depth+1, c)
+	case reflect.Map:
+		if !l.encodable {
+			return false
+		}
+		if rv.IsNil() {
+			return true
+		}
+		if depth >= l.b.MaxDepth {
+			return false
+		}
+		for it := rv.MapRange(); it.Next(); {
+			if !l.element(c) || !l.fits(it.Key(), depth+1, c) || !l.fits(it.Value(), depth+1, c) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return l.encodable
+		}
+		if t.Elem().Kind() == reflect.Uint8 {
+			n := rv.Len()
+			if l.encodable {
+				n = n/3*4 + 4 // base64
+			} else if rv.Kind() == reflect.Array || n > l.b.MaxValueBytes {
+				return false
+			}
+			c.bytes += n
+			break
+		}
+		if depth >= l.b.MaxDepth {
+			return false
+		}
+		for i, n := 0, rv.Len(); i < n; i++ {
+			if !l.element(c) {
+				// Unless it is the walk's own count of what it left out.
+				e := rv.Index(i)
+				if e.Kind() == reflect.Interface {
+					e = e.Elem()
+				}
+				return i == n-1 && e.Kind() == reflect.String && strings.HasPrefix(e.String(), Attrs+"=")
+			}
+			if !l.fits(rv.Index(i), depth+1, c) {
+				return false
+			}
+		}
+	case reflect.Struct:
+		if !l.encodable || depth >= l.b.MaxDepth {
+			return false
+		}
+		for i := range t.NumField() {
+			if sf := t.Field(i); sf.IsExported() || sf.Anonymous {
+				if !l.element(c) || !l.fits(rv.Field(i), depth+1, c) {
+					return false
+				}
+			}
+		}
+	case reflect.Float32, reflect.Float64:
+		if f := rv.Float(); !l.encodable && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return false
+		}
+		c.bytes += scalarBytes
+	case reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		// encoding/json refuses them, and the writer says so as slog does;
+		// the walk writes the name of their type.
+		return l.encodable
+	default:
+		c.bytes += scalarBytes
+	}
+	return true
+}
+
+// element counts one map entry, slice element or struct field, and
+// reports false when the walk would leave it out.
+func (l *Limiter) element(c *counter) bool {
+	if l.spent(c) {
+		return false
+	}
+	c.attrs++
+	return true
 }
 
 // top sanitizes the value of a KindAny attribute. A map becomes a group
@@ -67,7 +220,16 @@ func toValue(x any) slog.Value {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	// Sorted, and the count of entries left out last, as in a group.
+	slices.SortFunc(keys, func(a, b string) int {
+		switch {
+		case a == Attrs:
+			return 1
+		case b == Attrs:
+			return -1
+		}
+		return cmp.Compare(a, b)
+	})
 	as := make([]slog.Attr, len(keys))
 	for i, k := range keys {
 		as[i] = slog.Attr{Key: k, Value: toValue(m[k])}
@@ -391,7 +553,7 @@ func (w *walker) mapOf(rv reflect.Value, depth int, all bool) any {
 		v := it.Value()
 		switch {
 		case sensitive || (all && v.IsValid()):
-			out[k] = Redacted
+			out[k] = w.redacted()
 		case !v.CanInterface():
 			out[k] = nil
 		default:
@@ -487,7 +649,7 @@ func (w *walker) fields(out map[string]any, rv reflect.Value, depth int, all boo
 		sensitive := w.sensitive(key) || w.sensitive(f.Name) || all
 		key = w.str(key)
 		if sensitive {
-			out[key] = Redacted
+			out[key] = w.redacted()
 			continue
 		}
 		out[key] = w.value(fv.Interface(), depth+1, all)
@@ -524,7 +686,7 @@ func (w *walker) groupMap(g []slog.Attr, depth int, all bool) map[string]any {
 		k := w.str(a.Key)
 		switch v := Resolve(a.Value); {
 		case sensitive:
-			out[k] = Redacted
+			out[k] = w.redacted()
 		case v.Kind() == slog.KindGroup:
 			if depth >= w.l.b.MaxDepth {
 				out[k] = Depth
