@@ -1,5 +1,6 @@
-// Package jsonesc escapes strings for JSON as the kit's JSON writers
-// (handler.JSON and the Datadog encoder) write them.
+// Package jsonesc is the kit's one JSON string writer: every JSON the kit
+// writes itself (handler.JSON, the Datadog encoder) escapes its strings
+// here, by the rules of [Append].
 package jsonesc
 
 import "unicode/utf8"
@@ -93,3 +94,42 @@ func Append(dst []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a quoted JSON string, escaped as [Append]
+// escapes it.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = Append(dst, s)
+	return append(dst, '"')
+}
+
+// Prefix returns the longest prefix of s whose escaped form, as [Append]
+// writes it, takes at most max bytes. It never splits a UTF-8 sequence.
+func Prefix(s string, max int) string {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		in, out := 1, 1
+		switch {
+		case escClass[c] == 0:
+		case c < utf8.RuneSelf:
+			out = 6 // \u00XX
+			switch c {
+			case '"', '\\', '\n', '\r', '\t':
+				out = 2
+			}
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			in, out = size, size
+			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+				out = 6
+			}
+		}
+		if n+out > max {
+			return s[:i]
+		}
+		n += out
+		i += in
+	}
+	return s
+}

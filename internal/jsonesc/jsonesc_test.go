@@ -1,6 +1,7 @@
 package jsonesc
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -102,6 +103,31 @@ func FuzzAppend(f *testing.F) {
 		}
 		if !utf8.Valid(got) {
 			t.Fatalf("Append(%q) = %q: not valid UTF-8", s, got)
+		}
+	})
+}
+
+// FuzzPrefix checks that Prefix returns the longest prefix, cut between
+// sequences, whose escaped form fits, and that AppendString quotes what
+// Append escapes.
+func FuzzPrefix(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\\n\r\t\x00\x7f", "é世\U0001F600", "\xff\xfe", "\xe2\x80\xa8", "a\xc3"} {
+		f.Add(s, 7)
+	}
+	f.Fuzz(func(t *testing.T, s string, max int) {
+		max %= 64
+		p := Prefix(s, max)
+		if !strings.HasPrefix(s, p) || len(Append(nil, p)) > max && p != "" {
+			t.Fatalf("Prefix(%q, %d) = %q does not fit", s, max, p)
+		}
+		if rest := s[len(p):]; rest != "" {
+			_, size := utf8.DecodeRuneInString(rest)
+			if len(Append(nil, s[:len(p)+size])) <= max {
+				t.Fatalf("Prefix(%q, %d) = %q, but %q fits too", s, max, p, s[:len(p)+size])
+			}
+		}
+		if q := AppendString(nil, s); string(q) != `"`+string(Append(nil, s))+`"` {
+			t.Fatalf("AppendString(%q) = %s", s, q)
 		}
 	})
 }
