@@ -5,33 +5,82 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"path/filepath"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-	"modernc.org/sqlite"
+	"github.com/realtimeserver/observability/dbmetrics/internal/dbtest"
 )
 
-// The narrow driver is SQLite with every optional interface hidden: the
-// shape of an old driver. database/sql then prepares every statement and
-// uses the legacy Exec and Query. A narrow connection can also check named
-// values, turning a point into text, to test NamedValueChecker forwarding.
-
+// The narrow driver has exactly the methods database/sql requires of a
+// driver, its connections, statements and rows, and none of the optional
+// interfaces: the shape of an old driver. database/sql then prepares every
+// statement and uses the statements' legacy Exec and Query. Two variants
+// add to the connection a NamedValueChecker (turning a point into text,
+// to test its forwarding) and, besides it, the legacy Execer and Queryer.
+//
+// It runs no SQL, since what is tested is the wrapping: an exec affects one
+// row, a query returns one row holding its first argument (or 1) in a
+// column named v, and every statement run is recorded, with the arguments
+// the driver received, in the log of its DSN.
 type narrowDriver struct {
-	inner  driver.Driver
 	nvc    bool
-	legacy bool // the connection has the legacy Execer and Queryer (and checks named values)
+	legacy bool
 }
 
-type narrowConn struct{ inner driver.Conn }
+// stmtLog records the statements run on the connections of one DSN.
+type stmtLog struct {
+	mu   sync.Mutex
+	runs []stmtRun
+}
+
+type stmtRun struct {
+	sql  string
+	args []driver.Value
+}
+
+var stmtLogs sync.Map // DSN -> *stmtLog
+
+// logOf returns the log of the statements run on connections to dsn.
+func logOf(dsn string) *stmtLog {
+	l, _ := stmtLogs.LoadOrStore(dsn, &stmtLog{})
+	return l.(*stmtLog)
+}
+
+func (l *stmtLog) add(q string, args []driver.Value) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.runs = append(l.runs, stmtRun{q, append([]driver.Value(nil), args...)})
+}
+
+// args returns the arguments of every run of q.
+func (l *stmtLog) args(q string) [][]driver.Value {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out [][]driver.Value
+	for _, r := range l.runs {
+		if r.sql == q {
+			out = append(out, r.args)
+		}
+	}
+	return out
+}
+
+type narrowConn struct{ log *stmtLog }
 type narrowCheckerConn struct{ narrowConn }
 type legacyConn struct{ narrowCheckerConn }
-type narrowStmt struct{ inner driver.Stmt }
-type narrowRows struct{ inner driver.Rows }
+type narrowStmt struct {
+	log *stmtLog
+	sql string
+}
 type ccStmt struct{ narrowStmt }
+type narrowTx struct{}
+type narrowRows struct {
+	v    driver.Value
+	done bool
+}
 
 type point struct{ X, Y int }
 
@@ -45,28 +94,19 @@ type cancelArg struct {
 }
 
 func (d narrowDriver) Open(name string) (driver.Conn, error) {
-	c, err := d.inner.Open(name)
-	if err != nil {
-		return nil, err
-	}
+	c := narrowConn{logOf(name)}
 	switch {
 	case d.legacy:
-		return legacyConn{narrowCheckerConn{narrowConn{c}}}, nil
+		return legacyConn{narrowCheckerConn{c}}, nil
 	case d.nvc:
-		return narrowCheckerConn{narrowConn{c}}, nil
+		return narrowCheckerConn{c}, nil
 	}
-	return narrowConn{c}, nil
+	return c, nil
 }
 
-func (c narrowConn) Prepare(q string) (driver.Stmt, error) {
-	s, err := c.inner.Prepare(q)
-	if err != nil {
-		return nil, err
-	}
-	return narrowStmt{s}, nil
-}
-func (c narrowConn) Close() error              { return c.inner.Close() }
-func (c narrowConn) Begin() (driver.Tx, error) { return c.inner.Begin() } //nolint:staticcheck
+func (c narrowConn) Prepare(q string) (driver.Stmt, error) { return narrowStmt{c.log, q}, nil }
+func (c narrowConn) Close() error                          { return nil }
+func (c narrowConn) Begin() (driver.Tx, error)             { return narrowTx{}, nil }
 
 func (c narrowCheckerConn) CheckNamedValue(nv *driver.NamedValue) error {
 	switch v := nv.Value.(type) {
@@ -82,60 +122,70 @@ func (c narrowCheckerConn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 func (c legacyConn) Exec(q string, args []driver.Value) (driver.Result, error) {
-	return c.inner.(driver.Execer).Exec(q, args) //nolint:staticcheck
+	return narrowStmt{c.log, q}.Exec(args)
 }
 
 func (c legacyConn) Query(q string, args []driver.Value) (driver.Rows, error) {
-	r, err := c.inner.(driver.Queryer).Query(q, args) //nolint:staticcheck
-	if err != nil {
-		return nil, err
-	}
-	return narrowRows{r}, nil
+	return narrowStmt{c.log, q}.Query(args)
 }
 
-func (s narrowStmt) Close() error  { return s.inner.Close() }
-func (s narrowStmt) NumInput() int { return s.inner.NumInput() }
+func (s narrowStmt) Close() error  { return nil }
+func (s narrowStmt) NumInput() int { return strings.Count(s.sql, "?") }
 func (s narrowStmt) Exec(args []driver.Value) (driver.Result, error) {
-	return s.inner.Exec(args) //nolint:staticcheck
+	s.log.add(s.sql, args)
+	return driver.RowsAffected(1), nil
 }
 func (s narrowStmt) Query(args []driver.Value) (driver.Rows, error) {
-	r, err := s.inner.Query(args) //nolint:staticcheck
-	if err != nil {
-		return nil, err
+	s.log.add(s.sql, args)
+	r := &narrowRows{v: int64(1)}
+	if len(args) > 0 {
+		r.v = args[0]
 	}
-	return narrowRows{r}, nil
+	return r, nil
 }
 
 func (ccStmt) ColumnConverter(int) driver.ValueConverter { return driver.DefaultParameterConverter }
 
-func (r narrowRows) Columns() []string              { return r.inner.Columns() }
-func (r narrowRows) Close() error                   { return r.inner.Close() }
-func (r narrowRows) Next(dest []driver.Value) error { return r.inner.Next(dest) }
+func (narrowTx) Commit() error   { return nil }
+func (narrowTx) Rollback() error { return nil }
+
+func (r *narrowRows) Columns() []string { return []string{"v"} }
+func (r *narrowRows) Close() error      { return nil }
+func (r *narrowRows) Next(dest []driver.Value) error {
+	if r.done {
+		return io.EOF
+	}
+	r.done = true
+	dest[0] = r.v
+	return nil
+}
 
 var registerNarrow = sync.OnceFunc(func() {
-	sql.Register("sqlite-narrow", narrowDriver{inner: &sqlite.Driver{}})
-	sql.Register("sqlite-narrow-nvc", narrowDriver{inner: &sqlite.Driver{}, nvc: true})
-	sql.Register("sqlite-narrow-legacy", narrowDriver{inner: &sqlite.Driver{}, legacy: true})
-	sql.Register("sqlite-measured", WrapDriver(narrowDriver{inner: &sqlite.Driver{}}, &Options{Sink: wrapDriverSink}))
+	sql.Register("dbmetrics-narrow", narrowDriver{})
+	sql.Register("dbmetrics-narrow-nvc", narrowDriver{nvc: true})
+	sql.Register("dbmetrics-narrow-legacy", narrowDriver{legacy: true})
+	sql.Register("dbmetrics-measured", WrapDriver(narrowDriver{}, &Options{Sink: wrapDriverSink}))
 })
 
-var wrapDriverSink = newRecSink()
+var wrapDriverSink = dbtest.NewRecorder()
+
+const schema = `CREATE TABLE comments (id INTEGER PRIMARY KEY, video_id INTEGER NOT NULL, body TEXT NOT NULL UNIQUE)`
 
 func TestNarrowDriver(t *testing.T) {
 	registerNarrow()
-	for _, name := range []string{"sqlite-narrow", "sqlite-narrow-nvc"} {
+	for _, name := range []string{"dbmetrics-narrow", "dbmetrics-narrow-nvc"} {
 		t.Run(name, func(t *testing.T) {
-			rec := newRecSink()
-			db, err := Open(name, filepath.Join(t.TempDir(), "n.db"), &Options{Sink: rec, SlowThreshold: -1})
+			rec := dbtest.NewRecorder()
+			db, err := Open(name, t.Name(), &Options{Sink: rec, SlowThreshold: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			db.MustExec(schemaSQLite)
+			db.MustExec(schema)
 			db.MustExec("INSERT INTO comments (video_id, body) VALUES (?, ?)", 1, "a")
-			var c comment
-			if err := db.Get(&c, "SELECT * FROM comments WHERE video_id = ?", 1); err != nil {
-				t.Fatal(err)
+			var v int64
+			if err := db.Get(&v, "SELECT video_id FROM comments WHERE video_id = ?", 1); err != nil || v != 1 {
+				t.Fatalf("Get = %d, %v; want 1 (the driver's row) through the wrapper", v, err)
 			}
 			tx := db.MustBegin()
 			tx.MustExec("UPDATE comments SET body = ?", "b")
@@ -150,9 +200,9 @@ func TestNarrowDriver(t *testing.T) {
 				{"comments", OpCreate}, {"comments", OpInsert}, {"comments", OpSelect}, {"comments", OpUpdate},
 				{SourceNone, OpBegin}, {SourceNone, OpCommit},
 			} {
-				wantCount(t, k.source+"/"+k.op+" (once, not again for driver.ErrSkip)", rec.queries(k.source, k.op), 1)
+				dbtest.WantCount(t, k.source+"/"+k.op+" (once, not again for driver.ErrSkip)", rec.Queries(k.source, k.op), 1)
 			}
-			wantCount(t, "errors", rec.total(metricErrors), 0)
+			dbtest.WantCount(t, "errors", rec.Total(metricErrors), 0)
 
 			rows, err := db.Query("SELECT id FROM comments")
 			if err != nil {
@@ -165,6 +215,9 @@ func TestNarrowDriver(t *testing.T) {
 			if _, ok := cts[0].Length(); ok {
 				t.Error("Length reports ok without RowsColumnTypeLength")
 			}
+			if got := cts[0].DatabaseTypeName(); got != "" {
+				t.Errorf("DatabaseTypeName without RowsColumnTypeDatabaseTypeName = %q; want empty", got)
+			}
 			if rows.NextResultSet() {
 				t.Error("NextResultSet = true without RowsNextResultSet")
 			}
@@ -172,15 +225,15 @@ func TestNarrowDriver(t *testing.T) {
 
 			// Named values: the checking connection turns a point into
 			// text; without it database/sql's default conversion refuses it.
-			_, err = db.Exec("INSERT INTO comments (video_id, body) VALUES (?, ?)", 2, point{1, 2})
-			if name == "sqlite-narrow-nvc" {
+			const ins = "INSERT INTO comments (video_id, body) VALUES (?, ?)"
+			_, err = db.Exec(ins, 2, point{1, 2})
+			if name == "dbmetrics-narrow-nvc" {
 				if err != nil {
 					t.Fatalf("insert of a point through the connection's NamedValueChecker: %v", err)
 				}
-				var body string
-				db.Get(&body, "SELECT body FROM comments WHERE video_id = 2")
-				if body != "(1,2)" {
-					t.Errorf("stored point = %q; want %q", body, "(1,2)")
+				runs := logOf(t.Name()).args(ins)
+				if got := fmt.Sprint(runs[len(runs)-1]); got != "[2 (1,2)]" {
+					t.Errorf("the driver received %s; want [2 (1,2)], the point as the checker turned it", got)
 				}
 			} else if err == nil || !strings.Contains(err.Error(), "unsupported type") {
 				t.Errorf("insert of a point without a NamedValueChecker: %v; want database/sql's unsupported type error", err)
@@ -192,19 +245,20 @@ func TestNarrowDriver(t *testing.T) {
 // TestNarrowFallbackErrorsCounted checks that the queries the fallbacks for
 // drivers without context methods refuse, for a named parameter or a
 // context that has already ended, are counted as queries and as errors, on
-// the connection (legacy Execer and Queryer) and on prepared statements.
+// the connection (legacy Execer and Queryer) and on prepared statements,
+// and never reach the driver.
 func TestNarrowFallbackErrorsCounted(t *testing.T) {
 	registerNarrow()
 	const (
 		insert = "INSERT INTO comments (video_id, body) VALUES (?, ?)"
 		sel    = "SELECT body FROM comments WHERE video_id = ? AND body = ?"
 	)
-	type run func(ctx context.Context, db *sqlx.DB, q string, args ...any) error
-	exec := func(ctx context.Context, db *sqlx.DB, q string, args ...any) error {
+	type run func(ctx context.Context, db *sql.DB, q string, args ...any) error
+	exec := func(ctx context.Context, db *sql.DB, q string, args ...any) error {
 		_, err := db.ExecContext(ctx, q, args...)
 		return err
 	}
-	query := func(ctx context.Context, db *sqlx.DB, q string, args ...any) error {
+	query := func(ctx context.Context, db *sql.DB, q string, args ...any) error {
 		rows, err := db.QueryContext(ctx, q, args...)
 		if err == nil {
 			rows.Close()
@@ -212,7 +266,7 @@ func TestNarrowFallbackErrorsCounted(t *testing.T) {
 		return err
 	}
 	prepared := func(r func(*sql.Stmt, context.Context, ...any) error) run {
-		return func(ctx context.Context, db *sqlx.DB, q string, args ...any) error {
+		return func(ctx context.Context, db *sql.DB, q string, args ...any) error {
 			st, err := db.PrepareContext(context.Background(), q)
 			if err != nil {
 				return fmt.Errorf("prepare: %w", err)
@@ -234,44 +288,46 @@ func TestNarrowFallbackErrorsCounted(t *testing.T) {
 	})
 	tests := []struct {
 		name   string
-		driver string // sqlite-narrow-legacy: conn.ExecContext/QueryContext fall back; sqlite-narrow-nvc: the statement's
+		driver string // dbmetrics-narrow-legacy: conn.ExecContext/QueryContext fall back; dbmetrics-narrow-nvc: the statement's
 		run    run
 		q, op  string
 		named  bool // a named parameter, else a context that ends before the query runs
 		want   string
 	}{
-		{"conn exec named", "sqlite-narrow-legacy", exec, insert, OpInsert, true, "Named Parameters"},
-		{"conn exec ended context", "sqlite-narrow-legacy", exec, insert, OpInsert, false, "context canceled"},
-		{"conn query named", "sqlite-narrow-legacy", query, sel, OpSelect, true, "Named Parameters"},
-		{"conn query ended context", "sqlite-narrow-legacy", query, sel, OpSelect, false, "context canceled"},
-		{"stmt exec named", "sqlite-narrow-nvc", exec, insert, OpInsert, true, "Named Parameters"},
-		{"stmt exec ended context", "sqlite-narrow-nvc", stmtExec, insert, OpInsert, false, "context canceled"},
-		{"stmt query named", "sqlite-narrow-nvc", query, sel, OpSelect, true, "Named Parameters"},
-		{"stmt query ended context", "sqlite-narrow-nvc", stmtQuery, sel, OpSelect, false, "context canceled"},
+		{"conn exec named", "dbmetrics-narrow-legacy", exec, insert, OpInsert, true, "Named Parameters"},
+		{"conn exec ended context", "dbmetrics-narrow-legacy", exec, insert, OpInsert, false, "context canceled"},
+		{"conn query named", "dbmetrics-narrow-legacy", query, sel, OpSelect, true, "Named Parameters"},
+		{"conn query ended context", "dbmetrics-narrow-legacy", query, sel, OpSelect, false, "context canceled"},
+		{"stmt exec named", "dbmetrics-narrow-nvc", exec, insert, OpInsert, true, "Named Parameters"},
+		{"stmt exec ended context", "dbmetrics-narrow-nvc", stmtExec, insert, OpInsert, false, "context canceled"},
+		{"stmt query named", "dbmetrics-narrow-nvc", query, sel, OpSelect, true, "Named Parameters"},
+		{"stmt query ended context", "dbmetrics-narrow-nvc", stmtQuery, sel, OpSelect, false, "context canceled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := newRecSink()
-			db, err := Open(tt.driver, filepath.Join(t.TempDir(), "f.db"), &Options{Sink: rec, SlowThreshold: -1})
+			rec := dbtest.NewRecorder()
+			db, err := Open(tt.driver, t.Name(), &Options{Sink: rec, SlowThreshold: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			db.MustExec(schemaSQLite)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var first any = sql.Named("video_id", 1)
 			if !tt.named {
 				first = cancelArg{cancel: cancel, v: 1}
 			}
-			err = tt.run(ctx, db, tt.q, first, "a")
+			err = tt.run(ctx, db.DB, tt.q, first, "a")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v; want one containing %q", err, tt.want)
 			}
-			wantCount(t, "comments/"+tt.op+" queries", rec.queries("comments", tt.op), 1)
-			wantCount(t, "comments/"+tt.op+" errors", rec.errors("comments", tt.op), 1)
-			if got := len(rec.durs("comments", tt.op)); got != 1 {
+			dbtest.WantCount(t, "comments/"+tt.op+" queries", rec.Queries("comments", tt.op), 1)
+			dbtest.WantCount(t, "comments/"+tt.op+" errors", rec.Errors("comments", tt.op), 1)
+			if got := len(rec.Durations("comments", tt.op)); got != 1 {
 				t.Errorf("comments/%s durations = %d; want 1", tt.op, got)
+			}
+			if runs := logOf(t.Name()).args(tt.q); len(runs) != 0 {
+				t.Errorf("the driver ran the refused statement: %v", runs)
 			}
 		})
 	}
@@ -281,19 +337,20 @@ func TestWrapDriver(t *testing.T) {
 	registerNarrow()
 	// The driver is registered once per process; its sink outlives a run.
 	wrapDriverSink.Reset()
-	db, err := sql.Open("sqlite-measured", filepath.Join(t.TempDir(), "w.db"))
+	db, err := sql.Open("dbmetrics-measured", t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(schemaSQLite); err != nil {
+	if _, err := db.Exec(schema); err != nil {
 		t.Fatal(err)
 	}
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM comments").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/select through a registered WrapDriver", wrapDriverSink.queries("comments", OpSelect), 1)
+	dbtest.WantCount(t, "comments/select through a registered WrapDriver", wrapDriverSink.Queries("comments", OpSelect), 1)
+	dbtest.WantCount(t, "comments/create through a registered WrapDriver", wrapDriverSink.Queries("comments", OpCreate), 1)
 }
 
 func TestStmtColumnConverterPresence(t *testing.T) {

@@ -1,7 +1,6 @@
-package dbmetrics
+package drivertest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -19,17 +18,19 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/realtimeserver/observability/dbmetrics"
+	"github.com/realtimeserver/observability/dbmetrics/internal/dbtest"
 	"github.com/realtimeserver/observability/internal/testenv"
 	"github.com/realtimeserver/observability/metricsink/metricsinktest"
 )
 
 // openPostgres opens a measured PostgreSQL database through the pgx stdlib
 // driver, in a schema of its own that is dropped when the test ends.
-func openPostgres(t *testing.T, opts *Options, viaConnector bool) (*sqlx.DB, *recSink, string) {
+func openPostgres(t *testing.T, opts *dbmetrics.Options, viaConnector bool) (*sqlx.DB, *dbtest.Recorder, string) {
 	t.Helper()
 	url := testenv.PostgresURL(t)
-	rec := newRecSink()
-	o := Options{}
+	rec := dbtest.NewRecorder()
+	o := dbmetrics.Options{}
 	if opts != nil {
 		o = *opts
 	}
@@ -40,10 +41,10 @@ func openPostgres(t *testing.T, opts *Options, viaConnector bool) (*sqlx.DB, *re
 		if err != nil {
 			t.Fatal(err)
 		}
-		db = OpenConnector(stdlib.GetConnector(*cfg), "pgx", &o)
+		db = dbmetrics.OpenConnector(stdlib.GetConnector(*cfg), "pgx", &o)
 	} else {
 		var err error
-		if db, err = Open("pgx", url, &o); err != nil {
+		if db, err = dbmetrics.Open("pgx", url, &o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +67,7 @@ func openPostgres(t *testing.T, opts *Options, viaConnector bool) (*sqlx.DB, *re
 }
 
 func TestPostgres(t *testing.T) {
-	db, rec, schema := openPostgres(t, &Options{SlowThreshold: -1}, false)
+	db, rec, schema := openPostgres(t, &dbmetrics.Options{SlowThreshold: -1}, false)
 	ctx := context.Background()
 	table := schema + ".comments"
 
@@ -78,7 +79,7 @@ func TestPostgres(t *testing.T) {
 	if err := db.GetContext(ctx, &id, "INSERT INTO "+table+" (video_id, body) VALUES ($1, $2) RETURNING id", 1, "second"); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/insert", rec.queries("comments", OpInsert), 2)
+	dbtest.WantCount(t, "comments/insert", rec.Queries("comments", dbmetrics.OpInsert), 2)
 
 	var c comment
 	if err := db.GetContext(ctx, &c, "SELECT id, video_id, body FROM "+table+" WHERE id = $1", id); err != nil {
@@ -98,7 +99,7 @@ func TestPostgres(t *testing.T) {
 	if len(cs) != 2 || c.Body != "second" {
 		t.Errorf("Select gave %d rows, Get gave %q; want 2 and %q", len(cs), c.Body, "second")
 	}
-	wantCount(t, "comments/select", rec.queries("comments", OpSelect), 3)
+	dbtest.WantCount(t, "comments/select", rec.Queries("comments", dbmetrics.OpSelect), 3)
 
 	// Transactions, prepared statements.
 	tx := db.MustBeginTx(ctx, nil)
@@ -115,10 +116,10 @@ func TestPostgres(t *testing.T) {
 	}
 	tx = db.MustBeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable, ReadOnly: true})
 	tx.Rollback()
-	wantCount(t, "comments/update", rec.queries("comments", OpUpdate), 1)
-	wantCount(t, "none/begin", rec.queries(SourceNone, OpBegin), 2)
-	wantCount(t, "none/commit", rec.queries(SourceNone, OpCommit), 1)
-	wantCount(t, "none/rollback", rec.queries(SourceNone, OpRollback), 1)
+	dbtest.WantCount(t, "comments/update", rec.Queries("comments", dbmetrics.OpUpdate), 1)
+	dbtest.WantCount(t, "none/begin", rec.Queries(dbmetrics.SourceNone, dbmetrics.OpBegin), 2)
+	dbtest.WantCount(t, "none/commit", rec.Queries(dbmetrics.SourceNone, dbmetrics.OpCommit), 1)
+	dbtest.WantCount(t, "none/rollback", rec.Queries(dbmetrics.SourceNone, dbmetrics.OpRollback), 1)
 
 	// Errors: a constraint violation and a syntax error are counted;
 	// sql.ErrNoRows is not.
@@ -131,10 +132,10 @@ func TestPostgres(t *testing.T) {
 	if err := db.GetContext(ctx, &c, "SELECT id, video_id, body FROM "+table+" WHERE id = $1", -1); !errors.Is(err, sql.ErrNoRows) {
 		t.Errorf("Get of a missing row: %v; want sql.ErrNoRows", err)
 	}
-	wantCount(t, "comments/insert errors", rec.errors("comments", OpInsert), 1)
-	wantCount(t, "comments/delete errors", rec.errors("comments", OpDelete), 1)
-	wantCount(t, "comments/select errors", rec.errors("comments", OpSelect), 0)
-	wantCount(t, "comments/select", rec.queries("comments", OpSelect), 4)
+	dbtest.WantCount(t, "comments/insert errors", rec.Errors("comments", dbmetrics.OpInsert), 1)
+	dbtest.WantCount(t, "comments/delete errors", rec.Errors("comments", dbmetrics.OpDelete), 1)
+	dbtest.WantCount(t, "comments/select errors", rec.Errors("comments", dbmetrics.OpSelect), 0)
+	dbtest.WantCount(t, "comments/select", rec.Queries("comments", dbmetrics.OpSelect), 4)
 }
 
 // TestPostgresDriverTypes checks that pgx's own argument types still work
@@ -146,7 +147,7 @@ func TestPostgresDriverTypes(t *testing.T) {
 		connector bool
 	}{{"Open", false}, {"OpenConnector", true}} {
 		t.Run(via.name, func(t *testing.T) {
-			db, rec, schema := openPostgres(t, &Options{SlowThreshold: -1}, via.connector)
+			db, rec, schema := openPostgres(t, &dbmetrics.Options{SlowThreshold: -1}, via.connector)
 			table := schema + ".comments"
 			if _, err := db.Exec("INSERT INTO "+table+" (video_id, body, tags) VALUES ($1, $2, $3)",
 				pgtype.Int8{Int64: 9, Valid: true}, "tagged", []int32{3, 1, 2}); err != nil {
@@ -175,8 +176,8 @@ func TestPostgresDriverTypes(t *testing.T) {
 			if got := cts[0].DatabaseTypeName(); got != "INT8" {
 				t.Errorf("DatabaseTypeName = %q; want INT8", got)
 			}
-			wantCount(t, "comments/select", rec.queries("comments", OpSelect), 3)
-			wantCount(t, "errors", rec.total(metricErrors), 0)
+			dbtest.WantCount(t, "comments/select", rec.Queries("comments", dbmetrics.OpSelect), 3)
+			dbtest.WantCount(t, "errors", rec.Total(dbtest.MetricErrors), 0)
 
 			conn, err := db.Conn(context.Background())
 			if err != nil {
@@ -197,10 +198,9 @@ func TestPostgresDriverTypes(t *testing.T) {
 }
 
 func TestPostgresSlowQueryAndPool(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
-	db, rec, _ := openPostgres(t, &Options{Logger: logger, SlowThreshold: 100 * time.Millisecond, DBName: "pg"}, false)
+	var buf testenv.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	db, rec, _ := openPostgres(t, &dbmetrics.Options{Logger: logger, SlowThreshold: 100 * time.Millisecond, DBName: "pg"}, false)
 	db.SetMaxOpenConns(2)
 
 	var wg sync.WaitGroup
@@ -212,9 +212,7 @@ func TestPostgresSlowQueryAndPool(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	if got := strings.Count(out, "slow query"); got != 6 {
 		t.Errorf("%d slow-query warnings; want 6:\n%s", got, out)
 	}
@@ -224,8 +222,8 @@ func TestPostgresSlowQueryAndPool(t *testing.T) {
 	if strings.Contains(out, "secret") {
 		t.Errorf("slow-query warning shows an argument:\n%s", out)
 	}
-	if w := rec.read(t, metricsinktest.Counter, "db.pool.waits", "pg"); w < 1 {
+	if w := rec.Read(t, metricsinktest.Counter, "db.pool.waits", "pg"); w < 1 {
 		t.Errorf("pool waits = %v; want > 0 with six queries on two connections", w)
 	}
-	wantCount(t, "max_open_connections", rec.read(t, metricsinktest.Gauge, "db.pool.max_open_connections", "pg"), 2)
+	dbtest.WantCount(t, "max_open_connections", rec.Read(t, metricsinktest.Gauge, "db.pool.max_open_connections", "pg"), 2)
 }

@@ -1,4 +1,4 @@
-package dbmetrics
+package drivertest
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/realtimeserver/observability/dbmetrics"
 	"github.com/realtimeserver/observability/internal/testenv"
 	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
@@ -18,7 +19,7 @@ func TestPrometheusExposition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open("sqlite", filepath.Join(t.TempDir(), "p.db"), &Options{Sink: prom, DBName: "comments_db"})
+	db, err := dbmetrics.Open("sqlite", filepath.Join(t.TempDir(), "p.db"), &dbmetrics.Options{Sink: prom, DBName: "comments_db"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,13 @@
 //go:build !race
 
-package dbmetrics
+package drivertest
 
 import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/realtimeserver/observability/dbmetrics"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -19,7 +20,7 @@ func TestAllocs(t *testing.T) {
 		var db *sqlx.DB
 		var err error
 		if measured {
-			db, err = Open("sqlite", ":memory:", &Options{Sink: metricsink.Discard, NoPoolMetrics: true, SlowThreshold: -1})
+			db, err = dbmetrics.Open("sqlite", ":memory:", &dbmetrics.Options{Sink: metricsink.Discard, NoPoolMetrics: true, SlowThreshold: -1})
 		} else {
 			db, err = sqlx.Open("sqlite", ":memory:")
 		}

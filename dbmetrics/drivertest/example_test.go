@@ -1,4 +1,4 @@
-package dbmetrics_test
+package drivertest_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/realtimeserver/observability/metricsink/metricsinktest"
 )
 
-func Example() {
+func Example_open() {
 	sink := metricsinktest.New() // in production: the Prometheus sink
 	db, err := dbmetrics.Open("sqlite", ":memory:", &dbmetrics.Options{Sink: sink})
 	if err != nil {
@@ -39,7 +39,7 @@ func Example() {
 	// select comments 1
 }
 
-func ExampleWithSource() {
+func Example_withSource() {
 	sink := metricsinktest.New()
 	db, err := dbmetrics.Open("sqlite", ":memory:", &dbmetrics.Options{Sink: sink, NoPoolMetrics: true})
 	if err != nil {

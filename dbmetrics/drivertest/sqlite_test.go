@@ -1,7 +1,6 @@
-package dbmetrics
+package drivertest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -9,64 +8,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"go.uber.org/goleak"
 
+	"github.com/realtimeserver/observability/dbmetrics"
+	"github.com/realtimeserver/observability/dbmetrics/internal/dbtest"
+	"github.com/realtimeserver/observability/internal/testenv"
 	"github.com/realtimeserver/observability/metricsink/metricsinktest"
-	_ "modernc.org/sqlite"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-type comment struct {
-	ID      int64  `db:"id"`
-	VideoID int64  `db:"video_id"`
-	Body    string `db:"body"`
-}
-
-const schemaSQLite = `CREATE TABLE comments (id INTEGER PRIMARY KEY, video_id INTEGER NOT NULL, body TEXT NOT NULL UNIQUE)`
-
-// openSQLite opens a measured SQLite database in a fresh file, with the
-// comments table created, and a sink that records into rec.
-func openSQLite(t *testing.T, opts *Options) (*sqlx.DB, *recSink) {
-	t.Helper()
-	rec := newRecSink()
-	o := Options{}
-	if opts != nil {
-		o = *opts
-	}
-	o.Sink = rec
-	dsn := "file:" + filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
-	db, err := Open("sqlite", dsn, &o)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(schemaSQLite); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	return db, rec
-}
-
-func wantCount(t *testing.T, what string, got, want float64) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v; want %v", what, got, want)
-	}
-}
 
 func TestSQLiteEntryPoints(t *testing.T) {
 	db, rec := openSQLite(t, nil)
 	ctx := context.Background()
-	wantCount(t, "create/comments queries after CREATE TABLE", rec.queries("comments", OpCreate), 1)
+	dbtest.WantCount(t, "create/comments queries after CREATE TABLE", rec.Queries("comments", dbmetrics.OpCreate), 1)
 
 	if _, err := db.ExecContext(ctx, "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", 1, 7, "first"); err != nil {
 		t.Fatal(err)
@@ -75,7 +33,7 @@ func TestSQLiteEntryPoints(t *testing.T) {
 		comment{ID: 2, VideoID: 7, Body: "second"}); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/insert", rec.queries("comments", OpInsert), 2)
+	dbtest.WantCount(t, "comments/insert", rec.Queries("comments", dbmetrics.OpInsert), 2)
 
 	var c comment
 	if err := db.GetContext(ctx, &c, "SELECT * FROM comments WHERE id = ?", 1); err != nil {
@@ -111,7 +69,7 @@ func TestSQLiteEntryPoints(t *testing.T) {
 	if err := db.QueryRowxContext(ctx, "SELECT body FROM comments WHERE id = ?", 2).Scan(&c.Body); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/select", rec.queries("comments", OpSelect), 5)
+	dbtest.WantCount(t, "comments/select", rec.Queries("comments", dbmetrics.OpSelect), 5)
 
 	if _, err := db.Exec("UPDATE comments SET body = ? WHERE id = ?", "edited", 1); err != nil {
 		t.Fatal(err)
@@ -119,19 +77,19 @@ func TestSQLiteEntryPoints(t *testing.T) {
 	if _, err := db.Exec("DELETE FROM comments WHERE id = ?", 2); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/update", rec.queries("comments", OpUpdate), 1)
-	wantCount(t, "comments/delete", rec.queries("comments", OpDelete), 1)
-	if got := len(rec.durs("comments", OpSelect)); got != 5 {
+	dbtest.WantCount(t, "comments/update", rec.Queries("comments", dbmetrics.OpUpdate), 1)
+	dbtest.WantCount(t, "comments/delete", rec.Queries("comments", dbmetrics.OpDelete), 1)
+	if got := len(rec.Durations("comments", dbmetrics.OpSelect)); got != 5 {
 		t.Errorf("comments/select durations: %d samples; want 5", got)
 	}
-	wantCount(t, "total errors", rec.total(metricErrors), 0)
+	dbtest.WantCount(t, "total errors", rec.Total(dbtest.MetricErrors), 0)
 
 	var one int
-	if err := db.GetContext(WithSource(ctx, "health"), &one, "SELECT 1"); err != nil {
+	if err := db.GetContext(dbmetrics.WithSource(ctx, "health"), &one, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "health/select (WithSource)", rec.queries("health", OpSelect), 1)
-	wantCount(t, "none/select", rec.queries(SourceNone, OpSelect), 0)
+	dbtest.WantCount(t, "health/select (WithSource)", rec.Queries("health", dbmetrics.OpSelect), 1)
+	dbtest.WantCount(t, "none/select", rec.Queries(dbmetrics.SourceNone, dbmetrics.OpSelect), 0)
 }
 
 func TestSQLiteTransactions(t *testing.T) {
@@ -144,7 +102,7 @@ func TestSQLiteTransactions(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := WithSource(context.Background(), "create_comment")
+	ctx := dbmetrics.WithSource(context.Background(), "create_comment")
 	tx, err = db.BeginTxx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -156,14 +114,14 @@ func TestSQLiteTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ source, op string }{
-		{SourceNone, OpBegin}, {SourceNone, OpCommit},
-		{"create_comment", OpBegin}, {"create_comment", OpRollback}, {"create_comment", OpInsert},
-		{"comments", OpInsert},
+		{dbmetrics.SourceNone, dbmetrics.OpBegin}, {dbmetrics.SourceNone, dbmetrics.OpCommit},
+		{"create_comment", dbmetrics.OpBegin}, {"create_comment", dbmetrics.OpRollback}, {"create_comment", dbmetrics.OpInsert},
+		{"comments", dbmetrics.OpInsert},
 	}
 	for _, tt := range tests {
-		wantCount(t, tt.source+"/"+tt.op, rec.queries(tt.source, tt.op), 1)
+		dbtest.WantCount(t, tt.source+"/"+tt.op, rec.Queries(tt.source, tt.op), 1)
 	}
-	wantCount(t, "none/rollback", rec.queries(SourceNone, OpRollback), 0)
+	dbtest.WantCount(t, "none/rollback", rec.Queries(dbmetrics.SourceNone, dbmetrics.OpRollback), 0)
 	var n int
 	if err := db.Get(&n, "SELECT count(*) FROM comments"); err != nil || n != 1 {
 		t.Errorf("rows after commit and rollback = %d, %v; want 1", n, err)
@@ -195,15 +153,15 @@ func TestSQLitePrepared(t *testing.T) {
 	if err := sel.Select(&cs, "c2"); err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/insert", rec.queries("comments", OpInsert), 3)
-	wantCount(t, "comments/select", rec.queries("comments", OpSelect), 2)
+	dbtest.WantCount(t, "comments/insert", rec.Queries("comments", dbmetrics.OpInsert), 3)
+	dbtest.WantCount(t, "comments/select", rec.Queries("comments", dbmetrics.OpSelect), 2)
 	// A statement used inside a transaction.
 	tx := db.MustBegin()
 	if err := tx.Stmtx(sel).Get(&c, "c0"); err != nil {
 		t.Fatal(err)
 	}
 	tx.Rollback()
-	wantCount(t, "comments/select after tx", rec.queries("comments", OpSelect), 3)
+	dbtest.WantCount(t, "comments/select after tx", rec.Queries("comments", dbmetrics.OpSelect), 3)
 }
 
 func TestSQLiteErrors(t *testing.T) {
@@ -218,10 +176,10 @@ func TestSQLiteErrors(t *testing.T) {
 		wantErrors  float64
 		wantQueries float64
 	}{
-		{"syntax", "SELEKT * FROM comments", nil, SourceUnknown, OpOther, true, 1, 1},
-		{"missing table", "SELECT * FROM missing", nil, "missing", OpSelect, true, 1, 1},
-		{"constraint", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{1, 1, "y"}, "comments", OpInsert, false, 1, 2},
-		{"unique", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{2, 1, "x"}, "comments", OpInsert, false, 2, 3},
+		{"syntax", "SELEKT * FROM comments", nil, dbmetrics.SourceUnknown, dbmetrics.OpOther, true, 1, 1},
+		{"missing table", "SELECT * FROM missing", nil, "missing", dbmetrics.OpSelect, true, 1, 1},
+		{"constraint", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{1, 1, "y"}, "comments", dbmetrics.OpInsert, false, 1, 2},
+		{"unique", "INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", []any{2, 1, "x"}, "comments", dbmetrics.OpInsert, false, 2, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,8 +196,8 @@ func TestSQLiteErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s: no error", tt.sql)
 			}
-			wantCount(t, "errors", rec.errors(tt.source, tt.op), tt.wantErrors)
-			wantCount(t, "queries", rec.queries(tt.source, tt.op), tt.wantQueries)
+			dbtest.WantCount(t, "errors", rec.Errors(tt.source, tt.op), tt.wantErrors)
+			dbtest.WantCount(t, "queries", rec.Queries(tt.source, tt.op), tt.wantQueries)
 		})
 	}
 
@@ -248,8 +206,8 @@ func TestSQLiteErrors(t *testing.T) {
 	if err := db.Get(&c, "SELECT * FROM comments WHERE id = ?", 42); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("Get of a missing row: %v; want sql.ErrNoRows", err)
 	}
-	wantCount(t, "comments/select queries", rec.queries("comments", OpSelect), 1)
-	wantCount(t, "comments/select errors", rec.errors("comments", OpSelect), 0)
+	dbtest.WantCount(t, "comments/select queries", rec.Queries("comments", dbmetrics.OpSelect), 1)
+	dbtest.WantCount(t, "comments/select errors", rec.Errors("comments", dbmetrics.OpSelect), 0)
 }
 
 func TestSQLiteContextCanceled(t *testing.T) {
@@ -268,8 +226,8 @@ func TestSQLiteContextCanceled(t *testing.T) {
 		t.Skipf("driver reported %v, not context.Canceled", rows.Err())
 	}
 	// The recursive CTE c reads no table: its source is none.
-	wantCount(t, "none/select queries", rec.queries(SourceNone, OpSelect), 1)
-	wantCount(t, "none/select errors", rec.errors(SourceNone, OpSelect), 1)
+	dbtest.WantCount(t, "none/select queries", rec.Queries(dbmetrics.SourceNone, dbmetrics.OpSelect), 1)
+	dbtest.WantCount(t, "none/select errors", rec.Errors(dbmetrics.SourceNone, dbmetrics.OpSelect), 1)
 }
 
 func TestSQLiteRowsDurationUntilClose(t *testing.T) {
@@ -282,12 +240,12 @@ func TestSQLiteRowsDurationUntilClose(t *testing.T) {
 	rows.Next()
 	const hold = 50 * time.Millisecond
 	time.Sleep(hold)
-	if n := len(rec.durs("comments", OpSelect)); n != 0 {
+	if n := len(rec.Durations("comments", dbmetrics.OpSelect)); n != 0 {
 		t.Errorf("%d samples recorded before the rows were closed; want 0", n)
 	}
 	rows.Close()
 	rows.Close() // a second Close records nothing more
-	d := rec.durs("comments", OpSelect)
+	d := rec.Durations("comments", dbmetrics.OpSelect)
 	if len(d) != 1 {
 		t.Fatalf("%d samples after Close; want 1", len(d))
 	}
@@ -322,11 +280,10 @@ func slowN(t *testing.T, d time.Duration) int {
 }
 
 func TestSQLiteSlowQueryLog(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	var buf testenv.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	n := slowN(t, 100*time.Millisecond)
-	db, rec := openSQLite(t, &Options{Logger: logger, SlowThreshold: 50 * time.Millisecond, MaxSQLLength: 60})
+	db, rec := openSQLite(t, &dbmetrics.Options{Logger: logger, SlowThreshold: 50 * time.Millisecond, MaxSQLLength: 60})
 
 	var one int
 	if err := db.Get(&one, "SELECT 1"); err != nil {
@@ -342,13 +299,11 @@ func TestSQLiteSlowQueryLog(t *testing.T) {
 	}
 	// A recursive CTE that reads no table has no source: c is its name,
 	// not a table. SELECT 1 above is the other none/select sample.
-	if got := len(rec.durs(SourceNone, OpSelect)); got != 2 {
+	if got := len(rec.Durations(dbmetrics.SourceNone, dbmetrics.OpSelect)); got != 2 {
 		t.Errorf("none/select samples = %d; want 2", got)
 	}
 
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	// openSQLite creates the schema with the same logger; on a loaded
 	// machine a CREATE can pass the 50 ms threshold too. Those lines are
 	// right, and not what this test is about.
@@ -369,7 +324,7 @@ func TestSQLiteSlowQueryLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSQL := "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM…"
-	for k, want := range map[string]any{"level": "WARN", "msg": "slow query", "source": SourceNone, "operation": "select", "sql": wantSQL} {
+	for k, want := range map[string]any{"level": "WARN", "msg": "slow query", "source": dbmetrics.SourceNone, "operation": "select", "sql": wantSQL} {
 		if rec0[k] != want {
 			t.Errorf("log %s = %v; want %v", k, rec0[k], want)
 		}
@@ -382,10 +337,9 @@ func TestSQLiteSlowQueryLog(t *testing.T) {
 // TestSQLiteSlowQueryHugeMaxSQLLength logs every query with a MaxSQLLength
 // so large that a buffer sized from it would overflow.
 func TestSQLiteSlowQueryHugeMaxSQLLength(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
-	db, _ := openSQLite(t, &Options{Logger: logger, SlowThreshold: time.Nanosecond, MaxSQLLength: 1 << 61})
+	var buf testenv.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	db, _ := openSQLite(t, &dbmetrics.Options{Logger: logger, SlowThreshold: time.Nanosecond, MaxSQLLength: 1 << 61})
 	var one int
 	func() {
 		defer func() {
@@ -397,46 +351,30 @@ func TestSQLiteSlowQueryHugeMaxSQLLength(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	mu.Lock()
-	defer mu.Unlock()
 	if want := `"sql":"SELECT 1"`; !strings.Contains(buf.String(), want) {
 		t.Errorf("slow-query log = %s; want a record with %s", buf.String(), want)
 	}
 }
 
 func TestSQLiteSlowQueryLogOff(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	var buf testenv.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	n := slowN(t, 20*time.Millisecond)
-	db, _ := openSQLite(t, &Options{Logger: logger, SlowThreshold: -1})
+	db, _ := openSQLite(t, &dbmetrics.Options{Logger: logger, SlowThreshold: -1})
 	if err := db.Get(&n, slowQuery, n, "x"); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if buf.Len() != 0 {
 		t.Errorf("SlowThreshold < 0 still logged: %s", buf.String())
 	}
 }
 
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 func TestSQLitePoolGauges(t *testing.T) {
-	db, rec := openSQLite(t, &Options{DBName: "main", SlowThreshold: -1})
+	db, rec := openSQLite(t, &dbmetrics.Options{DBName: "main", SlowThreshold: -1})
 	db.SetMaxOpenConns(2)
-	gauge := func(name string) float64 { return rec.read(t, metricsinktest.Gauge, name, "main") }
-	counter := func(name string) float64 { return rec.read(t, metricsinktest.Counter, name, "main") }
-	wantCount(t, "max_open_connections", gauge("db.pool.max_open_connections"), 2)
+	gauge := func(name string) float64 { return rec.Read(t, metricsinktest.Gauge, name, "main") }
+	counter := func(name string) float64 { return rec.Read(t, metricsinktest.Counter, name, "main") }
+	dbtest.WantCount(t, "max_open_connections", gauge("db.pool.max_open_connections"), 2)
 
 	// Hold both connections, then read the gauges.
 	ctx := context.Background()
@@ -448,15 +386,15 @@ func TestSQLitePoolGauges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCount(t, "in_use_connections while holding two", gauge("db.pool.in_use_connections"), 2)
-	wantCount(t, "open_connections while holding two", gauge("db.pool.open_connections"), 2)
+	dbtest.WantCount(t, "in_use_connections while holding two", gauge("db.pool.in_use_connections"), 2)
+	dbtest.WantCount(t, "open_connections while holding two", gauge("db.pool.open_connections"), 2)
 	c1.Close()
 	c2.Close()
-	wantCount(t, "in_use_connections after release", gauge("db.pool.in_use_connections"), 0)
-	wantCount(t, "idle_connections after release", gauge("db.pool.idle_connections"), 2)
+	dbtest.WantCount(t, "in_use_connections after release", gauge("db.pool.in_use_connections"), 0)
+	dbtest.WantCount(t, "idle_connections after release", gauge("db.pool.idle_connections"), 2)
 
 	// Contention: both connections held, eight goroutines wait for one.
-	wantCount(t, "waits before contention", counter("db.pool.waits"), 0)
+	dbtest.WantCount(t, "waits before contention", counter("db.pool.waits"), 0)
 	c1, _ = db.Connx(ctx)
 	c2, _ = db.Connx(ctx)
 	const waiters = 8
@@ -474,8 +412,8 @@ func TestSQLitePoolGauges(t *testing.T) {
 	for counter("db.pool.waits") < waiters && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	wantCount(t, "waits while both connections are held", counter("db.pool.waits"), waiters)
-	wantCount(t, "in_use_connections under contention", gauge("db.pool.in_use_connections"), 2)
+	dbtest.WantCount(t, "waits while both connections are held", counter("db.pool.waits"), waiters)
+	dbtest.WantCount(t, "in_use_connections under contention", gauge("db.pool.in_use_connections"), 2)
 	time.Sleep(10 * time.Millisecond)
 	c1.Close()
 	c2.Close()
@@ -484,7 +422,7 @@ func TestSQLitePoolGauges(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	wantCount(t, "comments/select queries after contention", rec.queries("comments", OpSelect), waiters)
+	dbtest.WantCount(t, "comments/select queries after contention", rec.Queries("comments", dbmetrics.OpSelect), waiters)
 	if s := counter("db.pool.wait_seconds"); s < 0.01 {
 		t.Errorf("wait_seconds after contention = %v; want >= 0.01", s)
 	}
@@ -502,9 +440,9 @@ func TestSQLitePoolGauges(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"db.pool.closed_max_idle", "db.pool.closed_max_idle_time", "db.pool.closed_max_lifetime"} {
-		wantCount(t, name+" before any limit closed a connection", counter(name), 0)
+		dbtest.WantCount(t, name+" before any limit closed a connection", counter(name), 0)
 	}
-	wantCount(t, "idle_connections before SetMaxIdleConns(1)", gauge("db.pool.idle_connections"), 2)
+	dbtest.WantCount(t, "idle_connections before SetMaxIdleConns(1)", gauge("db.pool.idle_connections"), 2)
 	db.SetMaxIdleConns(1) // closes one of the two idle connections
 	waitCounter("db.pool.closed_max_idle")
 
@@ -538,16 +476,10 @@ func TestSQLitePoolGauges(t *testing.T) {
 }
 
 func TestNoPoolMetrics(t *testing.T) {
-	db, rec := openSQLite(t, &Options{NoPoolMetrics: true})
+	db, rec := openSQLite(t, &dbmetrics.Options{NoPoolMetrics: true})
 	db.MustExec("SELECT 1")
 	if got := rec.Funcs(); got != 0 {
 		t.Errorf("NoPoolMetrics: %d functions registered; want 0", got)
-	}
-}
-
-func TestOpenErrors(t *testing.T) {
-	if _, err := Open("no-such-driver", "", nil); err == nil || !strings.Contains(err.Error(), "no-such-driver") {
-		t.Errorf("Open of an unknown driver: %v; want an error naming it", err)
 	}
 }
 
@@ -584,37 +516,6 @@ func TestSQLiteColumnTypesAndUnwrap(t *testing.T) {
 	}
 }
 
-func TestSourceAndCacheBounds(t *testing.T) {
-	in := newInstrument(nil)
-	for i := range 2 * MaxCachedStatements {
-		info := in.info(fmt.Sprintf("SELECT * FROM t%d", i))
-		want := fmt.Sprintf("t%d", i)
-		if i >= MaxSources {
-			want = SourceOther
-		}
-		if info.source != want {
-			t.Fatalf("statement %d: source %q; want %q", i, info.source, want)
-		}
-	}
-	if n := len(*in.cache.Load()); n != MaxCachedStatements {
-		t.Errorf("cached %d statements; want %d", n, MaxCachedStatements)
-	}
-	if got := in.admit("t5"); got != "t5" {
-		t.Errorf("admit of a known source = %q; want t5", got)
-	}
-	if got := in.admit("fresh"); got != SourceOther {
-		t.Errorf("admit past MaxSources = %q; want %q", got, SourceOther)
-	}
-	long := "SELECT * FROM t1 WHERE " + strings.Repeat("x = 1 AND ", MaxCachedSQLLen/10) + "1"
-	in2 := newInstrument(nil)
-	if info := in2.info(long); info.source != "t1" {
-		t.Errorf("long statement source %q; want t1", info.source)
-	}
-	if n := len(*in2.cache.Load()); n != 0 {
-		t.Errorf("a statement longer than MaxCachedSQLLen was cached")
-	}
-}
-
 // TestSQLiteOpenRowsInOneTx holds several result sets open on one
 // connection (a transaction), interleaves their reads and closes them out
 // of order, then queries again: each query gets rows of its own (the
@@ -625,7 +526,7 @@ func TestSQLiteOpenRowsInOneTx(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		db.MustExec("INSERT INTO comments (id, video_id, body) VALUES (?, ?, ?)", i, i, fmt.Sprint("body ", i))
 	}
-	before := rec.queries("comments", OpSelect)
+	before := rec.Queries("comments", dbmetrics.OpSelect)
 	tx, err := db.Beginx()
 	if err != nil {
 		t.Fatal(err)
@@ -669,7 +570,7 @@ func TestSQLiteOpenRowsInOneTx(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rows read %q, want %q", got, want)
 	}
-	wantCount(t, "comments/select", rec.queries("comments", OpSelect)-before, 4)
+	dbtest.WantCount(t, "comments/select", rec.Queries("comments", dbmetrics.OpSelect)-before, 4)
 }
 
 // firstRow queries q from 1 in tx, while other rows are open, reads its
