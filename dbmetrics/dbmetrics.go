@@ -75,37 +75,56 @@ type Options struct {
 // Like sql.Open it does not connect; use PingContext to check the DSN
 // reaches a server. It returns sql.Open's error for an unknown driver or a
 // DSN the driver rejects up front.
+//
+// No part of the DSN's password of four characters or more appears in the
+// errors of Open or of connecting (PingContext, a query that opens a
+// connection), whatever characters it holds and however the driver quoted
+// or misread it. Open reads the password from the DSN every way a driver
+// may have (URL userinfo and query, libpq's key=value form) and removes
+// each run of four characters or more of it from those errors, which then
+// keep their errors.Is chain but not their errors.As one. Errors of
+// statements on an open connection are the driver's own, unchanged.
 func Open(driverName, dsn string, opts *Options) (*sqlx.DB, error) {
+	scrub := dsnScrubber(dsn)
 	probe, err := sql.Open(driverName, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("dbmetrics: %w", err)
+		return nil, fmt.Errorf("dbmetrics: %w", scrub.err(err))
 	}
 	d := probe.Driver()
 	if err := probe.Close(); err != nil {
-		return nil, fmt.Errorf("dbmetrics: %w", err)
+		return nil, fmt.Errorf("dbmetrics: %w", scrub.err(err))
 	}
 	var c driver.Connector
 	if dc, ok := d.(driver.DriverContext); ok {
 		if c, err = dc.OpenConnector(dsn); err != nil {
-			return nil, fmt.Errorf("dbmetrics: %w", err)
+			return nil, fmt.Errorf("dbmetrics: %w", scrub.err(err))
 		}
 	} else {
 		c = dsnConnector{dsn: dsn, d: d}
 	}
-	return OpenConnector(c, driverName, opts), nil
+	return openConnector(c, driverName, opts, scrub), nil
 }
 
 // OpenConnector is Open for a driver.Connector, such as pgx's
 // stdlib.GetConnector(config) or one holding credentials that rotate.
 // driverName only chooses sqlx's placeholder style (sqlx.BindType).
 // The database's Close closes c when c implements io.Closer, as
-// sql.OpenDB's would, and unregisters the pool gauges.
+// sql.OpenDB's would, and unregisters the pool gauges. A connector holds no
+// DSN, so its connection errors are its own: give it a configuration
+// parsed from fields (a password set as a field is never misread), or use
+// Open, which removes the DSN's password from them.
 func OpenConnector(c driver.Connector, driverName string, opts *Options) *sqlx.DB {
+	return openConnector(c, driverName, opts, nil)
+}
+
+// openConnector is OpenConnector with the scrubber of the connection
+// errors (nil: none).
+func openConnector(c driver.Connector, driverName string, opts *Options, scrub *scrubber) *sqlx.DB {
 	in := newInstrument(opts)
 	if in.system == "other_sql" {
 		in.system = dbSystem(driverName)
 	}
-	wc := &connector{inner: c, in: in}
+	wc := &connector{inner: c, in: in, scrub: scrub}
 	wc.drv = &wrappedDriver{inner: c.Driver(), in: in}
 	db := sql.OpenDB(wc)
 	if opts == nil || !opts.NoPoolMetrics {
@@ -125,7 +144,8 @@ func OpenConnector(c driver.Connector, driverName string, opts *Options) *sqlx.D
 //
 // A driver has no *sql.DB, so WrapDriver reports no pool gauges; prefer
 // Open or OpenConnector. The returned driver implements
-// driver.DriverContext whether d does or not.
+// driver.DriverContext whether d does or not, and removes the password of
+// the DSN it is given from its connection errors, as Open does.
 func WrapDriver(d driver.Driver, opts *Options) driver.Driver {
 	return &wrappedDriver{inner: d, in: newInstrument(opts)}
 }

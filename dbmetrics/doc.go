@@ -85,6 +85,16 @@
 // bare driver; see driver.go for how. sql.Conn.Raw receives the wrapper;
 // its Unwrap method returns the driver's own connection.
 //
+// # Passwords
+//
+// No part of the password in the DSN given to Open (or to a driver from
+// WrapDriver) of four characters or more appears in the errors of opening
+// and connecting, whatever characters it holds and however the driver
+// quoted or misread it: a password with an '@' or '/' that was not
+// percent-encoded, for one, ends up in pgx's host or database name. Such an
+// error keeps its errors.Is chain but not its errors.As one, whose values
+// hold the password. See Open.
+//
 // # Tracing
 //
 // When a TracerProvider is set (Options.TracerProvider, or the global one

@@ -52,20 +52,21 @@ var (
 func (d *wrappedDriver) Open(name string) (driver.Conn, error) {
 	c, err := d.inner.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, dsnScrubber(name).err(err)
 	}
 	return wrapConn(c, d.in), nil
 }
 
 func (d *wrappedDriver) OpenConnector(name string) (driver.Connector, error) {
+	scrub := dsnScrubber(name)
 	var c driver.Connector = dsnConnector{dsn: name, d: d.inner}
 	if dc, ok := d.inner.(driver.DriverContext); ok {
 		var err error
 		if c, err = dc.OpenConnector(name); err != nil {
-			return nil, err
+			return nil, scrub.err(err)
 		}
 	}
-	return &connector{inner: c, drv: d, in: d.in}, nil
+	return &connector{inner: c, drv: d, in: d.in, scrub: scrub}, nil
 }
 
 // dsnConnector is the connector of a driver without DriverContext, the
@@ -84,7 +85,8 @@ type connector struct {
 	inner      driver.Connector
 	drv        *wrappedDriver
 	in         *instrument
-	unregister func() // set once after sql.OpenDB, before the DB is shared
+	scrub      *scrubber // removes the DSN's password from connection errors; nil: nothing to remove
+	unregister func()    // set once after sql.OpenDB, before the DB is shared
 	closeOnce  sync.Once
 }
 
@@ -96,7 +98,7 @@ var (
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	ci, err := c.inner.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, c.scrub.err(err)
 	}
 	return wrapConn(ci, c.in), nil
 }
