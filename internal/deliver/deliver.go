@@ -243,7 +243,7 @@ type Error struct {
 	// drop.RetriesExhausted, drop.TooLarge or drop.Closed.
 	Reason drop.Reason
 	// N counts the items not delivered.
-	N int
+	N   int
 	msg string
 	ctx error // the context's error that ended the wait, if any
 }
