@@ -135,7 +135,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		backends = append(backends, console)
 	}
 	if cfg.EnableDatadog {
-		dd, err := datadog.New(datadog.Options{
+		dd, err := datadog.New(&datadog.Options{
 			APIKey:   cfg.DatadogAPIKey,
 			Site:     cfg.DatadogSite,
 			URL:      cfg.DatadogLogsURL,

@@ -59,7 +59,7 @@ func newDDIntake(b *testing.B) *ddIntake {
 }
 
 func newDatadog(b *testing.B, in *ddIntake) *datadog.Handler {
-	h, err := datadog.New(datadog.Options{
+	h, err := datadog.New(&datadog.Options{
 		APIKey:   "benchmark-key",
 		URL:      in.URL + "/api/v2/logs",
 		Service:  benchOptions.Service,

@@ -42,7 +42,7 @@ func TestAPIKeyWithControlCharacters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := New(Options{APIKey: tt.key, URL: "http://127.0.0.1:1/api/v2/logs"})
+			h, err := New(&Options{APIKey: tt.key, URL: "http://127.0.0.1:1/api/v2/logs"})
 			if err == nil {
 				h.Close(t.Context())
 				t.Fatal("New accepted the key")

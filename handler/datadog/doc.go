@@ -4,7 +4,7 @@
 //
 // Recipe:
 //
-//	h, err := datadog.New(datadog.Options{
+//	h, err := datadog.New(&datadog.Options{
 //		APIKey:  os.Getenv("DATADOG_API_KEY"),
 //		Site:    "datadoghq.eu",
 //		Service: "comments",
@@ -47,6 +47,11 @@
 // one the encoder writes (ReservedKeys) is written as "attr." and its
 // key; nothing else is renamed.
 //
+// The queue, the sender's retries, pauses and outage lines, the drop
+// counts and the scrubbing of the API key out of every error are the
+// kit's one delivery core, which OTLP export uses too; this package adds
+// the encoding, the chunk buffers and the intake's protocol.
+//
 // One sender goroutine sends a batch when it holds MaxBatchRecords entries
 // or MaxBatchBytes, and at most FlushInterval after a record arrived,
 // compressed with gzip at its fastest level. Answers 408, 429 and 5xx and
@@ -72,11 +77,14 @@
 // While a Flush or Close waits, a failing batch is retried at once, then
 // at least every 500 ms; a Retry-After is honoured only as far as the
 // context's deadline allows (the retry comes 500 ms before the deadline
-// at the latest), so an intake that comes back before the deadline
-// receives every record.
+// at the latest), and each request, the one in flight included, is bounded
+// by a third of the time left (Options.Timeout still bounds it too), so a
+// request that hangs is abandoned early enough for a retry: an intake
+// that comes back before the deadline receives every record.
 //
 // Outages are visible while they happen: the first failed request writes
-// one warning to Options.ErrorOutput (the intake's host, the status or
+// one warning to Options.ErrorOutput (the intake's host, a reason naming
+// what happened: the status, connection refused, timeout; the status or
 // error, how many records are queued), and the first accepted request
 // after it one line saying how long delivery was down and how many
 // records were delivered and dropped meanwhile. Stats.LastDelivery and
@@ -98,4 +106,8 @@
 // reports what was sent and what was dropped, and why (the reasons of
 // package drop that DropReasons lists); at every moment
 // Sent + Dropped.Total() + QueueLength == Enqueued.
+//
+// The API key reaches no error, Stats.LastError or ErrorOutput line, even
+// when the intake echoes it back: not as it is, not in another case, not
+// a prefix of 8 bytes or more of it, not base64 or URL encoded.
 package datadog

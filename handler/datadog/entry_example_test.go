@@ -36,7 +36,7 @@ func Example_accessLogEntry() {
 	}))
 	defer intake.Close()
 
-	dd, err := datadog.New(datadog.Options{
+	dd, err := datadog.New(&datadog.Options{
 		APIKey: "not-a-real-key", URL: intake.URL + "/api/v2/logs",
 		Service: "comments", Env: "production", Version: "1.4.0", Hostname: "web-1",
 	})

@@ -30,7 +30,7 @@ func Example() {
 	}))
 	defer intake.Close()
 
-	h, err := datadog.New(datadog.Options{
+	h, err := datadog.New(&datadog.Options{
 		APIKey:   "not-a-real-key", // usually os.Getenv("DATADOG_API_KEY")
 		URL:      intake.URL + "/api/v2/logs",
 		Service:  "comments",
@@ -62,9 +62,9 @@ func Example() {
 // ExampleNew shows the error for a missing API key: it names the
 // environment variable and the option.
 func ExampleNew() {
-	_, err := datadog.New(datadog.Options{Site: "datadoghq.eu"})
+	_, err := datadog.New(&datadog.Options{Site: "datadoghq.eu"})
 	fmt.Println(err)
-	_, err = datadog.New(datadog.Options{APIKey: "k", Site: "datadoghq.org"})
+	_, err = datadog.New(&datadog.Options{APIKey: "k", Site: "datadoghq.org"})
 	fmt.Println(err)
 	// Output:
 	// datadog: DATADOG_API_KEY (Options.APIKey) is empty: set it to a Datadog API key

@@ -38,21 +38,26 @@ type Handler struct {
 }
 
 // New returns a Handler shipping to the intake that opts names, and starts
-// its sender. The error names the first invalid option; it never contains
-// the API key. Call Close to deliver what is queued and stop the sender.
-func New(opts Options) (*Handler, error) { return newHandler(&opts, nil) }
+// its sender. opts is required (APIKey has no default) and never written
+// to. The error names the first invalid option; it never contains the API
+// key. Call Close to deliver what is queued and stop the sender.
+func New(opts *Options) (*Handler, error) { return newHandler(opts, nil) }
 
 // newHandler is New with a hook that may adjust the core before the sender
 // starts (tests shorten the retry backoff).
 func newHandler(opts *Options, hook func(*core)) (*Handler, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	c := newCore(cfg)
+	var hooks []func(*core)
 	if hook != nil {
-		hook(c)
+		hooks = append(hooks, hook)
 	}
+	c := newCore(cfg, hooks...)
 	c.start()
 	return &Handler{c: c}, nil
 }
@@ -356,15 +361,19 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 // Flush returns once every record queued before the call has been sent or
 // dropped (see Stats), or returns an error saying how many are still
 // undelivered when ctx ends first. It does not stop the sender. While it
-// waits, a failing batch is retried at once, then at least every 500 ms,
-// and a Retry-After is honoured only as far as ctx's deadline allows.
-func (h *Handler) Flush(ctx context.Context) error { return h.c.flush(ctx, "flush") }
+// waits, a failing batch is retried at once, then at least every 500 ms; a
+// Retry-After is honoured only as far as ctx's deadline allows; and each
+// request, the one in flight included, is bounded by a third of the time
+// left, so that a request that hangs leaves room for a retry.
+func (h *Handler) Flush(ctx context.Context) error { return h.c.q.Flush(ctx) }
 
-// Close stops accepting records (later ones are dropped as closed), flushes
-// the queue until ctx ends (retrying as Flush does), then stops the sender. When ctx ends first, the
-// in-flight request is abandoned, what is left is dropped as closed and the
-// error says how many records were undelivered. No goroutine of the Handler
-// outlives Close. Calls after the first return nil once the first is done.
+// Close stops accepting records (later ones are dropped as closed),
+// flushes the queue until ctx ends (retrying as Flush does), then stops
+// the sender. It returns an error saying how many of the records queued
+// when it began were not delivered, and why: when ctx ends first, the
+// request in flight is abandoned, what is left is dropped as closed and
+// the error wraps ctx's. No goroutine of the Handler outlives Close. Later
+// calls return the first call's result.
 func (h *Handler) Close(ctx context.Context) error { return h.c.close(ctx) }
 
 // Stats returns a consistent snapshot of the counters: at every moment

@@ -49,7 +49,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := New(tt.opts)
+			h, err := New(&tt.opts)
 			if err == nil {
 				h.Close(context.Background())
 				t.Fatalf("New = nil error, want one")
@@ -717,28 +717,6 @@ func TestRecordTooLargeEvenTruncated(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"3", 3 * time.Second},
-		{" 10 ", 10 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"soon", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-	}
-	for _, tt := range tests {
-		if got := parseRetryAfter(tt.in, now); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestDropReasons checks the label values datadog_logs_dropped_total has
 // always had, and that DropReasons returns a slice of the caller's own.
 func TestDropReasons(t *testing.T) {
@@ -844,7 +822,7 @@ func TestCookieJarDoesNotGrowHeaders(t *testing.T) {
 	}
 	client := &http.Client{Jar: jar, Transport: &http.Transport{}}
 	defer client.Transport.(*http.Transport).CloseIdleConnections()
-	h, err := New(Options{APIKey: testKey, URL: srv.URL + "/api/v2/logs", HTTPClient: client})
+	h, err := New(&Options{APIKey: testKey, URL: srv.URL + "/api/v2/logs", HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func BenchmarkHandle(b *testing.B) {
 			w.WriteHeader(http.StatusAccepted)
 		}))
 		defer srv.Close()
-		h, err := New(Options{APIKey: testKey, URL: srv.URL, Hostname: "h", Service: "s"})
+		h, err := New(&Options{APIKey: testKey, URL: srv.URL, Hostname: "h", Service: "s"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -190,7 +190,7 @@ func (in *intake) decoded() []map[string]any {
 }
 
 // fastRetry shortens the retry backoff so tests run in milliseconds.
-func fastRetry(c *core) { c.retryBase, c.retryMax = time.Millisecond, 10*time.Millisecond }
+func fastRetry(c *core) { c.dopts.RetryBase, c.dopts.RetryMax = time.Millisecond, 10*time.Millisecond }
 
 // newTestHandler returns a Handler shipping to in, with o's other options,
 // closed when the test ends. Its ErrorOutput goes to the returned buffer.

@@ -95,7 +95,7 @@ func TestEntriesAreNativeInDatadog(t *testing.T) {
 	in := &localIntake{}
 	srv := httptest.NewServer(in)
 	defer srv.Close()
-	dd, err := datadog.New(datadog.Options{
+	dd, err := datadog.New(&datadog.Options{
 		APIKey: "0123456789abcdef0123456789abcdef", URL: srv.URL + "/api/v2/logs",
 		Service: "comments", Env: "production", Version: "1.4.0", Hostname: "web-1",
 		ErrorOutput: io.Discard,

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/realtimeserver/observability/internal/deliver"
 )
 
 // Limits of Datadog's HTTP logs intake, used as defaults and as upper bounds.
@@ -135,7 +137,9 @@ type Options struct {
 	// Default 1 s.
 	FlushInterval time.Duration
 
-	// Timeout bounds each HTTP request. Default 10 s.
+	// Timeout bounds each HTTP request. While a Flush or Close with a
+	// deadline waits, a request is also bounded by a third of the time
+	// left, so that one that hangs leaves room for a retry. Default 10 s.
 	Timeout time.Duration
 
 	// MaxRetryElapsed bounds the time spent retrying one batch (408, 429,
@@ -390,12 +394,7 @@ func controlName(r rune) string {
 	return fmt.Sprintf("U+%04X", r)
 }
 
-// redact replaces every occurrence of key in s. Errors from the network
-// stack quote URLs, and a URL is the one place a careless configuration
-// could put the key.
-func redact(s, key string) string {
-	if key == "" || !strings.Contains(s, key) {
-		return s
-	}
-	return strings.ReplaceAll(s, key, "[REDACTED]")
-}
+// redact keeps the API key, in every form deliver.Scrubber knows, out of
+// s: errors quote URLs and sites, which a careless configuration could
+// give the key.
+func redact(s, key string) string { return deliver.NewScrubber(key).Scrub(s) }

@@ -2,8 +2,14 @@ package datadog
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -263,7 +269,7 @@ func TestFlushRetriesAtOnce(t *testing.T) {
 		return answer{status: 202}
 	})
 	o := Options{APIKey: testKey, URL: in.url(), ErrorOutput: &testenv.Buffer{}, FlushInterval: 10 * time.Millisecond}
-	h, err := newHandler(&o, func(c *core) { c.retryBase = 8 * time.Second }) // a backoff of 4 to 8 s
+	h, err := newHandler(&o, func(c *core) { c.dopts.RetryBase = 8 * time.Second }) // a backoff of 4 to 8 s
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,3 +330,109 @@ func TestDiagnosticsAsJSON(t *testing.T) {
 		t.Errorf("LastDelivery = %v, want just now", s.LastDelivery)
 	}
 }
+
+// TestCloseRetriesPastAHangingIntake: the intake hangs every request that
+// arrives in the first 3 s, then answers 202. Close(10 s), called while
+// the first batch hangs, delivers all 5,000 records: each request during
+// Close is bounded by a third of the time left, the one in flight
+// included, so that a retry fits before the deadline.
+func TestCloseRetriesPastAHangingIntake(t *testing.T) {
+	t.Parallel()
+	in := newIntake(t)
+	start := time.Now()
+	in.setAnswer(func(int, []json.RawMessage) answer {
+		if time.Since(start) < 3*time.Second {
+			return answer{hang: true}
+		}
+		return answer{status: 202}
+	})
+	h, _ := newRealHandler(t, in, Options{})
+	logSeq(slog.New(h), 0, 5000)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if reqs, _ := in.snapshot(); len(reqs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no request within 5s")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if s := h.Stats(); s.Sent != 5000 {
+		t.Errorf("Stats = %+v, want 5000 sent", s)
+	}
+	_, raws := in.snapshot()
+	got := map[int]bool{}
+	for _, q := range seqs(t, raws) {
+		got[q] = true
+	}
+	if len(got) != 5000 {
+		t.Errorf("intake got %d distinct records of 5000", len(got))
+	}
+}
+
+// TestEchoedKeyIsScrubbed: an intake that echoes the request's headers in
+// its error body, with the key as it is, in another case, cut to a
+// prefix, or base64 or URL encoded, gets no form of the key into
+// Stats.LastError, ErrorOutput or Close's error.
+func TestEchoedKeyIsScrubbed(t *testing.T) {
+	t.Parallel()
+	const key = "Ab+cD/eF0123456789ghIJ=="
+	forms := []func(string) string{
+		func(k string) string { return k },
+		strings.ToLower,
+		strings.ToUpper,
+		func(k string) string { return k[:10] + "…" },
+		func(k string) string { return base64.StdEncoding.EncodeToString([]byte(k)) },
+		func(k string) string { return base64.StdEncoding.EncodeToString([]byte("api:" + k)) },
+		url.QueryEscape,
+	}
+	statuses := []int{400, 503, 403}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		n := int(echoes.Add(1)) - 1
+		k := r.Header.Get("DD-API-KEY")
+		w.WriteHeader(statuses[n%len(statuses)])
+		fmt.Fprintf(w, `{"error":"bad request","headers":{"DD-API-KEY":%q}}`, forms[n%len(forms)](k))
+	}))
+	defer srv.Close()
+	errOut := &testenv.Buffer{}
+	h, err := newHandler(&Options{APIKey: key, URL: srv.URL + "/api/v2/logs", ErrorOutput: errOut, MaxBatchRecords: 1}, fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := slog.New(h)
+	var lasts []string
+	for i := range 3 * len(forms) {
+		l.Info("m", "i", i)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		h.Flush(ctx)
+		cancel()
+		lasts = append(lasts, h.Stats().LastError)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	cerr := h.Close(ctx)
+	texts := append(lasts, errOut.String(), fmt.Sprint(cerr))
+	for _, text := range texts {
+		for _, bad := range []string{key[:8], base64.StdEncoding.EncodeToString([]byte(key))[:8], url.QueryEscape(key)[:8]} {
+			if strings.Contains(strings.ToLower(text), strings.ToLower(bad)) {
+				t.Errorf("output holds a form of the key (%s): %q", bad, text)
+			}
+		}
+		for pad := range 3 {
+			enc := base64.StdEncoding.EncodeToString(append(make([]byte, pad), key...))
+			if core := enc[(8*pad+5)/6:][:8]; strings.Contains(text, core) {
+				t.Errorf("output holds base64 of the key at offset %d: %q", pad, text)
+			}
+		}
+	}
+	if echoes.Load() < int64(len(forms)) {
+		t.Errorf("intake answered %d requests, want every form echoed", echoes.Load())
+	}
+}
+
+var echoes atomic.Int64
