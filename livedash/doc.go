@@ -3,7 +3,7 @@
 // Go runtime, updated every second, with nothing to install beside it.
 //
 //	ring := livedash.NewRing(nil)                 // a slog.Handler: add it to the logger's fan-out
-//	dash := livedash.New(&livedash.Options{Source: registry, Logs: ring})
+//	dash, err := livedash.New(&livedash.Options{Source: registry, Logs: ring})
 //	defer dash.Close(ctx)
 //	mux.Handle("/dashboard/", dash)
 //	mux.Handle("/dashboard", dash)
@@ -31,14 +31,30 @@
 // them as soon as it opens. Everything else is computed only while a page
 // that shows it is open: each open page holds one server-sent-events
 // connection, reads the Source once a second and keeps at most six
-// snapshots. Options.MaxViewers bounds the open pages. The Ring keeps the
-// recent records within its own bounds (RingOptions), in buffers allocated
-// on its first record: keeping a record renders it and copies its text in,
-// and allocates nothing. While no page is open, and 15 minutes after the
-// last one closed (RingOptions.IdleAfter), it keeps only warnings and
-// errors (RingOptions.IdleLevel) and is not even called for other
-// records: a dashboard nobody watches costs the service its once-a-second
-// sample and nothing per request.
+// snapshots. The Ring keeps the recent records within its own bounds
+// (RingOptions), in buffers allocated on its first record: keeping a
+// record renders it and copies its text in, and allocates nothing. While
+// no page is open, and 15 minutes after the last one closed
+// (RingOptions.IdleAfter), it keeps only warnings and errors
+// (RingOptions.IdleLevel) and is not even called for other records: a
+// dashboard nobody watches costs the service its once-a-second sample and
+// nothing per request.
+//
+// # Bounds
+//
+// What a request costs is bounded, however many arrive. Options.MaxViewers
+// bounds the open pages and Options.MaxQueries the Logs page's searches of
+// the Ring (its request-id links) running at once; past either, a request
+// is refused at once with 503 and Retry-After, never queued, and counted
+// in Stats. A search copies the Ring out 64 KiB at a time and writes its
+// answer as it goes: at most 2000 records and 4 MiB. A live update
+// carries at most 500 records and 128 KiB of their text, and must be
+// written within 10 s. A page's connection is a lease of StreamLifetime
+// (20 s): the dashboard then ends it and the page's EventSource opens the
+// next one and carries on where it was, so that a client that stopped
+// reading loses its place, and what it held, within the lease and two
+// seconds (its last writes' deadlines), whatever the socket buffers could
+// still absorb.
 //
 // # Security
 //

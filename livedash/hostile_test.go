@@ -1,7 +1,6 @@
 package livedash
 
 import (
-	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
@@ -25,12 +24,7 @@ func ringCheck(t *testing.T, wrap func(slog.Handler) slog.Handler, redacts bool)
 		Redacts: redacts,
 		Flush: func() {
 			for _, e := range ring.st.entries(0, 0) {
-				b, err := json.Marshal(toJSON(&e))
-				if err != nil {
-					t.Errorf("encoding a kept record: %v", err)
-					continue
-				}
-				out.Write(append(b, '\n'))
+				out.Write(append(appendLog(nil, &e), '\n'))
 			}
 		},
 	})

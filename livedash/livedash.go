@@ -1,16 +1,21 @@
 package livedash
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/realtimeserver/observability/drop"
 )
 
 // DefaultPath is where the dashboard expects to be mounted.
@@ -18,6 +23,21 @@ const DefaultPath = "/dashboard"
 
 // DefaultMaxViewers is the default bound on pages open at once.
 const DefaultMaxViewers = 16
+
+// DefaultMaxQueries is the default bound on log queries answered at once.
+const DefaultMaxQueries = 4
+
+// StreamLifetime is how long the dashboard serves one live connection
+// before it ends it; the page's EventSource opens the next one by itself
+// and carries on where it was (Last-Event-ID). A viewer that stopped
+// reading therefore holds its place among Options.MaxViewers for at most
+// this long and two seconds (the deadlines of its last writes), whatever
+// the kernel's socket buffers could still absorb.
+const StreamLifetime = 20 * time.Second
+
+// writeTimeout bounds the writing of one live update, Flush included: a
+// viewer that cannot take an update in this time has stopped reading.
+const writeTimeout = 10 * time.Second
 
 // CookieName is the cookie that keeps the token after a ?token= visit.
 const CookieName = "livedash_token"
@@ -46,16 +66,29 @@ type Options struct {
 	// Defaults: the executable's name, empty, the module's build version.
 	Service, Environment, Version string
 	// MaxViewers bounds the pages open at once (one live connection
-	// each); more are refused with 503. Default: DefaultMaxViewers (16).
+	// each); more are refused with 503 and Retry-After, and counted in
+	// Stats. Default: DefaultMaxViewers (16). Negative is an error.
 	MaxViewers int
+	// MaxQueries bounds the log queries (the Logs page's search of the
+	// Ring) answered at once; more are refused with 503 and Retry-After,
+	// and counted in Stats. Default: DefaultMaxQueries (4). Negative is
+	// an error.
+	MaxQueries int
+
+	// streamLife replaces StreamLifetime in tests, when not zero.
+	streamLife time.Duration
 }
 
 // Dashboard is the live dashboard: an http.Handler serving the pages, their
 // assets and their live updates. It samples the headline series once a
 // second from New until Close, and everything else only while a page that
-// shows it is open. Memory is bounded: the headline history takes
-// HistoryBytes; each open page keeps at most six snapshots of the Source;
-// the Ring has its own bounds.
+// shows it is open. Memory is bounded whatever the requests: the headline
+// history takes HistoryBytes; each open page keeps at most six snapshots
+// of the Source and sends at most 500 records (128 KiB of their text) an
+// update; a log query copies the Ring out 64 KiB at a time and writes its
+// answer as it goes; Options.MaxViewers and Options.MaxQueries bound how
+// many of each run at once, and the others are refused at once, never
+// queued. The Ring has its own bounds.
 type Dashboard struct {
 	src     Source
 	ring    *Ring
@@ -63,29 +96,58 @@ type Dashboard struct {
 	token   [sha256.Size]byte
 	secured bool
 	info    info
-	maxView int32
+	nonce   string // tells this Dashboard's stream ids from another's
 
-	hist    history
-	viewers atomic.Int32
+	hist       history
+	viewers    gate
+	queries    gate
+	streams    atomic.Uint64
+	dropped    drop.Counter
+	streamLife time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	mu     sync.Mutex // closed, and wg.Add against Close's wg.Wait
+	closed bool
 	wg     sync.WaitGroup
-	once   sync.Once
+}
+
+// Stats are a Dashboard's counts, for its own health.
+type Stats struct {
+	// Viewers is the live connections open now, at most
+	// Options.MaxViewers; Queries the log queries being answered now, at
+	// most Options.MaxQueries.
+	Viewers, Queries int
+	// Streams counts the live connections served since New, those that
+	// browsers reopened after StreamLifetime included.
+	Streams uint64
+	// Dropped counts the requests refused or cut short, by reason:
+	// queue_full for a live connection or a log query past its bound
+	// (answered 503 with Retry-After), closed for a live connection
+	// asked for after Close, and timeout for a live connection ended
+	// because an update could not be written within 10 s.
+	Dropped drop.Counts
 }
 
 var _ http.Handler = (*Dashboard)(nil)
 
 // New returns a Dashboard and starts its headline sampler; Close stops
-// it. Mount it on a mux at Options.Path:
+// it. It returns an error for a negative Options.MaxViewers or
+// MaxQueries. Mount it on a mux at Options.Path:
 //
-//	dash := livedash.New(&livedash.Options{Source: registry, Logs: ring})
+//	dash, err := livedash.New(&livedash.Options{Source: registry, Logs: ring})
 //	mux.Handle("/dashboard/", dash)
 //	mux.Handle("/dashboard", dash)
-func New(opts *Options) *Dashboard {
+func New(opts *Options) (*Dashboard, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	if o.MaxViewers < 0 {
+		return nil, fmt.Errorf("livedash: Options.MaxViewers is %d: want 0 (the default, %d) or more", o.MaxViewers, DefaultMaxViewers)
+	}
+	if o.MaxQueries < 0 {
+		return nil, fmt.Errorf("livedash: Options.MaxQueries is %d: want 0 (the default, %d) or more", o.MaxQueries, DefaultMaxQueries)
 	}
 	o.Path = strings.TrimRight(o.Path, "/")
 	if o.Path == "" {
@@ -94,26 +156,42 @@ func New(opts *Options) *Dashboard {
 	if !strings.HasPrefix(o.Path, "/") {
 		o.Path = "/" + o.Path
 	}
-	if o.MaxViewers <= 0 {
-		o.MaxViewers = DefaultMaxViewers
+	orDefault := func(n, def int) int32 {
+		if n == 0 {
+			n = def
+		}
+		return int32(min(n, math.MaxInt32))
 	}
-	d := &Dashboard{src: o.Source, ring: o.Logs, path: o.Path, maxView: int32(min(o.MaxViewers, math.MaxInt32))}
+	d := &Dashboard{src: o.Source, ring: o.Logs, path: o.Path,
+		viewers:    gate{max: orDefault(o.MaxViewers, DefaultMaxViewers)},
+		queries:    gate{max: orDefault(o.MaxQueries, DefaultMaxQueries)},
+		streamLife: cmp.Or(o.streamLife, StreamLifetime)}
 	if o.Token != "" {
 		d.token, d.secured = sha256.Sum256([]byte(o.Token)), true
 	}
 	d.info = newInfo(o)
+	d.nonce = strconv.FormatInt(d.info.started.UnixNano(), 36)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.wg.Add(1)
 	go d.sample()
-	return d
+	return d, nil
 }
 
+// Flush returns nil at once: the dashboard holds nothing for delivery.
+// It is there so that a Dashboard has the lifecycle of the kit's other
+// parts.
+func (d *Dashboard) Flush(context.Context) error { return nil }
+
 // Close stops the sampler and ends every open page's live connection
-// (browsers reconnect to whatever serves the path next). It waits for them
-// until ctx ends, and returns ctx's error if it ended first. Calling it
-// again returns at once.
+// (browsers reconnect to whatever serves the path next); live connections
+// asked for after it are refused with 503 and counted as closed. It waits
+// for them until ctx ends, and returns ctx's error if it ended first.
+// Calling it again waits the same way.
 func (d *Dashboard) Close(ctx context.Context) error {
-	d.once.Do(d.cancel)
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	select {
@@ -122,6 +200,24 @@ func (d *Dashboard) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// join counts a live connection in for Close to wait for, and reports
+// false after Close.
+func (d *Dashboard) join() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	d.wg.Add(1)
+	return true
+}
+
+// Stats returns the Dashboard's counts.
+func (d *Dashboard) Stats() Stats {
+	return Stats{Viewers: int(d.viewers.n.Load()), Queries: int(d.queries.n.Load()),
+		Streams: d.streams.Load(), Dropped: d.dropped.Snapshot()}
 }
 
 // pages maps a page's path (after Path) to its id.

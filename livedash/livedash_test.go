@@ -66,7 +66,10 @@ func (s *trafficSource) Snapshot() []Family {
 
 func newTestDashboard(t *testing.T, o *Options) (*Dashboard, *httptest.Server) {
 	t.Helper()
-	d := New(o)
+	d, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle(DefaultPath+"/", d)
 	mux.Handle(DefaultPath, d)
@@ -221,16 +224,31 @@ func TestToken(t *testing.T) {
 	}
 }
 
-// event reads the next server-sent event's data.
-func event(t *testing.T, r *bufio.Reader) *tick {
+// update is a live update as a test reads it.
+type update struct {
+	*tick
+	Logs []logJSON
+}
+
+// event reads the next update: the data of the next server-sent event
+// without a name.
+func event(t *testing.T, r *bufio.Reader) *update {
 	t.Helper()
+	named := false
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			t.Fatalf("reading the stream: %v", err)
 		}
-		if data, ok := strings.CutPrefix(line, "data: "); ok {
-			var tk tick
+		switch {
+		case line == "\n":
+			named = false
+		case strings.HasPrefix(line, "event: "):
+			named = true
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok && !named {
+			var tk update
+			tk.tick = new(tick)
 			var raw map[string]json.RawMessage
 			if err := json.Unmarshal([]byte(data), &raw); err != nil {
 				t.Fatalf("event %q: %v", data, err)
@@ -489,7 +507,10 @@ func TestViewersAreBoundedAndCloseEndsStreams(t *testing.T) {
 // A page stays live past the server's read and write timeouts (Setup's
 // metrics listener has 30 s of each).
 func TestStreamOutlivesServerTimeouts(t *testing.T) {
-	d := New(nil)
+	d, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer d.Close(context.Background())
 	srv := httptest.NewUnstartedServer(d)
 	srv.Config.ReadTimeout = 1500 * time.Millisecond

@@ -96,8 +96,8 @@ type tick struct {
 	Meta   map[string]string               `json:"meta,omitempty"`
 	// Hist is the headline history, on the Home page's first update:
 	// Names of the series, then points of [t, value per name].
-	Hist *histJSON `json:"hist,omitempty"`
-	Logs []logJSON `json:"logs,omitempty"`
+	Hist *histJSON  `json:"hist,omitempty"`
+	Logs logRecords `json:"logs,omitempty"`
 }
 
 type histJSON struct {
@@ -204,6 +204,7 @@ type view struct {
 	lastT   int64
 	famSig  string
 	first   bool
+	logBuf  copier // Logs page: the records of the update being built
 }
 
 type rtState struct {
@@ -548,23 +549,58 @@ func (v *view) metrics(t *tick, cur, old *snap) {
 	t.table("series", rows)
 }
 
-// maxLogsPerTick bounds the records one update carries.
-const maxLogsPerTick = 500
-
+// logs adds the records kept since the last update, oldest first: the
+// newest maxLogsPerTick of them, within maxLogTextPerTick of text.
 func (v *view) logs(t *tick) {
 	if v.d.ring == nil {
-		t.Logs = []logJSON{}
 		return
 	}
 	if v.lastSeq == 0 {
 		t.Meta = map[string]string{"keeps": v.d.ring.st.keeps()}
 	}
-	es := v.d.ring.st.entries(v.lastSeq, maxLogsPerTick)
-	t.Logs = make([]logJSON, 0, len(es))
-	for i := range es {
-		t.Logs = append(t.Logs, toJSON(&es[i]))
-		v.lastSeq = es[i].seq
+	c := &v.logBuf
+	c.slots, c.text = c.slots[:0], c.text[:0]
+	if v.d.ring.st.batch(c, v.lastSeq+1, math.MaxUint64, true, maxLogsPerTick, maxLogTextPerTick) == 0 {
+		return
 	}
+	es := c.entries()
+	v.lastSeq = es[0].seq
+	slices.Reverse(es)
+	t.Logs = es
+}
+
+// cursor is where the page's client stands once it has the update just
+// built: the last record it has (Logs) or the last headline point (Home).
+// It goes into the update's id, which the client sends back when it
+// reconnects.
+func (v *view) cursor() uint64 {
+	switch v.page {
+	case "logs":
+		return v.lastSeq
+	case "home":
+		return uint64(max(v.lastT, 0))
+	}
+	return 0
+}
+
+// resume carries on from the connection the client had before, whose
+// last update's cursor was cur: the Logs page from the record after it,
+// the Home page from the headline point after it, without the history
+// again. The other pages first take the snapshot their rates need, and
+// resume reports that the first update should wait a second for it.
+func (v *view) resume(cur uint64, now time.Time) (wait bool) {
+	switch v.page {
+	case "logs":
+		if v.d.ring != nil {
+			v.lastSeq = min(cur, v.d.ring.Stats().Handled)
+		}
+		return false
+	case "home":
+		v.lastT, v.first = int64(min(cur, math.MaxInt64)), false
+		return false
+	}
+	v.next(now)
+	return true
 }
 
 func (v *view) runtime(t *tick, now time.Time) {

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"html/template"
+	"io"
 	"io/fs"
-	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/realtimeserver/observability/drop"
 )
 
 //go:embed assets
@@ -116,7 +120,14 @@ func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request, page strin
 }
 
 // serveStream sends the page's updates as server-sent events, one a
-// second, until the client goes away or the dashboard closes.
+// second, until the client goes away, the dashboard closes, an update
+// cannot be written within its deadline (the viewer stopped reading), or
+// the connection has lasted StreamLifetime. Then it sends a "renew" event
+// and ends the connection: the page's EventSource reconnects by itself
+// with the last event's id (Last-Event-ID), and the next connection
+// carries on from there. So a viewer's place among Options.MaxViewers is
+// a lease that a reading page renews and a stalled client loses, however
+// much the socket buffers between them could still absorb.
 func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page := q.Get("page")
@@ -128,19 +139,17 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "page: accepted home, http, db, ws, metrics, logs, runtime", http.StatusBadRequest)
 		return
 	}
-	if d.ctx.Err() != nil {
-		http.Error(w, "dashboard closed", http.StatusServiceUnavailable)
+	if !d.join() {
+		d.refuse(w, drop.Closed, 0, "dashboard closed")
 		return
 	}
-	if n := d.viewers.Add(1); n > d.maxView {
-		d.viewers.Add(-1)
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "too many dashboard pages open", http.StatusServiceUnavailable)
-		return
-	}
-	d.wg.Add(1)
 	defer d.wg.Done()
-	defer d.viewers.Add(-1)
+	if !d.viewers.enter() {
+		d.refuse(w, drop.QueueFull, 5, "too many dashboard pages open")
+		return
+	}
+	defer d.viewers.leave()
+	d.streams.Add(1)
 	if d.ring != nil {
 		defer d.ring.st.watch()()
 	}
@@ -150,36 +159,81 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	if r.ProtoMajor == 1 {
+		// The connection ends with the stream, so that a client that
+		// stopped reading keeps nothing open here, not even an idle
+		// connection. (An HTTP/2 stream ends alone.)
+		h.Set("Connection", "close")
+	}
+	now := time.Now()
+	end := now.Add(d.streamLife)
 	v := d.newView(page, q.Get("family"), q.Get("series"))
-	tk := time.NewTicker(time.Second)
-	defer tk.Stop()
-	var buf bytes.Buffer
+	wait := false
+	if cur, ok := d.lastEventCursor(r); ok {
+		wait = v.resume(cur, now)
+	}
+	// write writes b and flushes it within the write deadline, and no
+	// later than a second past the end of the lease.
+	write := func(b []byte) bool {
+		dl := time.Now().Add(writeTimeout)
+		if last := end.Add(time.Second); dl.After(last) {
+			dl = last
+		}
+		_ = rc.SetWriteDeadline(dl)
+		_, err := w.Write(b)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			d.dropped.Add(drop.Timeout, 1)
+		}
+		return err == nil
+	}
 	send := func(now time.Time) bool {
+		t := v.next(now)
+		buf := bufPool.Get().(*bytes.Buffer)
+		defer putBuf(buf)
 		buf.Reset()
-		buf.WriteString("retry: 2000\ndata: ")
-		enc := json.NewEncoder(&buf)
+		buf.WriteString("retry: 2000\nid: ")
+		buf.WriteString(d.nonce)
+		buf.WriteByte('.')
+		buf.WriteString(strconv.FormatUint(v.cursor(), 10))
+		buf.WriteString("\ndata: ")
+		enc := json.NewEncoder(buf)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v.next(now)); err != nil {
+		if err := enc.Encode(t); err != nil {
 			return false
 		}
 		// Encode ends with a newline; one more ends the event.
 		buf.WriteByte('\n')
-		// The server's WriteTimeout would end this long response: each
-		// write gets its own deadline instead.
-		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		return write(buf.Bytes())
 	}
-	if !send(time.Now()) {
+	if wait {
+		// The first update waits for a rate; the client hears now that
+		// it is connected.
+		if !write(nil) {
+			return
+		}
+	} else if !send(now) {
 		return
 	}
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	lease := time.NewTimer(time.Until(end))
+	defer lease.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-d.ctx.Done():
+			return
+		case <-lease.C:
+			// The page reconnects without showing a break; the deadline
+			// also bounds the end of the response, written after return.
+			_ = rc.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := io.WriteString(w, "event: renew\ndata: {}\n\n"); err == nil {
+				_ = rc.Flush()
+			}
 			return
 		case now := <-tk.C:
 			if !send(now) {
@@ -189,64 +243,22 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveLogs answers the Logs page's queries: records kept in the ring
-// matching request_id, level (the minimum) and q (a substring of the
-// message or of any attribute), newest last, at most limit (default and
-// maximum 2000).
-func (d *Dashboard) serveLogs(w http.ResponseWriter, r *http.Request) {
-	qs := r.URL.Query()
-	limit := 2000
-	if s := qs.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			http.Error(w, "limit: accepted a number from 1 to 2000", http.StatusBadRequest)
-			return
-		}
-		limit = min(n, limit)
+// lastEventCursor returns the cursor in the request's Last-Event-ID, when
+// it names an update this Dashboard sent (see serveStream's id lines).
+func (d *Dashboard) lastEventCursor(r *http.Request) (uint64, bool) {
+	nonce, cur, ok := strings.Cut(r.Header.Get("Last-Event-ID"), ".")
+	if !ok || nonce != d.nonce {
+		return 0, false
 	}
-	minLevel := slog.Level(-1 << 20)
-	if s := qs.Get("level"); s != "" {
-		if err := minLevel.UnmarshalText([]byte(s)); err != nil {
-			http.Error(w, "level: accepted debug, info, warn, error", http.StatusBadRequest)
-			return
-		}
-	}
-	rid, text := qs.Get("request_id"), qs.Get("q")
-	out := []logJSON{}
-	if d.ring != nil {
-		// Copy under the lock, match outside it.
-		es := d.ring.st.entries(0, 0)
-		for i := len(es) - 1; i >= 0 && len(out) < limit; i-- {
-			e := &es[i]
-			if e.level >= minLevel && (rid == "" || e.rid == rid) && (text == "" || e.contains(text)) {
-				out = append(out, toJSON(e))
-			}
-		}
-		slices.Reverse(out)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(map[string]any{"records": out})
+	n, err := strconv.ParseUint(cur, 10, 64)
+	return n, err == nil
 }
 
-// contains reports whether s occurs in the message or in an attribute's
-// key or value, ignoring ASCII case.
-func (e *entry) contains(s string) bool {
-	if containsFold(e.msg, s) {
-		return true
-	}
-	found := false
-	f := func(k, v []byte) { found = found || containsFold(string(k), s) || containsFold(string(v), s) }
-	eachKV(e.pre, f)
-	eachKV(e.own, f)
-	return found
-}
+// bufPool holds the buffers live updates are encoded in.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func containsFold(hay, needle string) bool {
-	if len(needle) > len(hay) {
-		return false
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 {
+		bufPool.Put(b)
 	}
-	return strings.Contains(strings.ToLower(hay), strings.ToLower(needle))
 }

@@ -383,12 +383,25 @@
     if (source) source.close();
     const q = new URLSearchParams(params);
     q.set('page', PAGE);
-    source = new EventSource(`${BASE}/api/stream?${q}`);
-    source.onmessage = (e) => {
+    const me = new EventSource(`${BASE}/api/stream?${q}`);
+    source = me;
+    // renew: the server ends each connection after a while; EventSource
+    // reconnects by itself and the page carries on, without a break shown.
+    let renewing = false;
+    me.addEventListener('renew', () => { renewing = true; });
+    me.onmessage = (e) => {
       setStatus(true, 'live · ' + hms(Date.now()));
       onTick(JSON.parse(e.data));
     };
-    source.onerror = () => setStatus(false, 'reconnecting…');
+    me.onerror = () => {
+      if (me.readyState === EventSource.CLOSED) {
+        // Refused (every viewer's place taken, 503): EventSource does not
+        // try again by itself, so the page does, as Retry-After says.
+        setStatus(false, 'dashboard busy, retrying…');
+        setTimeout(() => { if (source === me) connect(params, onTick); }, 5000);
+      } else if (renewing) renewing = false; // the first error after renew is the end itself
+      else setStatus(false, 'reconnecting…');
+    };
   }
 
   function standardPage(layout) {
