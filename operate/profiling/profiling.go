@@ -25,8 +25,10 @@
 package profiling
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 
 	"github.com/realtimeserver/observability/internal/authtoken"
 )
@@ -44,21 +46,27 @@ type Options struct {
 	// constant time and never logged. Default: none.
 	Token string
 	// Cookie, when not empty, is the name of a cookie that may carry the
-	// Token instead (livedash.CookieName, for links from the dashboard's
-	// pages; the cookie must then be sent for Prefix, that is set for
-	// a path that covers it). Default: none.
+	// Token instead: livedash.CookieName, with Base the dashboard's path
+	// (the browser sends that cookie only under it), so that links from
+	// the dashboard's pages work. Default: none.
 	Cookie string
+	// Base, when not empty, is a path that starts with '/' and does not
+	// end with one, under which the profiles are served instead:
+	// Base+Prefix ("/dashboard/debug/pprof/"). Default: none, Prefix.
+	Base string
 }
 
-// Mount registers net/http/pprof's handlers on mux under Prefix:
+// Mount registers net/http/pprof's handlers on mux under Prefix (or
+// opts.Base+Prefix):
 // pprof.Index at /debug/pprof/ (which serves every named profile of
 // runtime/pprof: allocs, block, goroutine, heap, mutex, threadcreate, at
 // /debug/pprof/<name>), pprof.Cmdline, pprof.Profile (the CPU profile,
 // ?seconds=, 30 by default), pprof.Symbol and pprof.Trace, all behind
 // opts.Token. Symbol answers GET and POST (go tool pprof posts to it), the
 // others GET (and HEAD). Like mux.Handle, Mount panics if one of these
-// patterns is registered already. It never touches
-// http.DefaultServeMux.
+// patterns is registered already, and if opts.Base is not a path as its
+// comment says. It never touches http.DefaultServeMux. Call it twice, with
+// and without Base, to serve both.
 //
 // pprof.Profile and pprof.Trace extend the connection's write deadline by
 // the duration asked for, so an http.Server's WriteTimeout does not cut a
@@ -68,23 +76,31 @@ func Mount(mux *http.ServeMux, opts *Options) {
 	if opts != nil {
 		o = *opts
 	}
+	if o.Base != "" && (!strings.HasPrefix(o.Base, "/") || strings.HasSuffix(o.Base, "/")) {
+		panic(fmt.Sprintf("profiling.Mount: Options.Base %q: want a path that starts with '/' and does not end with one", o.Base))
+	}
 	tok := authtoken.New(o.Token)
 	guard := func(f http.HandlerFunc) http.Handler {
+		var h http.Handler = f
+		if o.Base != "" {
+			h = http.StripPrefix(o.Base, h) // pprof.Index reads the profile's name after Prefix
+		}
 		if !tok.Required() {
-			return f
+			return h
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !tok.Request(r, o.Cookie) {
 				authtoken.Refuse(w, "profiling", "unauthorized: profiles need the token, as Authorization: Bearer <token>")
 				return
 			}
-			f(w, r)
+			h.ServeHTTP(w, r)
 		})
 	}
-	mux.Handle("GET "+Prefix, guard(pprof.Index))
-	mux.Handle("GET "+Prefix+"cmdline", guard(pprof.Cmdline))
-	mux.Handle("GET "+Prefix+"profile", guard(pprof.Profile))
-	mux.Handle("GET "+Prefix+"symbol", guard(pprof.Symbol))
-	mux.Handle("POST "+Prefix+"symbol", guard(pprof.Symbol))
-	mux.Handle("GET "+Prefix+"trace", guard(pprof.Trace))
+	p := o.Base + Prefix
+	mux.Handle("GET "+p, guard(pprof.Index))
+	mux.Handle("GET "+p+"cmdline", guard(pprof.Cmdline))
+	mux.Handle("GET "+p+"profile", guard(pprof.Profile))
+	mux.Handle("GET "+p+"symbol", guard(pprof.Symbol))
+	mux.Handle("POST "+p+"symbol", guard(pprof.Symbol))
+	mux.Handle("GET "+p+"trace", guard(pprof.Trace))
 }

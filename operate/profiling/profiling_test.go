@@ -81,3 +81,35 @@ func TestDefaultServeMuxNotServed(t *testing.T) {
 		t.Errorf("/only-on-default: %d, want 404", code)
 	}
 }
+
+// TestMountUnderBase: under the dashboard's path, with its cookie.
+func TestMountUnderBase(t *testing.T) {
+	mux := http.NewServeMux()
+	Mount(mux, &Options{Token: token, Cookie: "livedash_token", Base: "/dashboard"})
+	req := httptest.NewRequest("GET", "/dashboard/debug/pprof/heap?debug=1", nil)
+	req.AddCookie(&http.Cookie{Name: "livedash_token", Value: token})
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, req)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "heap profile") {
+		t.Errorf("heap under /dashboard with the cookie: %d %.100q", w.Code, w.Body.String())
+	}
+	if code, body := get(t, mux, "GET", "/dashboard/debug/pprof/", token); code != 200 || !strings.Contains(body, `href="goroutine?debug=2"`) {
+		t.Errorf("index under /dashboard: %d %.300q", code, body)
+	}
+	if code, _ := get(t, mux, "GET", "/dashboard/debug/pprof/goroutine", ""); code != http.StatusUnauthorized {
+		t.Errorf("without the token or the cookie: %d, want 401", code)
+	}
+	if code, _ := get(t, mux, "GET", "/debug/pprof/", token); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ with only Base mounted: %d, want 404", code)
+	}
+	for _, base := range []string{"dashboard", "/dashboard/"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Base %q did not panic", base)
+				}
+			}()
+			Mount(http.NewServeMux(), &Options{Base: base})
+		}()
+	}
+}
