@@ -122,8 +122,9 @@ type StormStats struct {
 // of the first of them) and StormSourceKey (the site as "dir/file.go:line"
 // when the PC resolves). The counts are exact: for every site, the records
 // passed plus the suppressed counts of its summaries equal the records
-// handled, once Flush or Close has returned; Stats counts them by level at
-// once. A storm from one site never hides a record from another: each
+// handled, once Flush or Close has returned (a summary is written only
+// when the next handler is enabled at its level); Stats counts them by
+// level at once. A storm from one site never hides a record from another: each
 // site has a limit of its own. Records with no PC (0) form one site per
 // level.
 //
@@ -131,9 +132,9 @@ type StormStats struct {
 // records handled out of order are judged by when they were made.
 //
 // The hot path is one lookup in a table of sites (lock-free, no
-// allocation) and one or two atomic operations: a load and a
-// compare-and-swap for a record that passes, a load, an add and a load for
-// one that is suppressed. A site's first record takes a mutex once to
+// allocation) and a few atomic operations on the site's own state: a load
+// and a compare-and-swap for a record that passes, two loads and an add
+// for one that is suppressed. A site's first record takes a mutex once to
 // enter the table. Memory is bounded by StormOptions.MaxSites; past it,
 // new sites share one limit per level.
 //
