@@ -63,7 +63,7 @@ func BenchmarkHistogramHandle(b *testing.B) {
 		}
 	})
 	b.Run("vm", func(b *testing.B) {
-		h := metrics.NewSet().NewPrometheusHistogramExt(`http_request_latency_seconds{method="POST",route="/videos/{id}/comments"}`, promsink.DefaultBuckets)
+		h := metrics.NewSet().NewPrometheusHistogramExt(`http_request_latency_seconds{method="POST",route="/videos/{id}/comments"}`, promsink.DefaultBuckets())
 		b.ReportAllocs()
 		b.ResetTimer()
 		i := 0

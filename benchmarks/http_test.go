@@ -56,7 +56,7 @@ func BenchmarkHTTP(b *testing.B) {
 	b.Run("promhttp", func(b *testing.B) {
 		reg := prometheus.NewRegistry()
 		dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "http_request_duration_seconds", Help: "Request duration.", Buckets: promsink.DefaultBuckets,
+			Name: "http_request_duration_seconds", Help: "Request duration.", Buckets: promsink.DefaultBuckets(),
 		}, []string{"route", "method", "code"})
 		cnt := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "Requests.",

@@ -128,7 +128,7 @@ func BenchmarkHistogram(b *testing.B) {
 	})
 	b.Run("client_golang", func(b *testing.B) {
 		hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "http_request_latency_seconds", Help: "Latency.", Buckets: promsink.DefaultBuckets,
+			Name: "http_request_latency_seconds", Help: "Latency.", Buckets: promsink.DefaultBuckets(),
 		}, []string{"route", "method"})
 		prometheus.NewRegistry().MustRegister(hv)
 		b.ReportAllocs()

@@ -1,10 +1,11 @@
 package dogstatsd
 
 import (
-	"github.com/realtimeserver/observability/drop"
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/realtimeserver/observability/drop"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -47,16 +48,16 @@ type handle struct {
 func (h *handle) record(v float64) {
 	s := h.s
 	if !validValue(h.o, v) {
-		s.drop(dropInvalidValue, h.name)
+		s.dropValue(h.o, h.name)
 		return
 	}
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
 	switch {
 	case s.closed.Load():
-		s.drop(dropClosed, h.name)
+		s.drops.Drop(drop.Closed, h.o.Kind(), h.name, "the sink is closed")
 	case h.sr.reason != 0:
-		s.drop(h.sr.reason, h.name)
+		s.drops.Drop(h.sr.reason, h.o.Kind(), h.name, h.sr.detail)
 	default:
 		s.send(h.o, h.sr, v)
 	}
@@ -67,7 +68,7 @@ func (h *handle) Observe(v float64) { h.record(v) }
 
 func (h *handle) ObserveDuration(d time.Duration) {
 	if d < 0 {
-		h.s.drop(dropInvalidValue, h.name)
+		h.s.dropValue(h.o, h.name)
 		return
 	}
 	h.record(float64(d) / float64(time.Millisecond))
@@ -100,7 +101,3 @@ func (g *gaugeHandle) Add(d float64) {
 	}
 }
 
-const (
-	dropInvalidValue = drop.InvalidValue
-	dropClosed       = drop.Closed
-)

@@ -1,7 +1,6 @@
 package dogstatsd
 
 import (
-	"encoding/binary"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -13,34 +12,10 @@ import (
 // maxNameLen is the longest metric name Datadog accepts, namespace included.
 const maxNameLen = 200
 
-// appendKey appends the cache key of a name and tags to b: each string
-// preceded by its length, so that no two inputs share a key. Hashing this
-// one short string is several times cheaper than hashing a struct holding
-// all MaxTags tag slots.
-// ok is false, and nothing appended, when the key would be longer than
-// maxKeyLen: such samples are converted on every call, not cached, so that
-// long tag values cannot fill the cache with long keys.
-func appendKey(b []byte, name string, tags *metricsink.Tags) (_ []byte, ok bool) {
-	n := len(name)
-	for k, v := range tags.All() {
-		n += len(k) + len(v)
-	}
-	if n > maxKeyLen {
-		return b, false
-	}
-	b = appendString(b, name)
-	for k, v := range tags.All() {
-		b = appendString(appendString(b, k), v)
-	}
-	return b, true
-}
-
-// maxKeyLen bounds the names and tags, together, that the cache keeps.
+// maxKeyLen bounds the names and tags, together, that the Sink remembers
+// converted; longer ones are converted on every call, so that long tag
+// values cannot fill memory with long keys.
 const maxKeyLen = 1024
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
 
 // series is a name and tags converted for the client. It is never changed once
 // built, so its tags slice can be handed to the client, which may keep it.
@@ -49,23 +24,26 @@ type series struct {
 	tags   []string
 	dist   bool        // histograms are sent as distributions
 	reason drop.Reason // 0 when the series can be sent
+	detail string      // why not
 }
 
-func newSeries(name string, tags *metricsink.Tags, namespaceLen int) *series {
+// newSeries converts a name and tags (checked by metricsink.Guard) under
+// Datadog's rules.
+func newSeries(name string, tags []metricsink.Tag, namespaceLen int) *series {
 	n, ok := sanitizeName(name)
 	if !ok || (namespaceLen == 0 && !isLetter(n[0])) || namespaceLen+len(n) > maxNameLen {
-		return &series{reason: drop.InvalidName}
+		return &series{reason: drop.InvalidName, detail: "Datadog wants a name of ASCII letters, digits, '_' and '.', starting with a letter, of at most 200 characters"}
 	}
-	sr := &series{name: n}
-	if tags.Len() > 0 {
-		sr.tags = make([]string, 0, tags.Len())
+	sr := &series{name: strings.Clone(n)}
+	if len(tags) > 0 {
+		sr.tags = make([]string, 0, len(tags))
 	}
-	for k, v := range tags.All() {
-		t, ok := datadogTag(k, v)
+	for _, t := range tags {
+		tag, ok := datadogTag(t.Key, t.Value)
 		if !ok {
-			return &series{reason: drop.InvalidTags}
+			return &series{reason: drop.InvalidTags, detail: "tag key " + metricsink.QuoteShort(t.Key) + " does not start with a letter once normalized"}
 		}
-		sr.tags = append(sr.tags, t)
+		sr.tags = append(sr.tags, tag)
 	}
 	return sr
 }

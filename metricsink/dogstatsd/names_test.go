@@ -28,27 +28,6 @@ func TestSanitizeName(t *testing.T) {
 	}
 }
 
-func TestAppendKeyIsUnambiguous(t *testing.T) {
-	kv := metricsink.KV
-	pairs := [][2]struct {
-		name string
-		tags metricsink.Tags
-	}{
-		{{"ab", kv("c", "d")}, {"a", kv("bc", "d")}},
-		{{"a", kv("b", "cd")}, {"a", kv("bc", "d")}},
-		{{"a", kv("b", "")}, {"a", metricsink.Tags{}}},
-		{{"a", kv("b", "c", "d", "e")}, {"a", kv("b", "c\x01d\x01e")}},
-	}
-	for _, p := range pairs {
-		b0, _ := appendKey(nil, p[0].name, &p[0].tags)
-		b1, _ := appendKey(nil, p[1].name, &p[1].tags)
-		k0, k1 := string(b0), string(b1)
-		if k0 == k1 {
-			t.Errorf("%v and %v share the key %q", p[0], p[1], k0)
-		}
-	}
-}
-
 // FuzzSeries checks that whatever names and tags a caller gives, the
 // series sent has only characters DogStatsD can carry, and that nothing
 // panics.
@@ -62,7 +41,8 @@ func FuzzSeries(f *testing.F) {
 			nsLen = 0
 		}
 		tags := metricsink.KV(key, value)
-		sr := newSeries(name, &tags, nsLen)
+		list, _ := metricsink.View(&tags)
+		sr := newSeries(name, list, nsLen)
 		if sr.reason != 0 {
 			return
 		}

@@ -3,20 +3,16 @@ package dogstatsd
 import (
 	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/realtimeserver/observability/drop"
-
 	"github.com/realtimeserver/observability/metricsink"
 )
 
-// poller reads GaugeFunc and CounterFunc functions on an interval, from one
-// goroutine started with the first registration.
+// poller reads the GaugeFunc and CounterFunc functions (metricsink.Funcs)
+// on an interval, from one goroutine started with the first registration.
 type poller struct {
 	mu      sync.Mutex
-	funcs   []*polled
-	nextID  uint64
 	started bool
 	stopped bool
 	quit    chan struct{}
@@ -25,14 +21,11 @@ type poller struct {
 	collectMu sync.Mutex // one collection at a time: counters keep state
 }
 
+// polled is what the Sink keeps of one registered function.
 type polled struct {
-	id      uint64
 	counter bool
-	name    string
 	series  *series
-	f       func() float64
-	busy    atomic.Bool // a read is in flight
-	sent    int64       // counters: the integer total sent so far; under collectMu
+	sent    int64 // counters: the integer total sent so far; under collectMu
 }
 
 // GaugeFunc registers f, read every Options.PollInterval and once more by
@@ -40,63 +33,46 @@ type polled struct {
 // called any number of times. An invalid name or tags are counted once and
 // give a no-op.
 func (s *Sink) GaugeFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
-	return s.register(false, name, &tags, f)
+	return s.register(opGauge, name, &tags, f)
 }
 
 // CounterFunc registers f, which returns a cumulative total, read every
 // Options.PollInterval and once more by Close: each read sends the integer
 // part of the increase since the previous read as a count (the whole first
-// reading, and the whole reading after f went backwards). Fractions are
-// carried to later reads, so a total of seconds loses nothing over time.
+// reading, and the whole reading after f went backwards, as after a
+// reset). Fractions are carried to later reads, so a total of seconds
+// loses nothing over time.
 func (s *Sink) CounterFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
-	return s.register(true, name, &tags, f)
+	return s.register(opCount, name, &tags, f)
 }
 
-func (s *Sink) register(counter bool, name string, tags *metricsink.Tags, f func() float64) func() {
+func (s *Sink) register(o op, name string, tags *metricsink.Tags, f func() float64) func() {
 	noop := func() {}
 	if f == nil {
-		s.drop(drop.InvalidValue, name)
+		s.drops.Drop(drop.InvalidValue, o.Kind(), name, "nil callback")
 		return noop
 	}
-	o := opGauge
-	if counter {
-		o = opCount
-	}
-	sr := s.lookup(o, name, tags)
+	sr := s.find(o, name, tags)
 	if sr == nil {
 		return noop
 	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closed.Load() {
-		s.drop(drop.Closed, name)
+		s.drops.Drop(drop.Closed, o.Kind(), name, "the sink is closed")
 		return noop
 	}
+	_, unregister := s.funcs.Add(name, o.Kind(), f, &polled{counter: o == opCount, series: sr})
 	p := &s.poll
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.nextID++
-	id := p.nextID
-	p.funcs = append(p.funcs, &polled{id: id, counter: counter, name: name, series: sr, f: f})
 	if !p.started {
 		p.started = true
 		p.quit = make(chan struct{})
 		p.done = make(chan struct{})
 		go s.pollLoop(p.quit, p.done)
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			for i, q := range p.funcs {
-				if q.id == id {
-					p.funcs = append(p.funcs[:i:i], p.funcs[i+1:]...)
-					break
-				}
-			}
-		})
-	}
+	return unregister
 }
 
 func (s *Sink) pollLoop(quit, done chan struct{}) {
@@ -125,53 +101,13 @@ func (p *poller) stop() {
 	}
 }
 
-// collect reads every registered function once, without any lock held,
-// each in a goroutine, waiting at most the callback timeout in all, and
-// sends the results. A function still running from an earlier collection
-// is not called again; it and one that misses the timeout are counted
-// (reason timeout), one that panics too (reason panic).
+// collect reads every registered function once (metricsink.Funcs: each in
+// a goroutine, without any lock held, waiting at most the callback timeout
+// in all) and sends the results: a gauge its value, a counter the increase
+// since the previous read.
 func (s *Sink) collect() {
+	readings := s.funcs.Read()
 	p := &s.poll
-	p.mu.Lock()
-	funcs := append([]*polled(nil), p.funcs...)
-	p.mu.Unlock()
-	if len(funcs) == 0 {
-		return
-	}
-	type result struct {
-		q  *polled
-		v  float64
-		ok bool
-	}
-	ch := make(chan result, len(funcs)) // never blocks a late function
-	started := 0
-	for _, q := range funcs {
-		if !q.busy.CompareAndSwap(false, true) {
-			s.drop(drop.Timeout, q.name)
-			continue
-		}
-		started++
-		go func() {
-			v, ok := read(q.f)
-			q.busy.Store(false)
-			ch <- result{q, v, ok}
-		}()
-	}
-	results := make([]result, 0, started)
-	timer := time.NewTimer(s.cbWait)
-	defer timer.Stop()
-wait:
-	for range started {
-		select {
-		case r := <-ch:
-			results = append(results, r)
-		case <-timer.C:
-			for range started - len(results) {
-				s.drop(drop.Timeout, "")
-			}
-			break wait
-		}
-	}
 	p.collectMu.Lock()
 	defer p.collectMu.Unlock()
 	s.sendMu.RLock()
@@ -179,22 +115,21 @@ wait:
 	if s.closed.Load() {
 		return // Close has read them one last time
 	}
-	for _, r := range results {
-		q, v := r.q, r.v
-		if !r.ok {
-			s.drop(drop.Panic, q.name)
-			continue
+	for _, r := range readings {
+		if !r.OK {
+			continue // panicked: counted
 		}
+		q, v := r.F.Data.(*polled), r.Value
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			s.drop(drop.InvalidValue, q.name)
+			s.drops.Drop(drop.InvalidValue, r.F.Kind, r.F.Name, "DogStatsD carries finite values only")
 			continue
 		}
 		if !q.counter {
 			s.sent(s.client.Gauge(q.series.name, v, q.series.tags, 1))
 			continue
 		}
-		if v < 0 || v > 1<<62 {
-			s.drop(drop.InvalidValue, q.name)
+		if v > 1<<62 {
+			s.drops.Drop(drop.InvalidValue, r.F.Kind, r.F.Name, "a CounterFunc total past 2^62")
 			continue
 		}
 		total := int64(v)
@@ -206,14 +141,4 @@ wait:
 			s.sent(s.client.Count(q.series.name, d, q.series.tags, 1))
 		}
 	}
-}
-
-// read calls f, turning a panic into ok == false.
-func read(f func() float64) (v float64, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return f(), true
 }

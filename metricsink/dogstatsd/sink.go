@@ -2,12 +2,11 @@ package dogstatsd
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +27,9 @@ const DefaultPollInterval = 10 * time.Second
 
 // DefaultMaxSeries is the default of Options.MaxSeries.
 const DefaultMaxSeries = 10000
+
+// DefaultCallbackTimeout is the default of Options.CallbackTimeout.
+const DefaultCallbackTimeout = time.Second
 
 // Options configures a Sink. A nil *Options, or a zero Options, means every
 // default.
@@ -59,8 +61,8 @@ type Options struct {
 	// read. Default: DefaultPollInterval. Negative values are an error.
 	PollInterval time.Duration
 
-	// MaxSeries bounds the cache of converted names and tags, and the
-	// names whose kind the Sink remembers. Past it, new series of known
+	// MaxSeries bounds the converted names and tags the Sink remembers,
+	// and the names whose kind it remembers. Past it, new series of known
 	// names still work but are converted on every call, which allocates;
 	// samples of new names are dropped and counted (reason overflow).
 	// Default: DefaultMaxSeries. Negative values are an error.
@@ -69,7 +71,7 @@ type Options struct {
 	// CallbackTimeout bounds the wait for the GaugeFunc and CounterFunc
 	// functions at each poll and at Close, all together. A function that
 	// has not returned by then is counted (reason timeout) and not called
-	// again until it returns. Default: 1 second.
+	// again until it returns. Default: DefaultCallbackTimeout.
 	CallbackTimeout time.Duration
 
 	// ClientOptions are passed to statsd.New after the Sink's own (an error
@@ -86,13 +88,17 @@ type Sink struct {
 	client        *statsd.Client
 	distributions bool
 	namespaceLen  int
-	maxSeries     int
 	pollInterval  time.Duration
 
-	mu     sync.RWMutex
-	series map[string]*series  // by appendKey
-	kinds  map[string]kindInfo // by metricsink.SnakeCase(name)
-	cbWait time.Duration
+	// lookup finds the converted series of a raw op, name and tags without
+	// a lock: the one lookup structure, bounded by Options.MaxSeries.
+	lookup *metricsink.Lookup[*series]
+	guard  metricsink.Guard
+	drops  *metricsink.Drops
+	funcs  *metricsink.Funcs
+
+	mu    sync.Mutex
+	kinds *metricsink.Kinds // Metric.Data is the name's kindInfo
 
 	// closeMu orders Flush, Close and the poller's start.
 	closeMu sync.Mutex
@@ -107,6 +113,10 @@ type Sink struct {
 	stats counters
 }
 
+// maxValueBytes bounds a tag value before Datadog's own rules (200
+// characters a tag) apply.
+const maxValueBytes = 256
+
 var (
 	_ metricsink.Sink       = (*Sink)(nil)
 	_ metricsink.FuncSink   = (*Sink)(nil)
@@ -114,10 +124,9 @@ var (
 	_ metricsink.Declarer   = (*Sink)(nil)
 )
 
-// kindInfo is what the Sink knows of a name: its kind, fixed by its first
-// use or declaration, and whether its histograms are distributions.
+// kindInfo is what the Sink keeps for a name of its kind table: whether
+// its histograms are sent as distributions.
 type kindInfo struct {
-	kind metricsink.Kind
 	dist bool
 }
 
@@ -130,23 +139,12 @@ func New(opts *Options) (*Sink, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.PollInterval < 0 {
-		return nil, fmt.Errorf("dogstatsd: Options.PollInterval %v is negative; want 0 (default %v) or more", o.PollInterval, DefaultPollInterval)
-	}
-	if o.PollInterval == 0 {
-		o.PollInterval = DefaultPollInterval
-	}
-	if o.MaxSeries < 0 {
-		return nil, fmt.Errorf("dogstatsd: Options.MaxSeries %d is negative; want 0 (default %d) or more", o.MaxSeries, DefaultMaxSeries)
-	}
-	if o.MaxSeries == 0 {
-		o.MaxSeries = DefaultMaxSeries
-	}
-	switch {
-	case o.CallbackTimeout < 0:
-		return nil, fmt.Errorf("dogstatsd: Options.CallbackTimeout %v is negative; want 0 (default 1s) or more", o.CallbackTimeout)
-	case o.CallbackTimeout == 0:
-		o.CallbackTimeout = time.Second
+	var errs [3]error
+	o.PollInterval, errs[0] = metricsink.Limit("dogstatsd: Options.PollInterval", o.PollInterval, DefaultPollInterval)
+	o.MaxSeries, errs[1] = metricsink.Limit("dogstatsd: Options.MaxSeries", o.MaxSeries, DefaultMaxSeries)
+	o.CallbackTimeout, errs[2] = metricsink.Limit("dogstatsd: Options.CallbackTimeout", o.CallbackTimeout, DefaultCallbackTimeout)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
 	}
 	if o.Namespace != "" && !validNamespace(o.Namespace) {
 		return nil, fmt.Errorf("dogstatsd: Options.Namespace %q is invalid; want a leading ASCII letter, then letters, digits, '_' or '.', at most %d characters", o.Namespace, maxNameLen-2)
@@ -166,12 +164,13 @@ func New(opts *Options) (*Sink, error) {
 
 	s := &Sink{
 		distributions: o.Distributions,
-		maxSeries:     o.MaxSeries,
 		pollInterval:  o.PollInterval,
-		series:        make(map[string]*series),
-		kinds:         make(map[string]kindInfo),
-		cbWait:        o.CallbackTimeout,
+		lookup:        metricsink.NewLookup[*series](o.MaxSeries, maxKeyLen),
+		guard:         metricsink.NewGuard(maxValueBytes),
+		drops:         metricsink.NewDrops("dogstatsd", nil),
 	}
+	s.funcs = metricsink.NewFuncs(o.CallbackTimeout, s.drops, true)
+	s.kinds = metricsink.NewKinds("dogstatsd", s.drops, "Options.MaxSeries", o.MaxSeries, math.MaxInt, math.MaxInt)
 	copts := []statsd.Option{
 		statsd.WithErrorHandler(func(error) { s.stats.clientErrors.Add(1) }),
 	}
@@ -224,41 +223,31 @@ func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
 // durations are dropped and counted.
 func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
 	if d < 0 {
-		s.drop(drop.InvalidValue, name)
+		s.dropValue(opTiming, name)
 		return
 	}
 	s.record(opTiming, name, &tags, float64(d)/float64(time.Millisecond))
 }
 
-// op is what a sample is sent as.
-type op uint8
+// op is the Sink method of a sample, which decides what it is sent as.
+type op = metricsink.Op
 
 const (
-	opCount op = iota + 1
-	opGauge
-	opHistogram
-	opTiming
+	opCount     = metricsink.OpIncrement
+	opGauge     = metricsink.OpGauge
+	opHistogram = metricsink.OpHistogram
+	opTiming    = metricsink.OpDuration
 )
-
-func (o op) kind() metricsink.Kind {
-	switch o {
-	case opCount:
-		return metricsink.Counter
-	case opGauge:
-		return metricsink.Gauge
-	}
-	return metricsink.Histogram
-}
 
 // record looks the series up and sends value.
 func (s *Sink) record(o op, name string, tags *metricsink.Tags, value float64) {
 	if !validValue(o, value) {
-		s.drop(drop.InvalidValue, name)
+		s.dropValue(o, name)
 		return
 	}
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
-	if sr := s.lookup(o, name, tags); sr != nil {
+	if sr := s.find(o, name, tags); sr != nil {
 		s.send(o, sr, value)
 	}
 }
@@ -270,6 +259,11 @@ func validValue(o op, v float64) bool {
 	return o != opCount || v >= 0
 }
 
+// dropValue counts a sample dropped for its value.
+func (s *Sink) dropValue(o op, name string) {
+	s.drops.Drop(drop.InvalidValue, o.Kind(), name, "DogStatsD carries finite values only, and counters and durations must not be negative")
+}
+
 // send hands one sample of a valid series to the client. The caller holds
 // sendMu for reading and has checked that the sink is open.
 func (s *Sink) send(o op, sr *series, value float64) {
@@ -278,7 +272,7 @@ func (s *Sink) send(o op, sr *series, value float64) {
 		n, ok := toCount(value)
 		switch {
 		case !ok:
-			s.drop(drop.InvalidValue, sr.name)
+			s.dropValue(o, sr.name)
 		case n == 0 && value != 0:
 			s.stats.rounded.Add(1) // rounded down to nothing: nothing to send
 		default:
@@ -299,35 +293,51 @@ func (s *Sink) send(o op, sr *series, value float64) {
 
 // Declare fixes the kind of d.Name (first use or declaration wins) and,
 // for a histogram, whether it is sent as a distribution. It returns an
-// error when d is invalid or the name already has another kind. Help,
-// Unit and Buckets have no DogStatsD equivalent.
+// error when d is invalid or the name already has another kind or unit.
+// Help and Buckets have no DogStatsD equivalent.
 func (s *Sink) Declare(d metricsink.Desc) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	base := metricsink.SnakeCase(d.Name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ki, ok := s.kinds[base]; ok && ki.kind != d.Kind {
-		return fmt.Errorf("dogstatsd: Declare %q as a %s: it is already a %s", d.Name, d.Kind, ki.kind)
+	m, existed, err := s.kinds.Declare(d, s.create)
+	if err == nil && existed && d.Kind == metricsink.Histogram {
+		m.Data = kindInfo{dist: d.Distribution || s.distributions}
 	}
-	if _, ok := s.kinds[base]; !ok && len(s.kinds) >= s.maxSeries {
-		return fmt.Errorf("dogstatsd: Declare %q: the sink already knows Options.MaxSeries (%d) names", d.Name, s.maxSeries)
-	}
-	s.kinds[base] = kindInfo{kind: d.Kind, dist: d.Distribution || s.distributions}
-	return nil
+	return err
 }
 
-// Flush sends everything the client buffers or aggregates now, and returns
-// when it has been written. It is not needed before Close, which flushes.
-// After Close it does nothing.
-func (s *Sink) Flush() error {
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed.Load() {
-		return nil
+// create is the Sink's part of a new metric of its kind table: whether its
+// histograms are sent as distributions.
+func (s *Sink) create(m *metricsink.Metric) (*metricsink.Metric, drop.Reason, string) {
+	m.Data = kindInfo{dist: m.Desc.Distribution || s.distributions}
+	return nil, 0, ""
+}
+
+// Flush reads the GaugeFunc and CounterFunc functions, then sends
+// everything the client buffers or aggregates now, and returns when it has
+// been written, or with ctx's error when ctx ends first (the flush then
+// completes in the background). It is not needed before Close, which
+// flushes. After Close it does nothing.
+func (s *Sink) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		s.closeMu.Lock()
+		defer s.closeMu.Unlock()
+		if s.closed.Load() {
+			done <- nil
+			return
+		}
+		s.collect()
+		done <- s.client.Flush()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("dogstatsd: flush: %w", context.Cause(ctx))
 	}
-	return s.client.Flush()
 }
 
 // Close stops the poller, reads the GaugeFunc and CounterFunc functions one
@@ -362,88 +372,60 @@ func (s *Sink) close() error {
 	return s.client.Close()
 }
 
-// lookup returns the converted series for name and tags, or nil after
+// find returns the converted series for name and tags, or nil after
 // counting the drop when the sample cannot be sent. Callers that send hold
-// sendMu for reading, from lookup to the send.
-func (s *Sink) lookup(o op, name string, tags *metricsink.Tags) *series {
+// sendMu for reading, from find to the send.
+func (s *Sink) find(o op, name string, tags *metricsink.Tags) *series {
 	if s.closed.Load() {
-		s.drop(drop.Closed, name)
+		s.drops.Drop(drop.Closed, o.Kind(), name, "the sink is closed")
 		return nil
 	}
 	sr := s.resolve(o, name, tags)
 	if sr.reason != 0 {
-		s.drop(sr.reason, name)
+		s.drops.Drop(sr.reason, o.Kind(), name, sr.detail)
 		return nil
 	}
 	return sr
 }
 
-// resolve returns the series of a sample, valid or not, from the cache or
-// converted now.
+// resolve returns the series of a sample, valid or not: from the lookup,
+// else converted now and remembered while the lookup has room.
 func (s *Sink) resolve(o op, name string, tags *metricsink.Tags) *series {
-	if !tags.Valid() {
-		return &series{reason: drop.InvalidTags}
+	list, err := metricsink.View(tags)
+	if err != nil {
+		return &series{reason: drop.InvalidTags, detail: err.Error()}
 	}
-	if len(name) > maxNameLen {
-		return &series{reason: drop.InvalidName}
+	if sr, ok := s.lookup.Get(o, name, list); ok {
+		return sr
 	}
-	var arr [256]byte
-	key, ok := appendKey(append(arr[:0], byte(o)), name, tags)
-	if !ok { // too long to be a cache key: converted each time
-		return s.check(o, name, newSeries(name, tags, s.namespaceLen))
-	}
-	s.mu.RLock()
-	sr := s.series[string(key)]
-	s.mu.RUnlock()
-	if sr == nil {
-		sr = s.convert(key, o, name, tags)
+	sr := s.convert(o, name, tags)
+	if sr.reason == 0 {
+		s.lookup.Put(o, name, list, sr)
 	}
 	return sr
 }
 
-// convert builds the series for name and tags, checks the name's kind
-// (the first wins) and caches the series under key while there is room.
-func (s *Sink) convert(key []byte, o op, name string, tags *metricsink.Tags) *series {
-	sr := newSeries(name, tags, s.namespaceLen)
-	base := metricsink.SnakeCase(name)
+// convert applies the kind table (the first kind wins) and the tag rules
+// of metricsink.Guard, then Datadog's rules, to a sample's name and tags.
+func (s *Sink) convert(o op, name string, tags *metricsink.Tags) *series {
+	var buf [metricsink.MaxTags]metricsink.Tag
+	clean, r, detail := s.guard.Tags(buf[:0], tags, false)
+	if r != 0 {
+		return &series{reason: r, detail: detail}
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.series[string(key)]; old != nil {
-		return old
+	m, r, detail := s.kinds.Use(o, name, s.create)
+	s.mu.Unlock()
+	s.drops.Emit()
+	if m == nil {
+		if detail == "" { // counted already
+			s.drops.Add(r, ^uint64(0))
+		}
+		return &series{reason: r, detail: detail}
 	}
-	if sr = s.checkLocked(o, base, sr); sr.reason == drop.Overflow {
-		return sr
-	}
-	if len(s.series) < s.maxSeries {
-		s.series[string(key)] = sr
-	}
-	return sr
-}
-
-// check is checkLocked for a series that is not cached.
-func (s *Sink) check(o op, name string, sr *series) *series {
-	base := metricsink.SnakeCase(name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.checkLocked(o, base, sr)
-}
-
-// checkLocked applies the name's kind (the first wins) to sr.
-func (s *Sink) checkLocked(o op, base string, sr *series) *series {
-	if sr.reason != 0 {
-		return sr
-	}
-	ki, ok := s.kinds[base]
-	switch {
-	case ok && ki.kind != o.kind():
-		return &series{reason: drop.TypeClash}
-	case ok:
-		sr.dist = ki.dist
-	case len(s.kinds) >= s.maxSeries:
-		return &series{reason: drop.Overflow}
-	default:
-		s.kinds[base] = kindInfo{kind: o.kind(), dist: s.distributions}
-		sr.dist = s.distributions
+	sr := newSeries(name, clean, s.namespaceLen)
+	if sr.reason == 0 {
+		sr.dist = m.Data.(kindInfo).dist
 	}
 	return sr
 }
@@ -452,7 +434,7 @@ func (s *Sink) checkLocked(o op, base string, sr *series) *series {
 // client refused it.
 func (s *Sink) sent(err error) {
 	if err != nil {
-		s.stats.drops.Add(drop.QueueFull, 1)
+		s.drops.Add(drop.QueueFull, 1)
 		return
 	}
 	s.stats.sent.Add(1)
@@ -503,7 +485,7 @@ type Stats struct {
 	// sample dropped from a full channel. One error may stand for many
 	// samples, so it is not part of the sum above.
 	ClientErrors uint64
-	// Series is the number of cached name and tags pairs.
+	// Series is the number of name and tags pairs remembered converted.
 	Series int
 	// Client is the Datadog client's telemetry (payloads sent and dropped
 	// and why); all zero when its telemetry is turned off with
@@ -514,15 +496,12 @@ type Stats struct {
 // Stats returns the Sink's counts so far. It is safe to call at any time,
 // also after Close.
 func (s *Sink) Stats() Stats {
-	s.mu.RLock()
-	n := len(s.series)
-	s.mu.RUnlock()
 	return Stats{
 		Sent:          s.stats.sent.Load(),
 		RoundedToZero: s.stats.rounded.Load(),
-		Dropped:       s.stats.drops.Snapshot(),
+		Dropped:       s.drops.Counts(),
 		ClientErrors:  s.stats.clientErrors.Load(),
-		Series:        n,
+		Series:        s.lookup.Len(),
 		Client:        s.client.GetTelemetry(),
 	}
 }
@@ -531,23 +510,4 @@ type counters struct {
 	sent         atomic.Uint64
 	rounded      atomic.Uint64
 	clientErrors atomic.Uint64
-	drops        drop.Counter
-	logged       [32]atomic.Bool // by drop.Reason
-}
-
-// drop counts a dropped sample and logs the first one of each reason,
-// without any lock held.
-func (s *Sink) drop(r drop.Reason, name string) {
-	s.stats.drops.Add(r, 1)
-	if int(r) < len(s.stats.logged) && !s.stats.logged[r].Load() && s.stats.logged[r].CompareAndSwap(false, true) {
-		slog.Default().Warn("dogstatsd: dropping samples; see Stats for counts (logged once per reason)",
-			slog.String("reason", r.String()), slog.String("metric", truncate(name, 64)))
-	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return strings.ToValidUTF8(s[:n], "\uFFFD") + "…"
-	}
-	return s
 }

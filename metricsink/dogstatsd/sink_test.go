@@ -251,7 +251,7 @@ func TestAfterClose(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v, want nil", err)
 	}
-	if err := s.Flush(); err != nil {
+	if err := s.Flush(context.Background()); err != nil {
 		t.Errorf("Flush after Close: %v, want nil", err)
 	}
 	s.Increment("a", 1, metricsink.Tags{})
@@ -391,7 +391,7 @@ func TestFlush(t *testing.T) {
 		statsd.WithAggregationInterval(time.Hour), statsd.WithBufferFlushInterval(time.Hour),
 	}})
 	s.Gauge("flushed", 1, metricsink.Tags{})
-	if err := s.Flush(); err != nil {
+	if err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	l.waitFor(wait, func(l line) bool { return l.Name == "flushed" })

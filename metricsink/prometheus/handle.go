@@ -14,7 +14,7 @@ import (
 // Sink. A name or tags that Increment would drop give a handle that drops
 // and counts every sample.
 func (p *Registry) NewCounter(name string, tags metricsink.Tags) metricsink.Adder {
-	e, d := p.handleEntry(opCounter, name, &tags)
+	e, d := p.handleEntry(metricsink.OpIncrement, name, &tags)
 	if e.s == nil {
 		return d
 	}
@@ -23,7 +23,7 @@ func (p *Registry) NewCounter(name string, tags metricsink.Tags) metricsink.Adde
 
 // NewGauge returns the handle of the gauge name with tags; see NewCounter.
 func (p *Registry) NewGauge(name string, tags metricsink.Tags) metricsink.GaugeUpdater {
-	e, d := p.handleEntry(opGauge, name, &tags)
+	e, d := p.handleEntry(metricsink.OpGauge, name, &tags)
 	if e.s == nil {
 		return d
 	}
@@ -33,7 +33,7 @@ func (p *Registry) NewGauge(name string, tags metricsink.Tags) metricsink.GaugeU
 // NewHistogram returns the handle of the histogram name with tags; see
 // NewCounter.
 func (p *Registry) NewHistogram(name string, tags metricsink.Tags) metricsink.Observer {
-	e, d := p.handleEntry(opHistogram, name, &tags)
+	e, d := p.handleEntry(metricsink.OpHistogram, name, &tags)
 	if e.s == nil {
 		return d
 	}
@@ -43,23 +43,24 @@ func (p *Registry) NewHistogram(name string, tags metricsink.Tags) metricsink.Ob
 // NewTimer returns the handle of the timing name with tags, recorded in
 // seconds as Duration does; see NewCounter.
 func (p *Registry) NewTimer(name string, tags metricsink.Tags) metricsink.DurationObserver {
-	e, d := p.handleEntry(opDuration, name, &tags)
+	e, d := p.handleEntry(metricsink.OpDuration, name, &tags)
 	if e.s == nil {
 		return d
 	}
 	return &histogramHandle{p: p, s: e.s, ov: e.ov, name: name}
 }
 
-func (p *Registry) handleEntry(o op, name string, tags *metricsink.Tags) (*entry, *dropHandle) {
+func (p *Registry) handleEntry(op metricsink.Op, name string, tags *metricsink.Tags) (*entry, *dropHandle) {
 	if !tags.Valid() {
-		p.warn(drop.InvalidTags, o.typ(), name, tags.Err().Error())
+		p.drops.Note(drop.InvalidTags, op.Kind(), name, tags.Err().Error())
+		p.drops.Emit()
 		return &entry{}, &dropHandle{p: p, why: drop.InvalidTags}
 	}
-	e := p.resolve(o, name, tags, nil, false)
+	e := p.resolve(op, name, tags, nil, false)
 	if e.s == nil {
 		// Resolving counted a drop, but no sample was given yet: each
 		// call of the handle counts its own.
-		p.dropped.Add(e.why, ^uint64(0))
+		p.drops.Add(e.why, ^uint64(0))
 		return e, &dropHandle{p: p, why: e.why}
 	}
 	return e, nil
@@ -78,7 +79,7 @@ func (h *counterHandle) Add(v float64) {
 		return
 	}
 	if !(v >= 0 && v <= math.MaxFloat64) {
-		h.p.drop(drop.InvalidValue, "counter", h.name, "counter increments must be finite and not negative")
+		h.p.drops.Drop(drop.InvalidValue, metricsink.Counter, h.name, "counter increments must be finite and not negative")
 		return
 	}
 	h.s.addCounter(v)
@@ -112,7 +113,7 @@ type histogramHandle struct {
 
 func (h *histogramHandle) Observe(v float64) {
 	if !(v >= 0 && v <= math.MaxFloat64) {
-		h.p.drop(drop.InvalidValue, "histogram", h.name, "histogram observations must be finite and not negative")
+		h.p.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "histogram observations must be finite and not negative")
 		return
 	}
 	h.s.hist.observe(v)
@@ -123,7 +124,7 @@ func (h *histogramHandle) Observe(v float64) {
 
 func (h *histogramHandle) ObserveDuration(d time.Duration) {
 	if d < 0 {
-		h.p.drop(drop.InvalidValue, "histogram", h.name, "durations must not be negative")
+		h.p.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "durations must not be negative")
 		return
 	}
 	h.s.hist.observe(d.Seconds())
@@ -139,7 +140,7 @@ type dropHandle struct {
 	why drop.Reason
 }
 
-func (d *dropHandle) Add(float64)                   { d.p.dropped.Add(d.why, 1) }
-func (d *dropHandle) Set(float64)                   { d.p.dropped.Add(d.why, 1) }
-func (d *dropHandle) Observe(float64)               { d.p.dropped.Add(d.why, 1) }
-func (d *dropHandle) ObserveDuration(time.Duration) { d.p.dropped.Add(d.why, 1) }
+func (d *dropHandle) Add(float64)                   { d.p.drops.Add(d.why, 1) }
+func (d *dropHandle) Set(float64)                   { d.p.drops.Add(d.why, 1) }
+func (d *dropHandle) Observe(float64)               { d.p.drops.Add(d.why, 1) }
+func (d *dropHandle) ObserveDuration(time.Duration) { d.p.drops.Add(d.why, 1) }

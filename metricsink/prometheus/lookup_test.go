@@ -93,9 +93,9 @@ func TestLookupInvalidTagsAfterKnownList(t *testing.T) {
 	if over.Valid() {
 		t.Fatal("tags past MaxTags are valid")
 	}
-	before := p.Dropped().Get(drop.InvalidTags)
+	before := p.Stats().Dropped.Get(drop.InvalidTags)
 	s.Increment("wide", 1, over)
-	if got := p.Dropped().Get(drop.InvalidTags) - before; got != 1 {
+	if got := p.Stats().Dropped.Get(drop.InvalidTags) - before; got != 1 {
 		t.Errorf("invalid tags dropped %d times, want 1", got)
 	}
 	if got := counterValue(p.Snapshot(), "wide_total"); got != 3 {

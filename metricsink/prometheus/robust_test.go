@@ -191,10 +191,10 @@ func TestBlockingAndPanickingCallbacks(t *testing.T) {
 			t.Errorf("scrape %d exposes a callback that did not answer:\n%s", i, expo)
 		}
 	}
-	if got := reg.Dropped().Get(drop.Timeout); got != 3 {
+	if got := reg.Stats().Dropped.Get(drop.Timeout); got != 3 {
 		t.Errorf("dropped{timeout} = %d, want 3 (one per scrape)", got)
 	}
-	if got := reg.Dropped().Get(drop.Panic); got != 3 {
+	if got := reg.Stats().Dropped.Get(drop.Panic); got != 3 {
 		t.Errorf("dropped{panic} = %d, want 3 (one per scrape)", got)
 	}
 	close(release)

@@ -2,14 +2,12 @@ package prometheus
 
 import (
 	"log/slog"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
@@ -20,14 +18,13 @@ type family struct {
 	name     string // as exposed
 	kind     metricsink.Kind
 	unit     string
-	declared bool
 	internal bool
 
+	m       *metricsink.Metric        // the kind table's; nil for the registry's own
 	buckets atomic.Pointer[bucketSet] // histograms
 
 	byCanon     map[string]*series // canonical labels -> series; under mu
 	list        atomic.Pointer[[]*series]
-	nreal       int // series other than overflow ones; under mu
 	noverflow   int
 	rawOverflow int     // raw keys remembered for the overflow series; under mu
 	ovCount     *series // metricsink_overflow_series_total{metric=name}
@@ -72,8 +69,8 @@ type series struct {
 	bits atomic.Uint64
 
 	hist *histogram
-	fn   *callback      // GaugeFunc and CounterFunc series
-	read func() float64 // the registry's own series read at exposition
+	fn   *metricsink.Func // GaugeFunc and CounterFunc series
+	read func() float64   // the registry's own series read at exposition
 }
 
 func (s *series) addCounter(v float64) {
@@ -192,9 +189,6 @@ func (p *Registry) newSeriesLocked(fam *family, labels []Tag, setup func(*series
 	next = append(next, s)
 	next = append(next, old[i:]...)
 	fam.list.Store(&next)
-	if !fam.internal {
-		p.nseries++
-	}
 	return s
 }
 
@@ -211,21 +205,8 @@ func (p *Registry) removeSeriesLocked(s *series, canon string) {
 	}
 	fam.list.Store(&next)
 	if !fam.internal {
-		p.nseries--
+		p.kinds.RemoveSeries(fam.m, s.overflow)
 	}
-	if !s.overflow {
-		fam.nreal--
-	}
-}
-
-// callback is the state of a GaugeFunc or CounterFunc series.
-type callback struct {
-	f       func() float64
-	counter bool
-	busy    atomic.Bool // a call is in flight
-
-	mu   sync.Mutex // counters: last good value
-	last float64
 }
 
 // GaugeFunc registers f, called at each scrape, push or Snapshot, as the
@@ -238,7 +219,7 @@ type callback struct {
 // and one that takes longer (reason timeout), and the series is left out
 // of that exposition.
 func (p *Registry) GaugeFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
-	return p.register(opGaugeFunc, name, &tags, f)
+	return p.register(metricsink.OpGauge, name, &tags, f)
 }
 
 // CounterFunc is GaugeFunc for a counter family, exposed with "_total"
@@ -248,201 +229,83 @@ func (p *Registry) GaugeFunc(name string, tags metricsink.Tags, f func() float64
 // value (0 before the first); so does a read that panics (counted with
 // reason panic), so that a counter never disappears or goes backwards.
 func (p *Registry) CounterFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
-	return p.register(opCounterFunc, name, &tags, f)
+	return p.register(metricsink.OpIncrement, name, &tags, f)
 }
 
-func (p *Registry) register(o op, name string, tags *metricsink.Tags, f func() float64) (unregister func()) {
+func (p *Registry) register(op metricsink.Op, name string, tags *metricsink.Tags, f func() float64) (unregister func()) {
 	noop := func() {}
+	k := op.Kind()
 	if f == nil {
-		p.drop(drop.InvalidValue, o.typ(), name, "nil callback")
+		p.drops.Drop(drop.InvalidValue, k, name, "nil callback")
 		return noop
 	}
 	if !tags.Valid() {
-		p.drop(drop.InvalidTags, o.typ(), name, tags.Err().Error())
+		p.drops.Drop(drop.InvalidTags, k, name, tags.Err().Error())
 		return noop
 	}
-	defer p.emit()
+	defer p.drops.Emit()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fam, why, msg := p.familyLocked(o, name)
-	if fam == nil {
-		p.dropLocked(why, o.typ(), name, msg)
+	m, why, msg := p.kinds.Use(op, name, p.createFamily)
+	if m == nil {
+		if msg != "" {
+			p.drops.Queue(why, k, name, msg)
+		}
 		return noop
 	}
-	labels, why, msg := p.labelsLocked(tags)
+	fam := m.Data.(*family)
+	labels, why, msg := p.labels(tags)
 	if why != 0 {
-		p.dropLocked(why, o.typ(), name, msg)
+		p.drops.Queue(why, k, name, msg)
 		return noop
 	}
 	canon := string(renderLabels(nil, labels))
 	if fam.byCanon[canon] != nil {
-		p.dropLocked(drop.Duplicate, fam.kind.String(), name, "series "+fam.name+canon+" exists already")
+		p.drops.Queue(drop.Duplicate, k, name, "series "+fam.name+canon+" exists already")
 		return noop
 	}
-	if fam.nreal >= p.maxSeries {
-		p.dropped.Add(drop.Overflow, 1)
-		p.queueLocked("overflow\x00"+fam.name, "metricsink: metric reached its series limit; GaugeFunc and CounterFunc registrations past it are refused",
+	switch p.kinds.AddSeries(m, false) {
+	case metricsink.RoomMetricFull:
+		p.drops.Add(drop.Overflow, 1)
+		p.drops.Warn("overflow\x00"+fam.name, "metric reached its series limit; GaugeFunc and CounterFunc registrations past it are refused",
 			slog.Int("limit", p.maxSeries), slog.String("metric", fam.name))
 		return noop
-	}
-	if p.nseries >= p.maxTotal {
-		p.dropLocked(drop.Overflow, fam.kind.String(), name, "the registry reached its limit on series (Options.MaxSeries)")
+	case metricsink.RoomFull:
+		p.drops.Queue(drop.Overflow, k, name, "the registry reached its limit on series (Options.MaxSeries)")
 		return noop
 	}
+	var undo func()
 	s := p.newSeriesLocked(fam, labels, func(s *series) {
-		s.fn = &callback{f: f, counter: o == opCounterFunc}
+		s.fn, undo = p.funcs.Add(fam.name, k, f, s)
 	})
-	fam.nreal++
-	funcs := append(slices.Clone(*p.funcs.Load()), s)
-	p.funcs.Store(&funcs)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			undo()
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if fam.byCanon[canon] != s {
 				return
 			}
 			p.removeSeriesLocked(s, canon)
-			old := *p.funcs.Load()
-			next := make([]*series, 0, len(old))
-			for _, x := range old {
-				if x != s {
-					next = append(next, x)
-				}
-			}
-			p.funcs.Store(&next)
-			p.dropRawLocked(s)
+			p.lookup.DeleteFunc(func(e *entry) bool { return e.s == s })
 		})
 	}
 }
 
-// dropRawLocked forgets the raw keys that lead to s.
-func (p *Registry) dropRawLocked(s *series) {
-	changed := false
-	for k, e := range p.rawDirty {
-		if e.s == s {
-			delete(p.rawDirty, k)
-			changed = true
-		}
-	}
-	if changed {
-		m := maps.Clone(p.rawDirty)
-		p.raw.Store(&m)
-		p.rawMisses = 0
-	}
-	for _, hn := range *p.hot.Load() {
-		for o := range hn.lists {
-			l := hn.lists[o].Load()
-			if l == nil {
-				continue
-			}
-			var keep []hotTags
-			for _, h := range *l {
-				if h.e.s != s {
-					keep = append(keep, h)
-				}
-			}
-			if len(keep) != len(*l) {
-				hn.lists[o].Store(&keep)
-			}
-		}
-	}
-}
-
-// funcResult is what one exposition read from a callback.
-type funcResult struct {
-	v  float64
-	ok bool
-}
-
-// collect calls every callback, each in a goroutine of its own, and waits
-// for them for at most the callback timeout in all. Callbacks still
-// running from an earlier exposition are not called again. The result
-// holds the series that returned in time, with their values.
+// collect calls every callback (metricsink.Funcs: each in a goroutine,
+// waiting at most the callback timeout in all) and returns the series that
+// gave a value in time, with their values.
 func (p *Registry) collect() map[*series]float64 {
-	funcs := *p.funcs.Load()
-	if len(funcs) == 0 {
+	readings := p.funcs.Read()
+	if readings == nil {
 		return nil
 	}
-	type done struct {
-		i int
-		r funcResult
-	}
-	ch := make(chan done, len(funcs)) // never blocks a late callback
-	started := 0
-	for i, s := range funcs {
-		if !s.fn.busy.CompareAndSwap(false, true) {
-			p.dropped.Add(drop.Timeout, 1)
-			continue
-		}
-		started++
-		go func() {
-			r := p.call(s)
-			s.fn.busy.Store(false)
-			ch <- done{i, r}
-		}()
-	}
-	out := make(map[*series]float64, len(funcs))
-	if started == 0 {
-		return out
-	}
-	timer := time.NewTimer(p.cbTimeout)
-	defer timer.Stop()
-	for got := 0; got < started; got++ {
-		select {
-		case d := <-ch:
-			if d.r.ok {
-				out[funcs[d.i]] = d.r.v
-			}
-		case <-timer.C:
-			late := started - got
-			p.dropped.Add(drop.Timeout, uint64(late))
-			p.mu.Lock()
-			p.queueLocked("timeout", "metricsink: a GaugeFunc or CounterFunc callback did not return in time; its series is left out of the exposition until it does",
-				slog.Duration("timeout", p.cbTimeout))
-			p.mu.Unlock()
-			p.emit()
-			return out
+	out := make(map[*series]float64, len(readings))
+	for _, r := range readings {
+		if r.OK {
+			out[r.F.Data.(*series)] = r.Value
 		}
 	}
 	return out
-}
-
-// call reads the callback of s, recovering a panic, and applies the
-// counter rules.
-func (p *Registry) call(s *series) (r funcResult) {
-	cb := s.fn
-	defer func() {
-		if x := recover(); x != nil {
-			p.dropped.Add(drop.Panic, 1)
-			p.mu.Lock()
-			p.queueLocked("panic\x00"+s.fam.name, "metricsink: recovered from a panic in a GaugeFunc or CounterFunc callback",
-				slog.String("metric", s.fam.name), slog.Any("panic", x))
-			p.mu.Unlock()
-			p.emit()
-			r = funcResult{}
-			if cb.counter {
-				cb.mu.Lock()
-				r = funcResult{v: cb.last, ok: true}
-				cb.mu.Unlock()
-			}
-		}
-	}()
-	v := cb.f()
-	if !cb.counter {
-		return funcResult{v: v, ok: true}
-	}
-	cb.mu.Lock()
-	last := cb.last
-	good := v >= last && v <= math.MaxFloat64
-	if good {
-		cb.last = v
-	}
-	cb.mu.Unlock()
-	if !good {
-		p.drop(drop.InvalidValue, "counter", s.fam.name, "a CounterFunc read "+strconv.FormatFloat(v, 'g', -1, 64)+" after "+strconv.FormatFloat(last, 'g', -1, 64)+"; counters must be finite and never decrease")
-		return funcResult{v: last, ok: true}
-	}
-	return funcResult{v: v, ok: true}
 }

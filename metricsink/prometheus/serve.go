@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -118,7 +119,7 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 	redacted := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 	hide := hidePushURL(u, pushURL, redacted)
 	p.mu.Lock()
-	labels := []Tag{{Key: "url", Value: p.cleanValue(redacted)}}
+	labels := []Tag{{Key: "url", Value: strings.Clone(p.guard.Value(redacted))}}
 	errs := p.pushFam.byCanon[string(renderLabels(nil, labels))]
 	if errs == nil {
 		errs = p.newSeriesLocked(p.pushFam, labels, nil)
@@ -126,7 +127,7 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 	p.mu.Unlock()
 
 	failing := false
-	push := func(ctx context.Context) {
+	push := func(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 		err := metrics.PushMetricsExt(pctx, pushURL, p.WritePrometheus, vmOpts)
@@ -137,15 +138,23 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 		switch {
 		case err != nil:
 			errs.ints.Add(1)
+			err = errors.New(hide(err.Error()))
 			if !failing {
-				l.Warn("prometheus: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", hide(err.Error())))
+				l.Warn("prometheus: push failed; retrying every interval", slog.String("url", redacted), slog.String("error", err.Error()))
 			}
 			failing = true
+			return fmt.Errorf("prometheus: push to %s: %w", redacted, err)
 		case failing:
 			l.Info("prometheus: push recovered", slog.String("url", redacted))
 			failing = false
 		}
+		return nil
 	}
+	pu, ok := p.pushes.add()
+	if !ok {
+		return fmt.Errorf("prometheus: Push after Close")
+	}
+	defer p.pushes.remove(pu)
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()
 	for {
@@ -153,11 +162,102 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 		case <-ctx.Done():
 			push(context.WithoutCancel(ctx))
 			return nil
+		case r := <-pu.stop:
+			r.err <- push(r.ctx)
+			return nil
+		case r := <-pu.now:
+			r.err <- push(r.ctx)
 		case <-t.C:
 			push(ctx)
 		}
 	}
 }
+
+// pushers are the running Pushes of a registry, for Flush and Close.
+type pushers struct {
+	mu     sync.Mutex
+	closed bool
+	set    map[*pusher]struct{}
+}
+
+// pusher is one running Push: Flush and Close send it a request, with the
+// context that bounds the push, and wait for its error.
+type pusher struct {
+	now, stop chan pushRequest
+	done      chan struct{} // closed when the Push returns
+}
+
+type pushRequest struct {
+	ctx context.Context
+	err chan error
+}
+
+func (ps *pushers) add() (*pusher, bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil, false
+	}
+	if ps.set == nil {
+		ps.set = make(map[*pusher]struct{})
+	}
+	pu := &pusher{now: make(chan pushRequest), stop: make(chan pushRequest), done: make(chan struct{})}
+	ps.set[pu] = struct{}{}
+	return pu, true
+}
+
+func (ps *pushers) remove(pu *pusher) {
+	close(pu.done)
+	ps.mu.Lock()
+	delete(ps.set, pu)
+	ps.mu.Unlock()
+}
+
+func (ps *pushers) list(close bool) []*pusher {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if close {
+		if ps.closed {
+			return nil
+		}
+		ps.closed = true
+	}
+	out := make([]*pusher, 0, len(ps.set))
+	for pu := range ps.set {
+		out = append(out, pu)
+	}
+	return out
+}
+
+// each asks every pusher (through its now or stop channel) for a push
+// bounded by ctx and returns their errors, or ctx's when it ends first.
+func (ps *pushers) each(ctx context.Context, close bool) error {
+	var errs []error
+	for _, pu := range ps.list(close) {
+		ch := pu.now
+		if close {
+			ch = pu.stop
+		}
+		r := pushRequest{ctx: ctx, err: make(chan error, 1)}
+		select {
+		case ch <- r:
+		case <-pu.done: // returned meanwhile, with its last push
+			continue
+		case <-ctx.Done():
+			return errors.Join(append(errs, fmt.Errorf("prometheus: %w", context.Cause(ctx)))...)
+		}
+		select {
+		case err := <-r.err:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			return errors.Join(append(errs, fmt.Errorf("prometheus: %w", context.Cause(ctx)))...)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (ps *pushers) flush(ctx context.Context) error { return ps.each(ctx, false) }
+func (ps *pushers) close(ctx context.Context) error { return ps.each(ctx, true) }
 
 // hidePushURL returns a function that replaces, in an error message, the
 // forms of u that its client may quote (raw, redacted by net/url or by

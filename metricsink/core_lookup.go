@@ -1,0 +1,242 @@
+package metricsink
+
+import (
+	"math/bits"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Lookup is the one structure between a Sink method and a backend's
+// series: it maps what a caller passed (the op, the raw name and the raw
+// tags, in their order) to what the backend resolved for them (a series,
+// or the reason to drop), so that a known series is found without a lock,
+// an allocation or a hash of the whole key.
+//
+// It is a hash table of immutable buckets. A key's index is made from the
+// length and the first and last eight bytes of each string of the key,
+// which costs a few loads where hashing every byte would cost more than
+// the rest of a sample; the key is then compared in place. Keys alike in
+// those bytes share an index: at most LookupBucketLen of them are
+// remembered, and past that bound a key is resolved by the backend on
+// each call, as it resolves any new key, so that keys made to collide
+// slow down nothing but themselves and the few keys of their index. Get
+// is lock-free; Put and DeleteFunc take a lock and copy one bucket (or,
+// as the table grows, the table: O(1) per key amortised).
+//
+// The zero Lookup is not usable; build it with NewLookup. Its methods are
+// safe for concurrent use.
+type Lookup[V any] struct {
+	tab atomic.Pointer[lookupTable[V]]
+
+	mu      sync.Mutex
+	n       int
+	max     int
+	maxKey  int
+	initial int
+}
+
+// LookupBucketLen is the most keys of one index a Lookup holds.
+const LookupBucketLen = 16
+
+type lookupTable[V any] struct {
+	shift   uint // 64 - log2(len(buckets))
+	buckets []atomic.Pointer[[]lookupEntry[V]]
+}
+
+// slot returns the bucket of the key whose lookupIndex is h: its top bits
+// (the index's last multiplication carries every input bit up to them).
+func (t *lookupTable[V]) slot(h uint64) *atomic.Pointer[[]lookupEntry[V]] {
+	return &t.buckets[h>>t.shift]
+}
+
+type lookupEntry[V any] struct {
+	h    uint64 // lookupIndex of the key
+	op   Op
+	name string
+	tags []Tag
+	v    V
+}
+
+// NewLookup returns an empty Lookup that remembers at most max keys, each
+// of at most maxKeyBytes bytes (name, tag keys and values together).
+func NewLookup[V any](max, maxKeyBytes int) *Lookup[V] {
+	l := &Lookup[V]{max: max, maxKey: maxKeyBytes, initial: 64}
+	l.tab.Store(newLookupTable[V](l.initial))
+	return l
+}
+
+// newLookupTable returns a table of n buckets, n a power of two.
+func newLookupTable[V any](n int) *lookupTable[V] {
+	return &lookupTable[V]{shift: uint(64 - bits.Len(uint(n-1))), buckets: make([]atomic.Pointer[[]lookupEntry[V]], n)}
+}
+
+// Get returns the value remembered for op, name and tags (as View returns
+// them), and whether there is one. It takes no lock and allocates nothing.
+func (l *Lookup[V]) Get(op Op, name string, tags []Tag) (v V, ok bool) {
+	h := lookupIndex(op, name, tags)
+	t := l.tab.Load()
+	b := t.slot(h).Load()
+	if b == nil {
+		return v, false
+	}
+	for i := range *b {
+		e := &(*b)[i]
+		if e.h == h && e.op == op && e.name == name && equalTags(e.tags, tags) {
+			return e.v, true
+		}
+	}
+	return v, false
+}
+
+func equalTags(a, b []Tag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || a[i].Value != b[i].Value {
+			return false
+		}
+	}
+	return true
+}
+
+// Put remembers v for op, name and tags, copying them, and reports
+// whether it did: not when the key is remembered already (the first value
+// stays), is longer than the bound, or its bucket or the table is full.
+func (l *Lookup[V]) Put(op Op, name string, tags []Tag, v V) bool {
+	size := len(name)
+	for _, t := range tags {
+		size += len(t.Key) + len(t.Value)
+	}
+	if size > l.maxKey {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n >= l.max {
+		return false
+	}
+	h := lookupIndex(op, name, tags)
+	t := l.tab.Load()
+	slot := t.slot(h)
+	var old []lookupEntry[V]
+	if b := slot.Load(); b != nil {
+		old = *b
+	}
+	same := 0
+	for i := range old {
+		e := &old[i]
+		if e.h != h {
+			continue
+		}
+		if e.op == op && e.name == name && equalTags(e.tags, tags) {
+			return false
+		}
+		same++
+	}
+	if same >= LookupBucketLen {
+		return false
+	}
+	own := make([]Tag, len(tags))
+	for i, t := range tags {
+		own[i] = Tag{Key: strings.Clone(t.Key), Value: strings.Clone(t.Value)}
+	}
+	next := make([]lookupEntry[V], len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, lookupEntry[V]{h: h, op: op, name: strings.Clone(name), tags: own, v: v})
+	slot.Store(&next)
+	l.n++
+	if l.n > 2*len(t.buckets) {
+		l.grow(t)
+	}
+	return true
+}
+
+// grow publishes a table of twice as many buckets. Entries are shared, not
+// copied; a bucket past LookupBucketLen after the split keeps its keys.
+func (l *Lookup[V]) grow(t *lookupTable[V]) {
+	next := newLookupTable[V](2 * len(t.buckets))
+	for i := range t.buckets {
+		b := t.buckets[i].Load()
+		if b == nil {
+			continue
+		}
+		for _, e := range *b {
+			slot := next.slot(e.h)
+			var nb []lookupEntry[V]
+			if p := slot.Load(); p != nil {
+				nb = *p
+			}
+			nb = append(nb, e)
+			slot.Store(&nb)
+		}
+	}
+	l.tab.Store(next)
+}
+
+// DeleteFunc forgets every key whose value del reports, and returns how
+// many it forgot.
+func (l *Lookup[V]) DeleteFunc(del func(V) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.tab.Load()
+	gone := 0
+	for i := range t.buckets {
+		b := t.buckets[i].Load()
+		if b == nil {
+			continue
+		}
+		var keep []lookupEntry[V]
+		for _, e := range *b {
+			if !del(e.v) {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) != len(*b) {
+			gone += len(*b) - len(keep)
+			t.buckets[i].Store(&keep)
+		}
+	}
+	l.n -= gone
+	return gone
+}
+
+// Len returns the number of keys remembered.
+func (l *Lookup[V]) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// lookupIndex mixes the op and, for the name and each tag, the length
+// of the string and its first and last eight bytes (all of a shorter
+// one), and the length of each tag key. Keys alike in all of these share
+// an index: see Lookup.
+func lookupIndex(op Op, name string, tags []Tag) uint64 {
+	h := (uint64(op) ^ sample(name)) * 0x9e3779b97f4a7c15
+	for i := range tags {
+		h = (h ^ sample(tags[i].Value) ^ uint64(len(tags[i].Key))<<40) * 0xbf58476d1ce4e5b9
+	}
+	return h ^ h>>29
+}
+
+func sample(s string) uint64 {
+	n := len(s)
+	if n >= 8 {
+		return load8(s) ^ bits.RotateLeft64(load8(s[n-8:]), 29) ^ uint64(n)<<56
+	}
+	x := uint64(n) << 56
+	for i := 0; i < n; i++ {
+		x |= uint64(s[i]) << (8 * i)
+	}
+	return x
+}
+
+// load8 returns the first eight bytes of s, little-endian; the compiler
+// makes it one load.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
