@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-
-	slogmulti "github.com/samber/slog-multi"
 )
 
 // Fanout returns a handler that passes each record to every child that is
-// enabled for its level, through github.com/samber/slog-multi.
+// enabled for its level: log/slog's MultiHandler over children that each
+// turn a panic of their own into an error.
 //
-//   - Enabled reports true when any child is enabled.
+//   - Enabled reports true when any child is enabled; it asks them in turn
+//     and allocates nothing.
 //   - Each child receives its own Record.Clone, so no child can change what
 //     another sees; cloning a record does not allocate.
 //   - A child that returns an error or panics does not stop the others: a
@@ -20,25 +20,22 @@ import (
 //   - WithAttrs and WithGroup are passed to every child.
 //
 // Nil children are ignored; Fanout of no children is a handler that is
-// never enabled.
-// Handle allocates nothing beyond what the children allocate unless a child
-// fails.
+// never enabled. Handle allocates nothing beyond what the children allocate
+// unless a child fails.
 func Fanout(handlers ...slog.Handler) slog.Handler {
 	hs := make([]slog.Handler, 0, len(handlers))
 	for _, h := range handlers {
 		if h != nil {
-			hs = append(hs, h)
+			hs = append(hs, &recoverer{h})
 		}
 	}
 	switch len(hs) {
 	case 0:
 		return slog.DiscardHandler
 	case 1:
-		// slogmulti.Fanout returns a single child unwrapped, without its
-		// panic recovery.
-		return &recoverer{hs[0]}
+		return hs[0]
 	}
-	return slogmulti.Fanout(hs...)
+	return slog.NewMultiHandler(hs...)
 }
 
 // recoverer turns a panic in Handle into an error.
@@ -54,7 +51,7 @@ func (r *recoverer) Handle(ctx context.Context, rec slog.Record) (err error) {
 			if e, ok := p.(error); ok {
 				err = e
 			} else {
-				err = fmt.Errorf("unexpected error: %+v", p)
+				err = fmt.Errorf("handler panicked: %v", p)
 			}
 		}
 	}()
