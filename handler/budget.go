@@ -6,8 +6,10 @@ import (
 	"github.com/realtimeserver/observability/internal/budget"
 )
 
-// Budget bounds what one record may cost in [Console] and [Redact] (and in
-// the Datadog handler): a zero field means its default.
+// Budget bounds what one record may cost in [Console], [JSON] and [Redact]
+// (and in the Datadog handler and the dashboard's ring): a zero field
+// means its default. Each of them applies it once per record, before it
+// writes, through the kit's one budget check and walk.
 //
 //	MaxDepth        32       levels of groups and nested values (each group, map, slice, struct, pointer is one; open WithGroup groups count)
 //	MaxAttrs        1024     attributes in a record, counting group members, map entries, struct fields and slice elements
@@ -43,34 +45,27 @@ const (
 	MarkAttrs     = budget.Attrs
 )
 
-// fits reports that r certainly fits b with nothing to rewrite, so that
-// budget.Limiter.Record would return it unchanged: a message and
-// attributes of scalar kinds or short strings, with keys and strings
-// within MaxValueBytes each and MaxRecordBytes together, at most MaxAttrs
-// of them. It reads r in place and never allocates. When it reports
-// false, Record decides (groups, values of kind Any and LogValuers always
-// go there). It knows nothing of redaction: only handlers without a redact
-// predicate may use it.
-func fits(r *slog.Record, b *Budget) bool {
-	if len(r.Message) > b.MaxValueBytes || r.NumAttrs() > b.MaxAttrs {
-		return false
+// overflow is what a handler keeps of WithGroup calls past MaxDepth: name
+// is the first group left out (cut to MaxValueBytes), and whatever is
+// logged inside it becomes the single attribute name=[MarkDepth]; attrs
+// says that WithAttrs was called past it. Handlers give their next
+// handler (or their writer) no more groups, so that memory stays linear
+// however long a chain of WithGroup calls.
+type overflow struct {
+	name  string
+	attrs bool
+}
+
+// record returns r for a handler nested past MaxDepth groups: its message
+// cut to maxValue, its attributes (and those of WithAttrs) replaced by
+// the attribute o.name=[MarkDepth].
+func (o overflow) record(r slog.Record, maxValue int) slog.Record {
+	if r.NumAttrs() == 0 && !o.attrs && len(r.Message) <= maxValue {
+		return r
 	}
-	bytes := len(r.Message)
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		bytes += len(a.Key)
-		switch a.Value.Kind() {
-		case slog.KindString:
-			s := a.Value.String()
-			bytes += len(s)
-			ok = len(s) <= b.MaxValueBytes
-		case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool,
-			slog.KindDuration, slog.KindTime:
-		default:
-			ok = false
-		}
-		ok = ok && len(a.Key) <= b.MaxValueBytes && bytes <= b.MaxRecordBytes
-		return ok
-	})
-	return ok
+	nr := slog.NewRecord(r.Time, r.Level, budget.Truncate(r.Message, maxValue), r.PC)
+	if r.NumAttrs() > 0 || o.attrs {
+		nr.AddAttrs(slog.String(o.name, budget.Depth))
+	}
+	return nr
 }

@@ -3,7 +3,7 @@ package handler
 import (
 	"bytes"
 	"context"
-	"encoding"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/realtimeserver/observability/internal/budget"
 	"github.com/realtimeserver/observability/internal/jsonesc"
@@ -96,12 +95,14 @@ func JSON(w io.Writer, opts *JSONOptions) slog.Handler {
 	if o.Level == nil {
 		o.Level = slog.LevelInfo
 	}
-	return &jsonHandler{out: &jsonOutput{w: w}, level: o.Level, b: o.Budget.WithDefaults(),
+	lim := budget.NewEncodable(o.Budget)
+	return &jsonHandler{out: &output{w: w}, level: o.Level, lim: lim, b: lim.Budget(),
 		addSource: o.AddSource, rep: o.ReplaceAttr}
 }
 
-// jsonOutput is the writer shared by a handler and its clones.
-type jsonOutput struct {
+// output is the writer shared by a handler and its clones, and the lock
+// that makes each record one Write.
+type output struct {
 	mu sync.Mutex
 	w  io.Writer
 }
@@ -109,9 +110,10 @@ type jsonOutput struct {
 // jsonHandler is the handler of [JSON]. It is never changed after it is
 // made; clones share out, and copy (clipped) pre and groups.
 type jsonHandler struct {
-	out   *jsonOutput
+	out   *output
 	level slog.Leveler
-	b     budget.Budget // defaults filled in
+	lim   *budget.Limiter // shared, immutable
+	b     budget.Budget   // lim.Budget()
 
 	addSource bool
 	rep       func(groups []string, a slog.Attr) slog.Attr
@@ -122,10 +124,7 @@ type jsonHandler struct {
 	groups []string // every WithGroup name, outermost first; clipped; at most MaxDepth
 	nOpen  int
 
-	// over is the name of the first group past MaxDepth, or "";
-	// overAttrs that WithAttrs was called past it.
-	over      string
-	overAttrs bool
+	over overflow // WithGroup past MaxDepth
 }
 
 var _ slog.Handler = (*jsonHandler)(nil)
@@ -155,6 +154,11 @@ const maxPooled = 64 << 10
 var jsonBufPool = sync.Pool{New: func() any { return &jsonBuf{b: make([]byte, 0, 1024)} }}
 
 func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
+	if h.over.name != "" {
+		r = h.over.record(r, h.b.MaxValueBytes)
+	} else {
+		r, _ = h.lim.Record(r, len(h.groups), false)
+	}
 	jb := jsonBufPool.Get().(*jsonBuf)
 	s := jsonState{h: h, buf: jb.b[:0]}
 	s.buf = append(s.buf, '{')
@@ -194,27 +198,15 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 		s.sep = h.pre[len(h.pre)-1] != '{'
 	}
 	nOpen := h.nOpen
-	if r.NumAttrs() > 0 || h.overAttrs {
+	if r.NumAttrs() > 0 {
 		pos, sep := len(s.buf), s.sep
 		s.openGroups()
+		depth := len(h.groups)
 		wrote := false
-		if h.over != "" {
-			s.key(h.over)
-			s.str(budget.Depth)
-			wrote = true
-		} else {
-			depth := len(h.groups)
-			dropped := 0
-			r.Attrs(func(a slog.Attr) bool {
-				w, d := s.attr(a, depth)
-				wrote = wrote || w
-				if d {
-					dropped++
-				}
-				return true
-			})
-			wrote = s.dropped(dropped) || wrote
-		}
+		r.Attrs(func(a slog.Attr) bool {
+			wrote = s.attr(a, depth) || wrote
+			return true
+		})
 		if wrote {
 			nOpen = len(h.groups)
 		} else {
@@ -260,11 +252,12 @@ func (h *jsonHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	c := *h
-	if h.over != "" {
-		c.overAttrs = true
+	if h.over.name != "" {
+		c.over.attrs = true
 		return &c
 	}
 	// Each WithAttrs call has a budget of its own.
+	attrs = h.lim.Attrs(attrs, len(h.groups), false)
 	s := jsonState{h: h, buf: slices.Clip(h.pre)}
 	s.sep = len(s.buf) > 0 && s.buf[len(s.buf)-1] != '{'
 	if h.rep != nil {
@@ -273,15 +266,11 @@ func (h *jsonHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	}
 	pos := len(s.buf)
 	s.openGroups()
-	wrote, dropped := false, 0
+	wrote := false
 	for _, a := range attrs {
-		w, d := s.attr(a, len(h.groups))
-		wrote = wrote || w
-		if d {
-			dropped++
-		}
+		wrote = s.attr(a, len(h.groups)) || wrote
 	}
-	if s.dropped(dropped) || wrote {
+	if wrote {
 		c.pre = slices.Clip(s.buf)
 		c.nOpen = len(h.groups)
 	} else {
@@ -291,12 +280,12 @@ func (h *jsonHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *jsonHandler) WithGroup(name string) slog.Handler {
-	if name == "" || h.over != "" {
+	if name == "" || h.over.name != "" {
 		return h
 	}
 	c := *h
 	if len(h.groups) >= h.b.MaxDepth {
-		c.over = budget.Truncate(name, h.b.MaxValueBytes)
+		c.over.name = budget.Truncate(name, h.b.MaxValueBytes)
 		return &c
 	}
 	c.groups = slices.Clip(append(slices.Clip(h.groups), name))
@@ -304,14 +293,11 @@ func (h *jsonHandler) WithGroup(name string) slog.Handler {
 }
 
 // jsonState is the state of one record, or of one WithAttrs call, being
-// written: the line so far and the budget spent.
+// written.
 type jsonState struct {
-	h       *jsonHandler
-	buf     []byte
-	sep     bool // a comma goes before the next key
-	attrs   int  // attributes counted against MaxAttrs
-	bytes   int  // bytes counted against MaxRecordBytes
-	trusted bool // the value being written was rewritten by the budget: write it as it is
+	h   *jsonHandler
+	buf []byte
+	sep bool // a comma goes before the next key
 
 	// groups are the open groups, passed to ReplaceAttr, when track; never
 	// shared. As in slog, the built-in attributes (source included) are
@@ -332,12 +318,6 @@ func (s *jsonState) openGroups() {
 	}
 }
 
-// full reports whether the count or size budget is spent. A value the
-// budget rewrote is within it already, and is written whole.
-func (s *jsonState) full() bool {
-	return !s.trusted && (s.attrs >= s.h.b.MaxAttrs || s.bytes >= s.h.b.MaxRecordBytes)
-}
-
 // key writes a separator if needed, k quoted and a colon.
 func (s *jsonState) key(k string) {
 	if s.sep {
@@ -348,68 +328,27 @@ func (s *jsonState) key(k string) {
 	s.sep = true
 }
 
-// str writes v quoted as slog escapes strings, cut at MaxValueBytes
-// (unless the budget rewrote it already), and counts it.
+// str writes v quoted as slog escapes strings.
 func (s *jsonState) str(v string) {
-	s.buf = append(s.buf, '"')
-	if max := s.h.b.MaxValueBytes; len(v) > max && !s.trusted {
-		v = v[:cutAt(v, max)]
-		s.buf = jsonesc.Append(s.buf, v)
-		s.buf = append(s.buf, budget.Truncated...)
-		s.bytes += len(v) + len(budget.Truncated)
-	} else {
-		s.buf = jsonesc.Append(s.buf, v)
-		s.bytes += len(v)
-	}
-	s.buf = append(s.buf, '"')
+	s.buf = jsonesc.AppendString(s.buf, v)
 }
 
-// cutAt returns the largest n <= max at which s can be cut without
-// splitting a UTF-8 sequence, as budget.Truncate cuts.
-func cutAt(s string, max int) int {
-	n := max
-	for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); i++ {
-		n--
-	}
-	if n > 0 && !utf8.RuneStart(s[n]) {
-		return max
-	}
-	return n
-}
-
-// dropped writes the marker of n attributes left out, if n > 0, and
-// reports whether it wrote it.
-func (s *jsonState) dropped(n int) bool {
-	if n == 0 {
-		return false
-	}
-	s.key(budget.Attrs)
-	s.buf = strconv.AppendInt(s.buf, int64(n), 10)
-	return true
-}
-
-// attr writes a, at depth (groups and values above it). It reports
-// whether anything was written, and whether a was left out because the
-// budget was spent.
-func (s *jsonState) attr(a slog.Attr, depth int) (wrote, dropped bool) {
+// attr writes a, at depth (groups and values above it), and reports
+// whether it wrote anything. a is within the budget already, but what
+// ReplaceAttr returns, which is held to it here, as an attribute of its
+// own.
+func (s *jsonState) attr(a slog.Attr, depth int) bool {
 	v := a.Value
 	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
-		return false, false
+		return false
 	}
-	if s.full() {
-		return false, true
+	if s.h.rep != nil && v.Kind() != slog.KindGroup {
+		a = s.h.lim.Attr(s.replace(a), depth)
+		v = a.Value
+		if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
+			return false
+		}
 	}
-	if v.Kind() == slog.KindLogValuer {
-		v = budget.Resolve(v)
-	}
-	if s.h.rep != nil && v.Kind() != slog.KindGroup && !s.trusted {
-		a = s.replace(slog.Attr{Key: a.Key, Value: v})
-		v = budget.Resolve(a.Value)
-	}
-	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
-		return false, false
-	}
-	s.attrs++
 	switch v.Kind() {
 	case slog.KindString:
 		s.key(a.Key)
@@ -417,44 +356,35 @@ func (s *jsonState) attr(a slog.Attr, depth int) (wrote, dropped bool) {
 	case slog.KindInt64:
 		s.key(a.Key)
 		s.buf = strconv.AppendInt(s.buf, v.Int64(), 10)
-		s.bytes += 8
 	case slog.KindUint64:
 		s.key(a.Key)
 		s.buf = strconv.AppendUint(s.buf, v.Uint64(), 10)
-		s.bytes += 8
 	case slog.KindFloat64:
 		s.key(a.Key)
 		s.float(v.Float64())
-		s.bytes += 8
 	case slog.KindBool:
 		s.key(a.Key)
 		s.buf = strconv.AppendBool(s.buf, v.Bool())
-		s.bytes += 8
 	case slog.KindDuration:
 		s.key(a.Key)
 		s.buf = strconv.AppendInt(s.buf, int64(v.Duration()), 10)
-		s.bytes += 8
 	case slog.KindTime:
 		s.key(a.Key)
 		s.buf = appendTimeSlow(s.buf, v.Time())
-		s.bytes += 8
 	case slog.KindGroup:
-		return s.group(a.Key, v.Group(), depth), false
+		return s.group(a.Key, v.Group(), depth)
+	case slog.KindLogValuer: // only from ReplaceAttr, resolved by the budget
+		return s.attr(slog.Attr{Key: a.Key, Value: budget.Resolve(v)}, depth)
 	default: // slog.KindAny
-		return s.any(a.Key, v.Any(), depth), false
+		return s.any(a.Key, v.Any())
 	}
-	return true, false
+	return true
 }
 
 // group writes a group at depth; one with an empty key is inlined.
 func (s *jsonState) group(key string, g []slog.Attr, depth int) bool {
 	if len(g) == 0 {
 		return false
-	}
-	if depth >= s.h.b.MaxDepth {
-		s.key(key)
-		s.str(budget.Depth)
-		return true
 	}
 	pos, sep := len(s.buf), s.sep
 	named := key != ""
@@ -466,15 +396,10 @@ func (s *jsonState) group(key string, g []slog.Attr, depth int) bool {
 			s.groups = append(s.groups, key)
 		}
 	}
-	wrote, dropped := false, 0
+	wrote := false
 	for _, a := range g {
-		w, d := s.attr(a, depth+1)
-		wrote = wrote || w
-		if d {
-			dropped++
-		}
+		wrote = s.attr(a, depth+1) || wrote
 	}
-	wrote = s.dropped(dropped) || wrote
 	if named && s.track {
 		s.groups = s.groups[:len(s.groups)-1]
 	}
@@ -539,7 +464,7 @@ func appendJSONFloat(b []byte, f float64) []byte {
 }
 
 // any writes the value x of kind slog.KindAny.
-func (s *jsonState) any(key string, x any, depth int) bool {
+func (s *jsonState) any(key string, x any) bool {
 	switch v := x.(type) {
 	case nil:
 		s.key(key)
@@ -563,16 +488,15 @@ func (s *jsonState) any(key string, x any, depth int) bool {
 		if v.Line != 0 {
 			g = append(g, slog.Int("line", v.Line))
 		}
-		return s.group(key, g, depth)
+		return s.group(key, g, 0)
 	case error:
 		if _, ok := x.(json.Marshaler); !ok {
-			text := errorText(v)
 			s.key(key)
-			s.str(text)
+			s.str(budget.Truncate(errorText(v), s.h.b.MaxValueBytes))
 			return true
 		}
 	}
-	s.marshal(key, x, depth)
+	s.marshal(key, x)
 	return true
 }
 
@@ -623,21 +547,11 @@ func encode(e *jsonEncoder, x any) (out []byte, text string, ok bool) {
 	return b[:len(b)-1], "", true // without the newline
 }
 
-// marshal writes x through encoding/json when it fits what is left of the
-// budget, as the budget rewrites it otherwise.
-func (s *jsonState) marshal(key string, x any, depth int) {
-	if !s.trusted {
-		f := fitter{
-			attrs:    s.h.b.MaxAttrs - s.attrs,
-			bytes:    s.h.b.MaxRecordBytes - s.bytes,
-			maxDepth: s.h.b.MaxDepth,
-			maxValue: s.h.b.MaxValueBytes,
-		}
-		if !f.fits(reflect.ValueOf(x), depth) {
-			s.rewrite(key, x, depth)
-			return
-		}
-	}
+// marshal writes x through encoding/json, as slog does. The budget has
+// checked x, but not the output of its MarshalJSON and MarshalText
+// methods: past what is left of MaxRecordBytes on the line, the marker
+// [budget.Truncated] is written instead.
+func (s *jsonState) marshal(key string, x any) {
 	e := jsonEncoderPool.Get().(*jsonEncoder)
 	defer func() {
 		if e.buf.Cap() <= maxPooled {
@@ -646,135 +560,15 @@ func (s *jsonState) marshal(key string, x any, depth int) {
 		}
 	}()
 	out, text, ok := encode(e, x)
-	if !ok {
-		s.key(key)
-		s.str(text)
-		return
-	}
-	if !s.trusted && len(out) > s.h.b.MaxRecordBytes-s.bytes {
-		s.rewrite(key, x, depth)
-		return
-	}
 	s.key(key)
-	s.buf = append(s.buf, out...)
-	s.bytes += len(out)
-}
-
-// rewrite writes x as the budget rewrites it, within what is left of the
-// budget.
-func (s *jsonState) rewrite(key string, x any, depth int) {
-	lim := budget.New(budget.Budget{
-		MaxDepth:       s.h.b.MaxDepth,
-		MaxAttrs:       max(1, s.h.b.MaxAttrs-s.attrs+1),
-		MaxValueBytes:  s.h.b.MaxValueBytes,
-		MaxRecordBytes: max(1, s.h.b.MaxRecordBytes-s.bytes),
-	}, nil)
-	a := lim.Attr(slog.Any(key, x), depth)
-	s.attrs-- // counted again by attr
-	trusted := s.trusted
-	s.trusted = true
-	if w, _ := s.attr(a, depth); !w {
-		// Only an empty group can vanish here; write what slog would
-		// write for an empty map.
-		s.key(key)
-		s.buf = append(s.buf, "{}"...)
-	}
-	s.trusted = trusted
-}
-
-// fitter checks, before encoding/json runs, that a value fits what is left
-// of the budget: depth, element count, string sizes. It stops as soon as
-// it does not, so a cycle or a huge map costs at most the budget.
-type fitter struct {
-	attrs, bytes       int
-	maxDepth, maxValue int
-}
-
-var (
-	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
-	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
-)
-
-// fits reports whether rv, at depth, fits; values with MarshalJSON or
-// MarshalText methods are opaque here (their output is checked after).
-func (f *fitter) fits(rv reflect.Value, depth int) bool {
-	if !rv.IsValid() {
-		return true
-	}
-	t := rv.Type()
-	if t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) {
-		return true
-	}
-	if t.Kind() != reflect.Pointer {
-		if pt := reflect.PointerTo(t); pt.Implements(jsonMarshalerType) || pt.Implements(textMarshalerType) {
-			return true
-		}
-	}
-	switch rv.Kind() {
-	case reflect.String:
-		if rv.Len() > f.maxValue {
-			return false
-		}
-		f.bytes -= rv.Len()
-	case reflect.Interface:
-		return rv.IsNil() || f.fits(rv.Elem(), depth)
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return true
-		}
-		if depth >= f.maxDepth {
-			return false
-		}
-		return f.fits(rv.Elem(), depth+1)
-	case reflect.Map:
-		if rv.IsNil() {
-			return true
-		}
-		if depth >= f.maxDepth {
-			return false
-		}
-		if f.attrs -= rv.Len(); f.attrs < 0 {
-			return false
-		}
-		for it := rv.MapRange(); it.Next(); {
-			if !f.fits(it.Key(), depth+1) || !f.fits(it.Value(), depth+1) {
-				return false
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if rv.Kind() == reflect.Slice && rv.IsNil() {
-			return true
-		}
-		if rv.Type().Elem().Kind() == reflect.Uint8 {
-			f.bytes -= rv.Len()/3*4 + 4 // base64
-			break
-		}
-		if depth >= f.maxDepth {
-			return false
-		}
-		if f.attrs -= rv.Len(); f.attrs < 0 {
-			return false
-		}
-		for i := range rv.Len() {
-			if !f.fits(rv.Index(i), depth+1) {
-				return false
-			}
-		}
-	case reflect.Struct:
-		if depth >= f.maxDepth {
-			return false
-		}
-		for i := range t.NumField() {
-			if sf := t.Field(i); sf.IsExported() || sf.Anonymous {
-				if f.attrs--; f.attrs < 0 || !f.fits(rv.Field(i), depth+1) {
-					return false
-				}
-			}
-		}
+	switch {
+	case !ok:
+		s.str(budget.Truncate(text, s.h.b.MaxValueBytes))
+	case len(out) > s.h.b.MaxRecordBytes-len(s.buf):
+		s.str(budget.Truncated)
 	default:
-		f.bytes -= 8
+		s.buf = append(s.buf, out...)
 	}
-	return f.bytes >= 0
 }
 
 // appendLevel appends l's name quoted, as slog writes it.

@@ -94,3 +94,20 @@ func FuzzKeyMatch(f *testing.F) {
 		}
 	})
 }
+
+// The letter filter in front of the key set changes the cost of a match,
+// never its answer.
+func FuzzKeyFilter(f *testing.F) {
+	for _, s := range []string{"db_password", "X-Api-Key", "to\u212Aen", "APIKeys", "a", "\xff", "status_code",
+		"keyboard", "tokenizer", "SSN", "user-ssn", "jwt", "pwds", "ſecret"} {
+		f.Add(s)
+	}
+	sets := []*keySet{newKeySet(DefaultRedactWords), newKeySet(DefaultRedactWords, []string{"card-number", "SSN", "Ärger", "kö"})}
+	f.Fuzz(func(t *testing.T, k string) {
+		for _, ks := range sets {
+			if got, want := newKeyFilter(ks).match(k), ks.match(k); got != want {
+				t.Errorf("filter match(%q) = %v, key set says %v", k, got, want)
+			}
+		}
+	})
+}

@@ -61,10 +61,14 @@ type RedactOptions struct {
 // The caller's record is never changed: when something must be replaced,
 // next receives a new record with the same time, level, message and PC.
 // A record that needs nothing replaced is passed on as it is, and costs
-// one pass over its keys and no allocation; a replacement allocates only
-// for records with more than five attributes, for rebuilt groups and for
-// rewritten composite values. Attributes added with WithAttrs are
-// redacted once, when WithAttrs is called.
+// the budget's one pass over its attributes (a key shorter than every
+// sensitive word, or lacking one of each word's letters, is told apart
+// without splitting it into words) and no allocation; a replacement
+// allocates only for records with more than five attributes, for rebuilt
+// groups and for rewritten composite values. Attributes added with
+// WithAttrs are redacted once, when WithAttrs is called. A record Redact
+// rewrote is within the budget of every handler of this package (and of
+// the Datadog handler) with the same Budget, and is not rewritten again.
 //
 // Redact panics if next is nil.
 func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
@@ -83,22 +87,17 @@ func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
 	}
 	kf := newKeyFilter(ks)
 	lim := budget.New(o.Budget, kf.match)
-	return &redactHandler{next: next, keys: kf, lim: lim, b: lim.Budget()}
+	return &redactHandler{next: next, lim: lim, keys: kf, b: lim.Budget()}
 }
 
 type redactHandler struct {
 	next  slog.Handler
+	lim   *budget.Limiter // shared, immutable; redacts with keys
 	keys  *keyFilter      // shared by all clones, never changed after Redact
-	lim   *budget.Limiter // shared, immutable
-	b     budget.Budget   // lim.Budget(), read by plain on every record
+	b     budget.Budget   // lim.Budget()
 	all   bool            // inside a group with a sensitive name
 	depth int             // open groups
-
-	// Past MaxDepth open groups, next is given no more groups: over is the
-	// name of the first group left out, and whatever is logged inside it
-	// becomes the attribute over=!DEPTH.
-	over      string
-	overAttrs bool // WithAttrs was called past MaxDepth
+	over  overflow        // WithGroup past MaxDepth: next is given no more groups
 }
 
 var _ slog.Handler = (*redactHandler)(nil)
@@ -108,80 +107,12 @@ func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
-	if h.over != "" {
-		r = overDepth(r, h.over, h.overAttrs, h.b.MaxValueBytes)
-		return h.next.Handle(ctx, r)
-	}
-	if !h.plain(&r) {
+	if h.over.name != "" {
+		r = h.over.record(r, h.b.MaxValueBytes)
+	} else {
 		r, _ = h.lim.Record(r, h.depth, h.all)
 	}
 	return h.next.Handle(ctx, r)
-}
-
-// plain reports whether r can be passed on as it is, by a check cheaper
-// than the Limiter's: outside a sensitive group, a message and attributes
-// within the budget, every attribute a string or a scalar (no group,
-// LogValuer or value of kind Any, which may hide a sensitive key or need
-// rewriting) and no key sensitive. It is the common record of a service,
-// checked in one pass that allocates nothing. When it reports false, the
-// Limiter decides, so it may err only that way: every record it accepts,
-// the Limiter's own check accepts too.
-func (h *redactHandler) plain(r *slog.Record) bool {
-	if h.all || len(r.Message) > h.b.MaxValueBytes {
-		return false
-	}
-	// c counts what the Limiter counts: attributes against MaxAttrs, and
-	// the message, keys and string values against MaxRecordBytes. Both
-	// only grow, so one check at the end stands for the Limiter's check
-	// at each attribute.
-	c := plainCount{bytes: len(r.Message)}
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		ok = h.plainAttr(a, &c)
-		return ok
-	})
-	return ok && c.attrs <= h.b.MaxAttrs && c.bytes <= h.b.MaxRecordBytes
-}
-
-type plainCount struct{ attrs, bytes int }
-
-// plainAttr is the check of plain for one top-level attribute.
-func (h *redactHandler) plainAttr(a slog.Attr, c *plainCount) bool {
-	c.attrs++
-	c.bytes += len(a.Key)
-	switch v := a.Value; v.Kind() {
-	case slog.KindString:
-		n := len(v.String())
-		c.bytes += n
-		if n > h.b.MaxValueBytes {
-			return false
-		}
-	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool,
-		slog.KindDuration, slog.KindTime:
-	default:
-		return false
-	}
-	switch {
-	case len(a.Key) > h.b.MaxValueBytes:
-		return false
-	case len(a.Key) < h.keys.ks.minLen:
-		return true // shorter than every sensitive word
-	}
-	return !h.keys.match(a.Key)
-}
-
-// overDepth returns r for a handler nested past MaxDepth groups: its
-// attributes (and those of WithAttrs, when withAttrs) are replaced by the
-// attribute over=[MarkDepth].
-func overDepth(r slog.Record, over string, withAttrs bool, maxValue int) slog.Record {
-	if r.NumAttrs() == 0 && !withAttrs && len(r.Message) <= maxValue {
-		return r
-	}
-	nr := slog.NewRecord(r.Time, r.Level, budget.Truncate(r.Message, maxValue), r.PC)
-	if r.NumAttrs() > 0 || withAttrs {
-		nr.AddAttrs(slog.String(over, budget.Depth))
-	}
-	return nr
 }
 
 func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -189,8 +120,8 @@ func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	c := *h
-	if h.over != "" {
-		c.overAttrs = true
+	if h.over.name != "" {
+		c.over.attrs = true
 		return &c
 	}
 	c.next = h.next.WithAttrs(h.lim.Attrs(attrs, h.depth, h.all))
@@ -204,9 +135,9 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 	c := *h
 	name = budget.Truncate(name, h.b.MaxValueBytes)
 	switch {
-	case h.over != "":
+	case h.over.name != "":
 	case h.depth >= h.b.MaxDepth:
-		c.over = name
+		c.over.name = name
 	default:
 		c.next = h.next.WithGroup(name)
 		c.all = h.all || h.keys.match(name)

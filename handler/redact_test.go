@@ -225,3 +225,77 @@ func TestRedactMaps(t *testing.T) {
 		})
 	}
 }
+
+// Records with plain attributes around a secret that a look at the top
+// keys cannot see (in a group, behind a LogValuer, in a map, in a clone)
+// are redacted, and so are plain attributes in a handler derived with a
+// sensitive group.
+func TestRedactHiddenSecrets(t *testing.T) {
+	login := valuer(func() slog.Value { return slog.GroupValue(slog.String("Password", "hunter2")) })
+	lead := []any{"a", 1, "b", 2, "c", "three"}
+	tests := []struct {
+		name string
+		with func(slog.Handler) slog.Handler
+		args []any
+		want string
+	}{
+		{"nested group", nil, append(lead, slog.Group("http", slog.Group("headers", slog.String("Authorization", "hunter2")))),
+			`"http":{"headers":{"Authorization":"[REDACTED]"}}`},
+		{"LogValuer", nil, append(lead, "login", login), `"login":{"Password":"[REDACTED]"}`},
+		{"kind Any map", nil, append(lead, "m", map[string]any{"token": "hunter2"}), `"m":{"token":"[REDACTED]"}`},
+		{"kind Any struct", nil, append(lead, "s", struct{ Secret string }{"hunter2"}), `"Secret":"[REDACTED]"`},
+		{"sixth attribute", nil, append(lead, "d", 4, "e", 5, "cookie", "hunter2"), `"cookie":"[REDACTED]"`},
+		{"WithAttrs clone", func(h slog.Handler) slog.Handler {
+			return h.WithAttrs([]slog.Attr{slog.String("api_key", "hunter2")})
+		}, lead, `"api_key":"[REDACTED]"`},
+		{"WithGroup clone with a sensitive name", func(h slog.Handler) slog.Handler {
+			return h.WithGroup("secret")
+		}, append(lead, "note", "hunter2"), `"secret":{"a":"[REDACTED]","b":"[REDACTED]","c":"[REDACTED]","note":"[REDACTED]"}`},
+		{"WithGroup clone", func(h slog.Handler) slog.Handler {
+			return h.WithGroup("req")
+		}, append(lead, "Token", "hunter2"), `"req":{"a":1,"b":2,"c":"three","Token":"[REDACTED]"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			h := Redact(slog.NewJSONHandler(&buf, nil), nil)
+			if tt.with != nil {
+				h = tt.with(h)
+			}
+			slog.New(h).Info("m", tt.args...)
+			out := buf.String()
+			if strings.Contains(out, "hunter2") {
+				t.Errorf("the secret reached the output: %s", out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("got %s\nwant it to contain %s", out, tt.want)
+			}
+		})
+	}
+}
+
+// Records of plain attributes are held to the budget.
+func TestRedactKeepsBudget(t *testing.T) {
+	opts := &RedactOptions{Budget: Budget{MaxValueBytes: 8, MaxAttrs: 3, MaxRecordBytes: 40}}
+	tests := []struct {
+		name string
+		msg  string
+		args []any
+		want string
+	}{
+		{"long message", "0123456789", []any{"a", 1}, `"msg":"01234567!TRUNCATED"`},
+		{"long value", "m", []any{"a", "0123456789"}, `"a":"01234567!TRUNCATED"`},
+		{"long key", "m", []any{"0123456789", 1}, `"01234567!TRUNCATED":1`},
+		{"too many attributes", "m", []any{"a", 1, "b", 2, "c", 3, "d", 4}, `"!ATTRS":1`},
+		{"too many bytes", "01234567", []any{"k1234567", "01234567", "k2345678", "01234567", "k3456789", "01234567"}, `"!ATTRS":1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			slog.New(Redact(slog.NewJSONHandler(&buf, nil), opts)).Info(tt.msg, tt.args...)
+			if !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("got %s\nwant it to contain %s", buf.String(), tt.want)
+			}
+		})
+	}
+}
