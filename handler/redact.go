@@ -83,7 +83,7 @@ func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
 	if o.NoDefaultWords {
 		ks = newKeySet(o.Keys)
 	} else {
-		ks = newKeySet(DefaultRedactWords, o.Keys)
+		ks = newKeySet(defaultRedactWords[:], o.Keys)
 	}
 	kf := newKeyFilter(ks)
 	lim := budget.New(o.Budget, kf.match)
