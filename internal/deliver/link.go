@@ -285,12 +285,14 @@ func NewLink(opts *Options) *Link {
 }
 
 // Do delivers n items with attempt, retrying as the answers require
-// while ctx allows: each attempt waits for the Link's turn (the backoff
+// while ctx allows. Each attempt waits for the Link's turn (the backoff
 // and the Retry-After of earlier failures, whichever export they came
-// from) and is bounded by Timeout and by a third of the time left before
-// ctx's deadline. When the turn would come after ctx's deadline, or after
-// MaxRetryElapsed, Do gives up without another request. It returns nil
-// when the items were delivered, else an *Error with the drop reason,
+// from) when it comes within FlushRetry, and is bounded by Timeout and by
+// a third of the time left before ctx's deadline. When the turn would come
+// later, or after ctx's deadline, Do gives up without another request,
+// leaving the retry to the caller's next export: a caller holding a lock
+// across Do holds it for one attempt and a short wait at most. It returns
+// nil when the items were delivered, else an *Error with the drop reason,
 // counted in Stats. A 413 is not split: the items are dropped as
 // drop.TooLarge.
 func (l *Link) Do(ctx context.Context, n int, attempt func(ctx context.Context) Result) error {
@@ -312,6 +314,8 @@ func (l *Link) Do(ctx context.Context, n int, attempt func(ctx context.Context) 
 			return l.give(n, drop.RetriesExhausted, last+" (giving up after "+time.Since(began).Round(time.Millisecond).String()+")", nil)
 		case !deadline.IsZero() && at.After(deadline):
 			return l.give(n, drop.RetriesExhausted, last+" (paused until "+at.Format(time.RFC3339)+", past the export's deadline)", context.DeadlineExceeded)
+		case at.Sub(now) > l.o.FlushRetry:
+			return l.give(n, drop.RetriesExhausted, last+" (paused until "+at.Format(time.RFC3339)+"; the next export tries again)", nil)
 		}
 		if d := at.Sub(now); d > 0 {
 			timer.Reset(d)
