@@ -5,8 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -28,9 +35,9 @@ import (
 	"github.com/realtimeserver/observability"
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/enrich"
-	"github.com/realtimeserver/observability/internal/batcher"
+	"github.com/realtimeserver/observability/internal/deliver"
 	"github.com/realtimeserver/observability/metricsink"
-	)
+)
 
 // InstrumentationName is the instrumentation scope of the log records
 // the kit sends over OTLP.
@@ -45,22 +52,41 @@ const InstrumentationName = "github.com/realtimeserver/observability"
 //
 // Spans and log records wait in bounded queues and are exported in
 // batches by one goroutine each: starting or ending a span, or logging,
-// never waits for the network. What does not fit, or fails to export, is
-// dropped and counted in Stats and in the metrics otel_spans_dropped_total,
+// never waits for the network. Every signal is delivered by the kit's one
+// delivery core, as Datadog logs are: the SDK exporters' own retries are
+// off, and the core classifies each answer by its HTTP status (408, 429,
+// 5xx and network errors are retried with a backoff; 413 splits a batch;
+// 404 and other final answers are rejected), pauses a signal's exports
+// for a Retry-After across batches, writes one line to
+// Options.ErrorOutput when a signal's export starts failing (naming the
+// status, connection refused, timeout) and one when it recovers, keeps
+// the OTLP header values (OTEL_EXPORTER_OTLP_HEADERS) out of every error,
+// line and Stats in any form, and retries on Flush and Close until their
+// deadline. What does not fit, or cannot be delivered, is dropped and
+// counted in Stats and in the metrics otel_spans_dropped_total,
 // otel_log_records_dropped_total and otel_metric_samples_dropped_total
 // {reason}.
 type Pipeline struct {
 	resource *resource.Resource
 	setup    observability.OTelConfig
+	opts     Options
 
 	tp    *sdktrace.TracerProvider
-	spans *batcher.Batcher[sdktrace.ReadOnlySpan]
+	spans *deliver.Queue[sdktrace.ReadOnlySpan, []sdktrace.ReadOnlySpan]
+
+	spanProc *spanQueue
 
 	lp      *sdklog.LoggerProvider
-	logs    *batcher.Batcher[sdklog.Record]
+	logs    *deliver.Queue[sdklog.Record, []sdklog.Record]
+	logProc *logQueue
 	handler slog.Handler
 
-	metrics *Sink
+	metrics    *Sink
+	metricLink *deliver.Link
+
+	// transports observe the exporters' answers; Close closes their idle
+	// connections.
+	transports []*deliver.Transport
 
 	// prevTP is the global provider that SetGlobal replaced, restored by
 	// shutdown; globalSet says whether it did.
@@ -68,23 +94,49 @@ type Pipeline struct {
 	prevTP    trace.TracerProvider
 }
 
-// QueueStats are the counts of one export queue (spans or log
-// records).
+// Options configures what a Pipeline writes locally. A nil *Options, or
+// a zero Options, means every default.
+type Options struct {
+	// ErrorOutput receives the export's own diagnostics, one line each,
+	// never through slog (which may lead back into the pipeline): a
+	// warning when a signal's export starts failing, and a line when it
+	// recovers. Default os.Stderr.
+	ErrorOutput io.Writer
+	// ErrorJSON writes them as JSON objects with slog.JSONHandler's keys.
+	// Default: slog.TextHandler's form.
+	ErrorJSON bool
+}
+
+// QueueStats are the counts of one signal's delivery.
 type QueueStats struct {
 	// Exported counts items a receiver accepted.
 	Exported uint64
-	// Queued is the number of items waiting now.
+	// Queued is the number of items waiting or being exported now.
 	Queued int
 	// Dropped counts items not delivered, by reason: drop.QueueFull,
-	// drop.RetriesExhausted (the export failed), drop.Closed (after
-	// Shutdown, or left when its deadline ended).
+	// drop.Rejected (a final answer such as 400 or 404),
+	// drop.TooLarge, drop.RetriesExhausted (retried for as long as
+	// allowed), drop.Closed (after Close, or left when its deadline
+	// ended).
 	Dropped drop.Counts
+	// Retries counts export requests repeated after a failure.
+	Retries uint64
+	// LastDelivery is when a receiver last accepted an export.
+	LastDelivery time.Time
+	// LastError describes the latest failed export, "" if none; it never
+	// holds a header value.
+	LastError string
 }
 
 // Stats are the counts of the OTLP pipeline.
 type Stats struct {
 	Spans, Logs QueueStats
-	Metrics     SinkStats
+	// Metrics are the metrics sink's counts; MetricExports the delivery
+	// of its exports (an item is a data point).
+	Metrics       SinkStats
+	MetricExports QueueStats
+	// Dropped sums Spans.Dropped, Logs.Dropped and Metrics.Dropped.
+	Dropped drop.Counts
 }
 
 // TracerProvider returns the provider whose spans are exported, or a
@@ -134,7 +186,7 @@ func (o *Pipeline) LogHandler() slog.Handler {
 	return o.handler
 }
 
-// Stats returns the counts of every export queue.
+// Stats returns the counts of every signal.
 func (o *Pipeline) Stats() Stats {
 	var s Stats
 	if o == nil {
@@ -148,22 +200,30 @@ func (o *Pipeline) Stats() Stats {
 	}
 	if o.metrics != nil {
 		s.Metrics = o.metrics.Stats()
+		s.MetricExports = queueStats(o.metricLink.Stats())
+	}
+	for i := range s.Dropped {
+		s.Dropped[i] = s.Spans.Dropped[i] + s.Logs.Dropped[i] + s.Metrics.Dropped[i]
 	}
 	return s
 }
 
-func queueStats(b batcher.Stats) QueueStats {
-	return QueueStats{Exported: b.Exported, Queued: b.Queued, Dropped: b.Dropped}
+func queueStats(d deliver.Stats) QueueStats {
+	return QueueStats{Exported: d.Sent, Queued: d.QueueLength, Dropped: d.Dropped, Retries: d.Retries,
+		LastDelivery: d.LastDelivery, LastError: d.LastError}
 }
 
 // newPipeline builds the pipeline cfg describes, for the service that
-// names (defaults filled) identifies, or returns nil when nothing is
-// exported.
-func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (_ *Pipeline, err error) {
+// names (defaults filled) identifies, writing its diagnostics as opts
+// says, or returns nil when nothing is exported.
+func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options, opts *Options) (_ *Pipeline, err error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
 	o := &Pipeline{setup: *cfg}
+	if opts != nil {
+		o.opts = *opts
+	}
 	defer func() {
 		if err != nil {
 			// Nothing was recorded yet worth waiting for.
@@ -268,20 +328,56 @@ func sampler(cfg *observability.OTelConfig) sdktrace.Sampler {
 	return sdktrace.ParentBased(sdktrace.AlwaysSample())
 }
 
-func batchOptions(c observability.OTelBatchConfig, delay time.Duration) batcher.Options {
-	return batcher.Options{
-		MaxQueue:      c.MaxQueue,
-		MaxBatch:      c.MaxBatch,
-		Delay:         cmp.Or(c.Delay, delay),
-		ExportTimeout: c.ExportTimeout,
+// delivery returns what every signal's delivery shares: the options of
+// the core, and an HTTP client whose transport observes each answer for
+// it. The SDK's exporters get the client with their retries off, so that
+// the core alone retries, pauses and reports.
+func (o *Pipeline) delivery(cfg *observability.OTelConfig, sig observability.Signal, endpoint, noun string) (deliver.Options, *http.Client) {
+	exp := cfg.Export(sig)
+	do := deliver.Options{
+		Name:        "otlp " + sig.String(),
+		Activity:    "export",
+		Noun:        noun,
+		TargetKey:   "endpoint",
+		Timeout:     exp.Timeout,
+		ErrorOutput: o.opts.ErrorOutput,
+		ErrorJSON:   o.opts.ErrorJSON,
+		Secrets:     slices.Collect(maps.Values(exp.Headers)),
 	}
+	if u, err := url.Parse(endpoint); err == nil {
+		do.Target = u.Host
+	}
+	tr := deliver.NewTransport()
+	o.transports = append(o.transports, tr)
+	return do, &http.Client{Transport: tr}
+}
+
+// batched adds a signal's queue bounds to do, its defaults from
+// OTelBatchConfig (a queue of 2048, batches of 512, delay as given, each
+// export bounded by 30 s and by the export timeout).
+func batched(do deliver.Options, c observability.OTelBatchConfig, delay time.Duration) *deliver.Options {
+	do.MaxQueue = c.MaxQueue
+	do.MaxBatch = c.MaxBatch
+	do.FlushInterval = cmp.Or(c.Delay, delay)
+	do.Timeout = min(cmp.Or(c.ExportTimeout, 30*time.Second), do.Timeout)
+	return &do
+}
+
+// observed exports with ctx observed by the pipeline's transport, and
+// returns the Result the delivery core classifies.
+func observed(ctx context.Context, export func(context.Context) error) deliver.Result {
+	ctx, obs := deliver.Observe(ctx)
+	return obs.Result(export(ctx))
 }
 
 func (o *Pipeline) buildTraces(ctx context.Context, cfg *observability.OTelConfig, endpoint string) error {
+	do, client := o.delivery(cfg, observability.SignalTraces, endpoint, "spans")
 	opts := []otlptracehttp.Option{
 		otlptracehttp.WithEndpointURL(endpoint),
 		otlptracehttp.WithTimeout(cfg.Export(observability.SignalTraces).Timeout),
 		otlptracehttp.WithHeaders(cfg.Export(observability.SignalTraces).Headers),
+		otlptracehttp.WithHTTPClient(client),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
 	}
 	if cfg.Export(observability.SignalTraces).Gzip {
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
@@ -292,47 +388,63 @@ func (o *Pipeline) buildTraces(ctx context.Context, cfg *observability.OTelConfi
 	if err != nil {
 		return fmt.Errorf("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=%q: %w", endpoint, err)
 	}
-	export := func(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	send := func(ctx context.Context, b *[]sdktrace.ReadOnlySpan, lo, hi, _ int) deliver.Result {
+		spans := (*b)[lo:hi]
 		for i, s := range spans {
 			spans[i] = cleanSpan(s)
 		}
-		return exp.ExportSpans(ctx, spans)
+		return observed(ctx, func(ctx context.Context) error { return exp.ExportSpans(ctx, spans) })
 	}
-	o.spans = batcher.New(export, batchOptions(cfg.SpanBatch, 5*time.Second))
+	o.spans = deliver.NewQueue(&deliver.SliceStore[sdktrace.ReadOnlySpan]{}, send, batched(do, cfg.SpanBatch, 5*time.Second))
+	o.spans.Start()
+	o.spanProc = &spanQueue{q: o.spans, exp: exp}
 	o.tp = sdktrace.NewTracerProvider(
 		sdktrace.WithResource(o.resource),
 		sdktrace.WithSampler(sampler(cfg)),
-		sdktrace.WithSpanProcessor(&spanQueue{q: o.spans, exp: exp}),
+		sdktrace.WithSpanProcessor(o.spanProc),
 	)
 	return nil
 }
 
-// spanQueue is the span processor over a batcher: sampled spans are
-// queued when they end, never waiting.
+// spanQueue is the span processor over the delivery queue: sampled spans
+// are queued when they end, never waiting.
 type spanQueue struct {
-	q   *batcher.Batcher[sdktrace.ReadOnlySpan]
-	exp sdktrace.SpanExporter
+	q    *deliver.Queue[sdktrace.ReadOnlySpan, []sdktrace.ReadOnlySpan]
+	exp  sdktrace.SpanExporter
+	shut atomic.Bool // Shutdown was called
 }
 
 func (p *spanQueue) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 func (p *spanQueue) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s.SpanContext().IsSampled() {
-		p.q.Add(s)
+		p.q.Push(s, 1)
 	}
 }
 
 func (p *spanQueue) ForceFlush(ctx context.Context) error { return p.q.Flush(ctx) }
 
 func (p *spanQueue) Shutdown(ctx context.Context) error {
+	p.shut.Store(true)
 	return errors.Join(p.q.Close(ctx), p.exp.Shutdown(ctx))
 }
 
+// closeQueue shuts the processor down unless its provider did.
+func (p *spanQueue) closeQueue(ctx context.Context) error {
+	if p.shut.Load() {
+		return nil
+	}
+	return p.Shutdown(ctx)
+}
+
 func (o *Pipeline) buildLogs(ctx context.Context, cfg *observability.OTelConfig, endpoint string, names enrich.Options) error {
+	do, client := o.delivery(cfg, observability.SignalLogs, endpoint, "log records")
 	opts := []otlploghttp.Option{
 		otlploghttp.WithEndpointURL(endpoint),
 		otlploghttp.WithTimeout(cfg.Export(observability.SignalLogs).Timeout),
 		otlploghttp.WithHeaders(cfg.Export(observability.SignalLogs).Headers),
+		otlploghttp.WithHTTPClient(client),
+		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}),
 	}
 	if cfg.Export(observability.SignalLogs).Gzip {
 		opts = append(opts, otlploghttp.WithCompression(otlploghttp.GzipCompression))
@@ -343,31 +455,35 @@ func (o *Pipeline) buildLogs(ctx context.Context, cfg *observability.OTelConfig,
 	if err != nil {
 		return fmt.Errorf("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=%q: %w", endpoint, err)
 	}
-	export := func(ctx context.Context, records []sdklog.Record) error {
+	send := func(ctx context.Context, b *[]sdklog.Record, lo, hi, _ int) deliver.Result {
+		records := (*b)[lo:hi]
 		for i := range records {
 			cleanRecord(&records[i])
 		}
-		return exp.Export(ctx, records)
+		return observed(ctx, func(ctx context.Context) error { return exp.Export(ctx, records) })
 	}
-	o.logs = batcher.New(export, batchOptions(cfg.LogBatch, time.Second))
+	o.logs = deliver.NewQueue(&deliver.SliceStore[sdklog.Record]{}, send, batched(do, cfg.LogBatch, time.Second))
+	o.logs.Start()
+	o.logProc = &logQueue{q: o.logs, exp: exp}
 	o.lp = sdklog.NewLoggerProvider(
 		sdklog.WithResource(o.resource),
-		sdklog.WithProcessor(&logQueue{q: o.logs, exp: exp}),
+		sdklog.WithProcessor(o.logProc),
 	)
 	// The logger's level gates the whole pipeline above this handler.
 	o.handler = otelslog.NewHandler(InstrumentationName, otelslog.WithLoggerProvider(o.lp))
 	return nil
 }
 
-// logQueue is the log processor over a batcher: each record is copied
-// and queued, never waiting.
+// logQueue is the log processor over the delivery queue: each record is
+// copied and queued, never waiting.
 type logQueue struct {
-	q   *batcher.Batcher[sdklog.Record]
-	exp sdklog.Exporter
+	q    *deliver.Queue[sdklog.Record, []sdklog.Record]
+	exp  sdklog.Exporter
+	shut atomic.Bool // Shutdown was called
 }
 
 func (p *logQueue) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.q.Add(r.Clone())
+	p.q.Push(r.Clone(), 1)
 	return nil
 }
 
@@ -376,15 +492,27 @@ func (p *logQueue) Enabled(context.Context, sdklog.EnabledParameters) bool { ret
 func (p *logQueue) ForceFlush(ctx context.Context) error { return p.q.Flush(ctx) }
 
 func (p *logQueue) Shutdown(ctx context.Context) error {
+	p.shut.Store(true)
 	return errors.Join(p.q.Close(ctx), p.exp.Shutdown(ctx))
 }
 
+// closeQueue shuts the processor down unless its provider did.
+func (p *logQueue) closeQueue(ctx context.Context) error {
+	if p.shut.Load() {
+		return nil
+	}
+	return p.Shutdown(ctx)
+}
+
 func (o *Pipeline) buildMetrics(ctx context.Context, cfg *observability.OTelConfig, endpoint string) error {
+	do, client := o.delivery(cfg, observability.SignalMetrics, endpoint, "data points")
 	opts := []otlpmetrichttp.Option{
 		otlpmetrichttp.WithEndpointURL(endpoint),
 		otlpmetrichttp.WithTimeout(cfg.Export(observability.SignalMetrics).Timeout),
 		otlpmetrichttp.WithHeaders(cfg.Export(observability.SignalMetrics).Headers),
 		otlpmetrichttp.WithTemporalitySelector(temporalitySelector(cfg.MetricsTemporality)),
+		otlpmetrichttp.WithHTTPClient(client),
+		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
 	}
 	if cfg.Export(observability.SignalMetrics).Gzip {
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
@@ -395,8 +523,9 @@ func (o *Pipeline) buildMetrics(ctx context.Context, cfg *observability.OTelConf
 	if err != nil {
 		return fmt.Errorf("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=%q: %w", endpoint, err)
 	}
+	o.metricLink = deliver.NewLink(&do)
 	s, err := NewSink(&SinkOptions{
-		Exporter: exp,
+		Exporter: &linkedExporter{Exporter: exp, link: o.metricLink},
 		Resource: o.resource,
 		Interval: cfg.MetricExportInterval,
 		Timeout:  cfg.MetricExportTimeout,
@@ -406,6 +535,23 @@ func (o *Pipeline) buildMetrics(ctx context.Context, cfg *observability.OTelConf
 	}
 	o.metrics = s
 	return nil
+}
+
+// linkedExporter delivers the metrics sink's exports through the delivery
+// core's Link: the sink's periodic reading keeps its schedule, and each
+// export waits for the signal's turn (backoff, Retry-After), is retried
+// within the export's deadline, and gives up at once, with no request,
+// when the turn would come after it. Its errors carry the drop reason
+// (deliver.ReasonOf) and hold no header value.
+type linkedExporter struct {
+	sdkmetric.Exporter
+	link *deliver.Link
+}
+
+func (e *linkedExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	return e.link.Do(ctx, points(rm), func(ctx context.Context) deliver.Result {
+		return observed(ctx, func(ctx context.Context) error { return e.Exporter.Export(ctx, rm) })
+	})
 }
 
 // temporalitySelector follows the specification's meaning of
@@ -435,9 +581,9 @@ func temporalitySelector(pref string) sdkmetric.TemporalitySelector {
 // otelHealthDescs declare the pipeline's own metrics.
 var otelHealthDescs = []metricsink.Desc{
 	{Name: "otel.spans.exported", Kind: metricsink.Counter, Help: "Spans an OTLP receiver accepted."},
-	{Name: "otel.spans.dropped", Kind: metricsink.Counter, Help: "Spans not delivered over OTLP, by reason: queue_full, retries_exhausted, closed."},
+	{Name: "otel.spans.dropped", Kind: metricsink.Counter, Help: "Spans not delivered over OTLP, by reason: queue_full, rejected, too_large, retries_exhausted, closed."},
 	{Name: "otel.log_records.exported", Kind: metricsink.Counter, Help: "Log records an OTLP receiver accepted."},
-	{Name: "otel.log_records.dropped", Kind: metricsink.Counter, Help: "Log records not delivered over OTLP, by reason: queue_full, retries_exhausted, closed."},
+	{Name: "otel.log_records.dropped", Kind: metricsink.Counter, Help: "Log records not delivered over OTLP, by reason: queue_full, rejected, too_large, retries_exhausted, closed."},
 	{Name: "otel.metric_samples.dropped", Kind: metricsink.Counter, Help: "Metric samples the OTLP sink could not record, and data points it could not deliver, by reason."},
 }
 
@@ -452,31 +598,25 @@ func (o *Pipeline) ExportHealth(sink metricsink.Sink) (unregister func()) {
 		_ = metricsink.Declare(sink, d) // fixed, valid declarations
 	}
 	var undo []func()
-	reg := func(name string, q *batcher.Batcher[sdktrace.ReadOnlySpan], lq *batcher.Batcher[sdklog.Record]) {
-		stats := func() batcher.Stats {
-			if q != nil {
-				return q.Stats()
-			}
-			return lq.Stats()
-		}
-		for _, r := range []drop.Reason{drop.QueueFull, drop.RetriesExhausted, drop.Closed} {
+	reg := func(name string, stats func() deliver.Stats) {
+		for _, r := range []drop.Reason{drop.QueueFull, drop.Rejected, drop.TooLarge, drop.RetriesExhausted, drop.Closed} {
 			u, _ := metricsink.CounterFunc(sink, name+".dropped", metricsink.KV("reason", r.String()),
 				func() float64 { return float64(stats().Dropped.Get(r)) })
 			undo = append(undo, u)
 		}
 		u, _ := metricsink.CounterFunc(sink, name+".exported", metricsink.Tags{},
-			func() float64 { return float64(stats().Exported) })
+			func() float64 { return float64(stats().Sent) })
 		undo = append(undo, u)
 	}
-	if o.spans != nil {
-		reg("otel.spans", o.spans, nil)
+	if q := o.spans; q != nil {
+		reg("otel.spans", q.Stats)
 	}
-	if o.logs != nil {
-		reg("otel.log_records", nil, o.logs)
+	if q := o.logs; q != nil {
+		reg("otel.log_records", q.Stats)
 	}
 	if m := o.metrics; m != nil {
 		for _, r := range []drop.Reason{drop.InvalidName, drop.InvalidTags, drop.InvalidValue, drop.TypeClash,
-			drop.Overflow, drop.Panic, drop.Closed, drop.RetriesExhausted} {
+			drop.Overflow, drop.Panic, drop.Closed, drop.RetriesExhausted, drop.Rejected, drop.TooLarge} {
 			u, _ := metricsink.CounterFunc(sink, "otel.metric_samples.dropped", metricsink.KV("reason", r.String()),
 				func() float64 { return float64(m.Stats().Dropped.Get(r)) })
 			undo = append(undo, u)
@@ -489,35 +629,38 @@ func (o *Pipeline) ExportHealth(sink metricsink.Sink) (unregister func()) {
 	}
 }
 
-// Flush exports what the queues and the metrics sink hold, until ctx
-// ends.
+// Flush exports what the queues and the metrics sink hold, retrying
+// until ctx ends.
 func (o *Pipeline) Flush(ctx context.Context) error {
 	if o == nil {
 		return nil
 	}
 	var errs []error
 	if o.tp != nil {
-		if err := o.tp.ForceFlush(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("otlp traces: %w", err))
-		}
+		errs = append(errs, named("otlp traces", o.tp.ForceFlush(ctx)))
 	}
 	if o.metrics != nil {
-		if err := o.metrics.Flush(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("otlp metrics: %w", err))
-		}
+		errs = append(errs, named("otlp metrics", o.metrics.Flush(ctx)))
 	}
 	if o.lp != nil {
-		if err := o.lp.ForceFlush(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("otlp logs: %w", err))
-		}
+		errs = append(errs, named("otlp logs", o.lp.ForceFlush(ctx)))
 	}
 	return errors.Join(errs...)
 }
 
-// Close flushes and stops traces, then metrics, then logs (last, so
-// that what the others log on the way out is delivered), within ctx, and
-// reports what could not be delivered. It restores no global: after it,
-// a TracerProvider that SetGlobal installed makes no more spans.
+// named prefixes err with name unless the delivery core named it already.
+func named(name string, err error) error {
+	if err == nil || strings.HasPrefix(err.Error(), name+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// Close flushes and stops traces and metrics together, within two thirds
+// of the time ctx leaves, then logs (last, so that what the others log on
+// the way out is delivered), retrying within ctx, and reports what could
+// not be delivered. It restores no global:
+// after it, a TracerProvider that SetGlobal installed makes no more spans.
 func (o *Pipeline) Close(ctx context.Context) error {
 	if o == nil {
 		return nil
@@ -530,21 +673,37 @@ func (o *Pipeline) Close(ctx context.Context) error {
 	if o.globalSet && otel.GetTracerProvider() == trace.TracerProvider(o.tp) {
 		otel.SetTracerProvider(o.prevTP)
 	}
-	var errs []error
+	// Traces and metrics retry at once, within two thirds of the time
+	// left, so that logs keep at least a third however the others fare.
+	first := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		first, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)*2/3))
+		defer cancel()
+	}
+	var errs [3]error
+	var wg sync.WaitGroup
 	if o.tp != nil {
-		if err := o.tp.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("otlp traces: %w", err))
-		}
+		wg.Go(func() { errs[0] = named("otlp traces", o.tp.Shutdown(first)) })
 	}
 	if o.metrics != nil {
-		if err := o.metrics.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("otlp metrics: %w", err))
-		}
+		wg.Go(func() { errs[1] = named("otlp metrics", o.metrics.Close(first)) })
 	}
+	wg.Wait()
 	if o.lp != nil {
-		if err := o.lp.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("otlp logs: %w", err))
-		}
+		errs[2] = named("otlp logs", o.lp.Shutdown(ctx))
 	}
-	return errors.Join(errs...)
+	// A provider whose context has ended skips its processors' Shutdown:
+	// their queues are closed here then, dropping what they hold as
+	// closed, so that no goroutine outlives Close.
+	if p := o.spanProc; p != nil {
+		errs[0] = errors.Join(errs[0], named("otlp traces", p.closeQueue(ctx)))
+	}
+	if p := o.logProc; p != nil {
+		errs[2] = errors.Join(errs[2], named("otlp logs", p.closeQueue(ctx)))
+	}
+	for _, tr := range o.transports {
+		tr.CloseIdleConnections()
+	}
+	return errors.Join(errs[:]...)
 }

@@ -3,12 +3,16 @@ package otlp
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -277,7 +281,7 @@ func TestSetupOTelReceiverDown(t *testing.T) {
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("Shutdown took %v past a 1.5s deadline", took)
 	}
-	if err == nil || !strings.Contains(err.Error(), "otlp traces") || !strings.Contains(err.Error(), "not delivered") {
+	if err == nil || !strings.Contains(err.Error(), "otlp traces") || !strings.Contains(err.Error(), "undelivered") {
 		t.Errorf("Shutdown = %v; want the undelivered spans reported", err)
 	}
 	st := From(tel).Stats()
@@ -535,5 +539,213 @@ func TestCleanValueDepth(t *testing.T) {
 	ok := attribute.MapValue(attribute.String("a", "b"))
 	if _, changed := cleanValue(ok, maxCleanDepth); changed {
 		t.Error("a valid value was changed")
+	}
+}
+
+// echoReceiver answers every OTLP request with status (and Retry-After
+// when set), echoing the request's headers in its body in several forms,
+// and counts the requests by signal.
+type echoReceiver struct {
+	status     func(path string) int
+	retryAfter string
+	mu         sync.Mutex
+	count      map[string]int
+}
+
+func (rc *echoReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	rc.mu.Lock()
+	if rc.count == nil {
+		rc.count = map[string]int{}
+	}
+	rc.count[r.URL.Path]++
+	rc.mu.Unlock()
+	var echo strings.Builder
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&echo, "%s=%s %s %s %s %s; ", k, v, strings.ToUpper(v), strings.ToLower(v),
+				base64.StdEncoding.EncodeToString([]byte(v)), url.QueryEscape(v))
+		}
+	}
+	if rc.retryAfter != "" {
+		w.Header().Set("Retry-After", rc.retryAfter)
+	}
+	w.WriteHeader(rc.status(r.URL.Path))
+	io.WriteString(w, "you sent: "+echo.String())
+}
+
+func (rc *echoReceiver) requests() map[string]int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return maps.Clone(rc.count)
+}
+
+// newTestPipeline builds the pipeline cfg describes with its diagnostics
+// written to the returned buffer.
+func newTestPipeline(t *testing.T, cfg observability.OTelConfig) (*Pipeline, *testenv.Buffer) {
+	t.Helper()
+	out := &testenv.Buffer{}
+	p, err := newPipeline(context.Background(), &cfg, enrich.Options{Service: "otel-test"}.WithDefaults(), &Options{ErrorOutput: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, out
+}
+
+// produce makes a span, a log record and a metric sample every 10 ms
+// until d has passed.
+func produce(p *Pipeline, d time.Duration) {
+	tr := p.TracerProvider().Tracer("test")
+	l := slog.New(p.LogHandler())
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		_, span := tr.Start(context.Background(), "op")
+		span.End()
+		l.Info("record")
+		p.Metrics().Increment("hits", 1, metricsink.Tags{})
+	}
+}
+
+func fastExportConfig(endpoint string) observability.OTelConfig {
+	fast := observability.OTelBatchConfig{Delay: 20 * time.Millisecond}
+	return observability.OTelConfig{
+		Endpoint:             endpoint,
+		Sampler:              observability.SamplerAlwaysOn,
+		SpanBatch:            fast,
+		LogBatch:             fast,
+		MetricExportInterval: 50 * time.Millisecond,
+	}
+}
+
+// TestRetryAfterPausesEverySignal: a receiver answering 429 with
+// Retry-After: 999999 gets at most 5 requests per signal in 10 s, and the
+// first failure of each signal writes one outage line naming the 429.
+func TestRetryAfterPausesEverySignal(t *testing.T) {
+	t.Parallel()
+	rc := &echoReceiver{status: func(string) int { return http.StatusTooManyRequests }, retryAfter: "999999"}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p, out := newTestPipeline(t, fastExportConfig(srv.URL))
+	produce(p, 10*time.Second)
+	got := rc.requests()
+	t.Logf("requests in 10s: %v", got)
+	for _, path := range []string{"/v1/traces", "/v1/logs", "/v1/metrics"} {
+		if n := got[path]; n == 0 || n > 5 {
+			t.Errorf("%s: %d requests in 10s, want 1 to 5", path, n)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	p.Close(ctx)
+	lines := out.String()
+	for _, sig := range []string{"traces", "logs", "metrics"} {
+		if n := strings.Count(lines, "otlp "+sig+": export is failing"); n != 1 {
+			t.Errorf("%d outage lines for %s, want 1:\n%s", n, sig, lines)
+		}
+	}
+	if n := strings.Count(lines, `reason="429 Too Many Requests"`); n != 3 {
+		t.Errorf("outage lines name the 429 %d times, want 3:\n%s", n, lines)
+	}
+}
+
+// TestOutageLineAtOnce: the first failed export writes its outage line at
+// once, naming what happened; a 404 is rejected, never
+// retries_exhausted.
+func TestOutageLineAtOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int // 0: nothing listens
+		reason string
+	}{
+		{"404", http.StatusNotFound, `reason="404 Not Found"`},
+		{"503", http.StatusServiceUnavailable, `reason="503 Service Unavailable"`},
+		{"connection refused", 0, `reason="connection refused"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			endpoint := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+			if tt.status != 0 {
+				srv := httptest.NewServer(&echoReceiver{status: func(string) int { return tt.status }})
+				defer srv.Close()
+				endpoint = srv.URL
+			}
+			cfg := fastExportConfig(endpoint)
+			cfg.LogsExporter, cfg.MetricsExporter = observability.ExporterNone, observability.ExporterNone
+			p, out := newTestPipeline(t, cfg)
+			_, span := p.TracerProvider().Tracer("t").Start(context.Background(), "op")
+			span.End()
+			start := time.Now()
+			for !strings.Contains(out.String(), "otlp traces: export is failing") && time.Since(start) < 5*time.Second {
+				time.Sleep(5 * time.Millisecond)
+			}
+			took := time.Since(start)
+			t.Logf("outage line after %v: %s", took, out)
+			if took > 2*time.Second {
+				t.Errorf("no outage line within %v of the first export", took)
+			}
+			if !strings.Contains(out.String(), tt.reason) {
+				t.Errorf("outage line %q lacks %s", out, tt.reason)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			err := p.Close(ctx)
+			st := p.Stats()
+			if tt.status == http.StatusNotFound {
+				if st.Spans.Dropped.Get(drop.Rejected) != 1 || st.Spans.Dropped.Get(drop.RetriesExhausted) != 0 {
+					t.Errorf("span stats = %+v, want one rejected", st.Spans)
+				}
+				if err != nil {
+					t.Errorf("Close = %v; the span was rejected before Close", err)
+				}
+			} else if err == nil || st.Spans.Dropped.Get(drop.Closed) != 1 {
+				t.Errorf("Close = %v, span stats %+v; want the span undelivered, closed", err, st.Spans)
+			}
+		})
+	}
+}
+
+// TestEchoedHeadersScrubbed: a receiver that echoes the request's headers
+// (OTEL_EXPORTER_OTLP_HEADERS) in its error body, as they are, upper- and
+// lower-cased, base64 and URL encoded, gets none of their values into an
+// error, an outage line or Stats.
+func TestEchoedHeadersScrubbed(t *testing.T) {
+	t.Parallel()
+	const key, token = "Key/0123456789+abcdef", "Tok3n-ZYXWVUTSRQ=="
+	statuses := map[string]int{"/v1/traces": 400, "/v1/logs": 503, "/v1/metrics": 401}
+	srv := httptest.NewServer(&echoReceiver{status: func(p string) int { return statuses[p] }})
+	defer srv.Close()
+	cfg := fastExportConfig(srv.URL)
+	cfg.Headers = map[string]string{"x-api-key": key}
+	cfg.Logs.Headers = map[string]string{"authorization": "Bearer " + token}
+	p, out := newTestPipeline(t, cfg)
+	produce(p, time.Second)
+	fctx, fcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	fstart := time.Now()
+	ferr := p.Flush(fctx)
+	fcancel()
+	t.Logf("Flush took %v: %v", time.Since(fstart), ferr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cstart := time.Now()
+	cerr := p.Close(ctx)
+	t.Logf("Close took %v: %v; stats %+v", time.Since(cstart), cerr, p.Stats())
+	st := p.Stats()
+	texts := map[string]string{
+		"ErrorOutput": out.String(), "Flush": fmt.Sprint(ferr), "Close": fmt.Sprint(cerr),
+		"Stats": fmt.Sprintf("%+v", st), "Metrics.LastError": fmt.Sprint(st.Metrics.LastError),
+	}
+	if st.Spans.LastError == "" || st.Logs.LastError == "" || st.Metrics.LastError == nil {
+		t.Errorf("stats = %+v; want a last error for each signal", st)
+	}
+	for what, text := range texts {
+		for _, secret := range []string{key, token} {
+			for _, form := range []string{secret[:8], base64.StdEncoding.EncodeToString([]byte(secret))[:8],
+				base64.StdEncoding.EncodeToString([]byte("Bearer " + secret))[8:16], url.QueryEscape(secret)[:8]} {
+				if strings.Contains(strings.ToLower(text), strings.ToLower(form)) {
+					t.Errorf("%s holds %q, a form of a header value: %s", what, form, text)
+				}
+			}
+		}
 	}
 }

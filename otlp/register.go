@@ -9,7 +9,7 @@ import (
 
 func init() {
 	observability.RegisterOTLP(func(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (observability.OTLPExporter, error) {
-		p, err := newPipeline(ctx, cfg, names)
+		p, err := newPipeline(ctx, cfg, names, nil)
 		if err != nil || p == nil {
 			return nil, err
 		}
@@ -20,11 +20,12 @@ func init() {
 var _ observability.OTLPExporter = (*Pipeline)(nil)
 
 // New builds the pipeline cfg describes for the service names identifies
-// (names.WithDefaults fills what is unset), for programs that build their
-// logger and sinks without observability.Setup. It returns nil and no
-// error when cfg exports nothing.
-func New(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (*Pipeline, error) {
-	return newPipeline(ctx, cfg, names.WithDefaults())
+// (names.WithDefaults fills what is unset), writing its diagnostics as
+// opts says (nil means defaults), for programs that build their logger
+// and sinks without observability.Setup. It returns nil and no error when
+// cfg exports nothing.
+func New(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options, opts *Options) (*Pipeline, error) {
+	return newPipeline(ctx, cfg, names.WithDefaults(), opts)
 }
 
 // From returns the pipeline Setup built into tel, or nil when tel
