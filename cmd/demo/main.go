@@ -77,7 +77,7 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 	fs.IntVar(&o.simulate, "simulate", 0, "start `N` in-process virtual users that comment over HTTP and WebSocket")
 	fs.DurationVar(&o.simEvery, "simulate-every", time.Second, "mean time between one virtual user's actions")
 	fs.BoolVar(&o.telemetry, "telemetry", true, "instrument the server; false runs it with no instrumentation at all, as a baseline")
-	fs.DurationVar(&o.drainWait, "shutdown-timeout", 10*time.Second, "how long shutdown waits for requests, sockets and log delivery")
+	fs.DurationVar(&o.drainWait, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests, sockets and log delivery, half for each: 15 s of delivery fit a hung request abandoned and retried")
 	fs.DurationVar(&o.idle, "socket-idle-timeout", defaultSocketIdle, "after this long without a message from a socket, ping it, and close it unless it answers")
 	if err := fs.Parse(args); err != nil {
 		return o, err
