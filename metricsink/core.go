@@ -84,7 +84,8 @@ func CheckName(name string) (base string, r drop.Reason, detail string) {
 }
 
 // Guard applies the tag rules every backend shares: Tags whose Err is not
-// nil are refused; a key must have a letter or digit, must not start with
+// nil are refused; a key must be valid UTF-8, must have a letter or digit,
+// must not start with
 // a digit, must be at most MaxKeyLen bytes once mapped by SnakeCase, must
 // not start with "__" nor be one of the backend's reserved keys, and no
 // two keys of one sample may map to the same key; a value has invalid
@@ -145,6 +146,8 @@ func (g Guard) key(raw string) (string, drop.Reason, string) {
 	}
 	key := SnakeCase(raw)
 	switch {
+	case !utf8.ValidString(raw):
+		return "", drop.InvalidTags, "tag key " + QuoteShort(raw) + " is not valid UTF-8"
 	case len(key) > MaxKeyLen:
 		return "", drop.InvalidTags, "tag key " + QuoteShort(raw) + " is longer than " + strconv.Itoa(MaxKeyLen) + " characters once mapped"
 	case key == "":

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -25,20 +23,23 @@ import (
 
 // Defaults of SinkOptions.
 const (
-	DefaultInterval      = 60 * time.Second
-	DefaultTimeout       = 30 * time.Second
-	DefaultMaxNames      = 1000
-	DefaultMaxSeries     = 2000
-	DefaultMaxValueBytes = 256
+	DefaultInterval        = 60 * time.Second
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxNames        = 1000
+	DefaultMaxSeries       = 2000
+	DefaultMaxValueBytes   = 256
+	DefaultCallbackTimeout = time.Second
 )
 
 // ScopeName is the instrumentation scope of every metric the Sink exports.
 const ScopeName = "github.com/realtimeserver/observability/metricsink/otlp"
 
-// DurationBuckets are the bucket bounds, in seconds, of a histogram
+// DurationBuckets returns the bucket bounds, in seconds, of a histogram
 // recorded with Duration that was not declared with its own: 5 ms to 10 s,
-// with 0.1 s and 0.5 s among them.
-var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// with 0.1 s and 0.5 s among them. Each call returns a new slice.
+func DurationBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
 // SinkOptions configures a Sink. A nil *SinkOptions, or a zero SinkOptions, means
 // every default.
@@ -64,9 +65,16 @@ type SinkOptions struct {
 	// and functions drop the samples of new series and count them
 	// (reason overflow). Default: DefaultMaxSeries.
 	MaxSeries int
-	// MaxValueBytes bounds a tag value; longer ones are cut at a UTF-8
-	// boundary. Default: DefaultMaxValueBytes.
+	// MaxValueBytes bounds a tag value, at least 16; longer ones are cut
+	// at a character boundary and end with metricsink.TruncationMarker.
+	// Default: DefaultMaxValueBytes.
 	MaxValueBytes int
+	// CallbackTimeout bounds the wait for the GaugeFunc and CounterFunc
+	// functions before each export, all together. A function that has not
+	// returned by then is counted (reason timeout), keeps its last value
+	// and is not called again until it returns. Default:
+	// DefaultCallbackTimeout.
+	CallbackTimeout time.Duration
 }
 
 // Stats are a Sink's counts since it was built.
@@ -74,10 +82,11 @@ type SinkStats struct {
 	// Exports counts successful exports; ExportErrors failed ones.
 	Exports, ExportErrors uint64
 	// Dropped counts samples not recorded, and data points not delivered,
-	// by reason: invalid_name, invalid_tags, invalid_value, type_clash,
-	// overflow (past MaxNames), panic (a GaugeFunc or CounterFunc
-	// function panicked), closed (after Close), retries_exhausted (data
-	// points of a failed export).
+	// by reason: invalid_name, invalid_tags, reserved_label (a tag key
+	// starting with "__"), invalid_value, type_clash, overflow (past
+	// MaxNames), panic and timeout (a GaugeFunc or CounterFunc function
+	// panicked or missed CallbackTimeout), closed (after Close),
+	// retries_exhausted (data points of a failed export).
 	Dropped drop.Counts
 	// LastError is the most recent export error, or nil.
 	LastError error
@@ -95,9 +104,14 @@ type Sink struct {
 	exporter  *countingExporter
 	interval  time.Duration
 	timeout   time.Duration
-	maxNames  int
 	maxSeries int
-	maxValue  int
+
+	// lookup finds what a raw op, name and tags resolved to without a
+	// lock: the one lookup structure; a miss resolves under mu.
+	lookup *metricsink.Lookup[*target]
+	guard  metricsink.Guard
+	drops  *metricsink.Drops
+	funcs  *metricsink.Funcs
 
 	// exportMu makes collections and exports one at a time; no function
 	// of the user's is called while it is held.
@@ -107,13 +121,19 @@ type Sink struct {
 	base     context.Context
 	cancel   context.CancelFunc
 
-	mu      sync.Mutex
-	decls   map[string]metricsink.Desc // by metricsink.SnakeCase(name)
-	metrics map[string]*instrument     // by metricsink.SnakeCase(name)
-	warned  map[string]bool            // type clashes warned about, by name
+	mu    sync.Mutex
+	kinds *metricsink.Kinds // Metric.Data is the *instrument, made at first use
+	ins   []*instrument     // the observed ones
 
-	closed  atomic.Bool
-	dropped drop.Counter
+	closed atomic.Bool
+}
+
+// target is what a sample of a known op, name and tags records into.
+type target struct {
+	in    *instrument
+	add   []metric.AddOption    // counters
+	rec   []metric.RecordOption // histograms
+	gauge *series               // gauges
 }
 
 var (
@@ -131,28 +151,18 @@ func NewSink(opts *SinkOptions) (*Sink, error) {
 	if opts != nil {
 		o = *opts
 	}
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{{"Interval", int64(o.Interval)}, {"Timeout", int64(o.Timeout)}, {"MaxNames", int64(o.MaxNames)}, {"MaxSeries", int64(o.MaxSeries)}, {"MaxValueBytes", int64(o.MaxValueBytes)}} {
-		if f.v < 0 {
-			return nil, fmt.Errorf("otlp: SinkOptions.%s is negative; want 0 (the default) or more", f.name)
-		}
+	var errs [6]error
+	o.Interval, errs[0] = metricsink.Limit("otlp: SinkOptions.Interval", o.Interval, DefaultInterval)
+	o.Timeout, errs[1] = metricsink.Limit("otlp: SinkOptions.Timeout", o.Timeout, DefaultTimeout)
+	o.MaxNames, errs[2] = metricsink.Limit("otlp: SinkOptions.MaxNames", o.MaxNames, DefaultMaxNames)
+	o.MaxSeries, errs[3] = metricsink.Limit("otlp: SinkOptions.MaxSeries", o.MaxSeries, DefaultMaxSeries)
+	o.MaxValueBytes, errs[4] = metricsink.Limit("otlp: SinkOptions.MaxValueBytes", o.MaxValueBytes, DefaultMaxValueBytes)
+	o.CallbackTimeout, errs[5] = metricsink.Limit("otlp: SinkOptions.CallbackTimeout", o.CallbackTimeout, DefaultCallbackTimeout)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
 	}
-	if o.MaxNames == 0 {
-		o.MaxNames = DefaultMaxNames
-	}
-	if o.MaxSeries == 0 {
-		o.MaxSeries = DefaultMaxSeries
-	}
-	if o.MaxValueBytes == 0 {
-		o.MaxValueBytes = DefaultMaxValueBytes
-	}
-	if o.Interval == 0 {
-		o.Interval = DefaultInterval
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+	if o.MaxValueBytes < 16 {
+		return nil, fmt.Errorf("otlp: SinkOptions.MaxValueBytes %d is too small; accepted: 0 (default %d) or 16 and more", o.MaxValueBytes, DefaultMaxValueBytes)
 	}
 	exp := o.Exporter
 	if exp == nil {
@@ -164,16 +174,16 @@ func NewSink(opts *SinkOptions) (*Sink, error) {
 	s := &Sink{
 		interval:  o.Interval,
 		timeout:   o.Timeout,
-		maxNames:  o.MaxNames,
 		maxSeries: o.MaxSeries,
-		maxValue:  o.MaxValueBytes,
-		metrics:   map[string]*instrument{},
-		decls:     map[string]metricsink.Desc{},
-		warned:    map[string]bool{},
+		lookup:    metricsink.NewLookup[*target](4*o.MaxSeries+1024, 1024),
+		guard:     metricsink.NewGuard(o.MaxValueBytes),
+		drops:     metricsink.NewDrops("otlp metrics", nil),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
-	s.exporter = &countingExporter{Exporter: exp, dropped: &s.dropped}
+	s.funcs = metricsink.NewFuncs(o.CallbackTimeout, s.drops, false)
+	s.kinds = metricsink.NewKinds("otlp", s.drops, "SinkOptions.MaxNames", o.MaxNames, o.MaxSeries, math.MaxInt)
+	s.exporter = &countingExporter{Exporter: exp, drops: s.drops}
 	// A manual reader, collected by the Sink's own loop: functions are read
 	// before the SDK's collection starts, so that none runs while the SDK
 	// holds its locks (a function that used the Sink would deadlock).
@@ -242,7 +252,7 @@ func (s *Sink) export(ctx context.Context) error {
 
 // Stats returns the counts so far.
 func (s *Sink) Stats() SinkStats {
-	st := SinkStats{Dropped: s.dropped.Snapshot()}
+	st := SinkStats{Dropped: s.drops.Counts()}
 	if e := s.exporter; e != nil {
 		st.Exports, st.ExportErrors = e.ok.Load(), e.failed.Load()
 		if p := e.last.Load(); p != nil {
@@ -279,18 +289,17 @@ func (s *Sink) Close(ctx context.Context) error {
 	err := s.export(ctx)
 	s.cancel()
 	err = errors.Join(err, s.exporter.Shutdown(ctx), s.mp.Shutdown(ctx))
-	if n := s.dropped.Load(drop.RetriesExhausted); n > 0 {
+	if n := s.drops.Load(drop.RetriesExhausted); n > 0 {
 		err = errors.Join(err, fmt.Errorf("%d data points failed to export", n))
 	}
 	return err
 }
 
-// kind of a registered instrument: the facade's Kind, and for gauges and
-// counters whether values are read by a function, since OpenTelemetry
-// has one instrument for each.
+// instrument is the SDK instrument of a metric name: for gauges and
+// counters, whether values are read by a function too, since
+// OpenTelemetry has one instrument for each.
 type instrument struct {
-	name     string // as declared or first given
-	kind     metricsink.Kind
+	m        *metricsink.Metric
 	observed bool // CounterFunc: an observable counter
 
 	counter metric.Float64Counter
@@ -309,12 +318,9 @@ type instrument struct {
 type series struct {
 	set  attribute.Set
 	opt  metric.ObserveOption
-	bits atomic.Uint64  // the value observed at each collection
-	f    func() float64 // the function read into bits, or nil
+	bits atomic.Uint64 // the value observed at each collection
 	gone atomic.Bool
 }
-
-func (s *Sink) drop(r drop.Reason) { s.dropped.Add(r, 1) }
 
 // validName accepts the names OpenTelemetry accepts: an ASCII letter,
 // then up to 254 ASCII letters, digits, '_', '.', '-', '/'.
@@ -334,7 +340,7 @@ func validName(n string) bool {
 func isLetter(c byte) bool { return 'A' <= c&^0x20 && c&^0x20 <= 'Z' }
 
 // unit maps a Desc's unit word to the UCUM code OpenTelemetry uses.
-func unit(u string, duration bool) string {
+func unit(u string) string {
 	switch u {
 	case "seconds":
 		return "s"
@@ -345,9 +351,6 @@ func unit(u string, duration bool) string {
 	case "ratio":
 		return "1"
 	case "":
-		if duration {
-			return "s"
-		}
 		return ""
 	}
 	return "{" + u + "}"
@@ -356,7 +359,8 @@ func unit(u string, duration bool) string {
 // Declare implements metricsink.Declarer: d's help, unit and buckets
 // are used when the instrument is made, at the name's first use (which
 // also tells a counter recorded with Increment from one read with
-// CounterFunc).
+// CounterFunc). Declaring a name again is accepted with the same Desc;
+// declaring one already in use is an error.
 func (s *Sink) Declare(d metricsink.Desc) error {
 	if err := d.Validate(); err != nil {
 		return err
@@ -364,49 +368,35 @@ func (s *Sink) Declare(d metricsink.Desc) error {
 	if !validName(d.Name) {
 		return fmt.Errorf("otlp: Desc.Name %q is not an OpenTelemetry instrument name (a letter, then up to 254 letters, digits, '_', '.', '-', '/')", d.Name)
 	}
-	key := metricsink.SnakeCase(d.Name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.decls[key]; ok {
-		if old.Kind != d.Kind || old.Unit != d.Unit || !equalFloats(old.Buckets, d.Buckets) {
-			return fmt.Errorf("otlp: metric %q is already declared a %s with unit %q; cannot declare it a %s with unit %q", d.Name, old.Kind, old.Unit, d.Kind, d.Unit)
-		}
-		return nil
+	m, existed, err := s.kinds.Declare(d, nil)
+	if err != nil || !existed {
+		return err
 	}
-	if in := s.metrics[key]; in != nil {
-		if in.kind != d.Kind {
-			return fmt.Errorf("otlp: metric %q is already a %s; cannot declare it a %s", d.Name, in.kind, d.Kind)
-		}
+	switch {
+	case !m.Declared:
 		return fmt.Errorf("otlp: metric %q was used before it was declared; declare it first", d.Name)
+	case !slices.Equal(m.Desc.Buckets, d.Buckets):
+		return fmt.Errorf("otlp: metric %q is already declared with buckets %v; cannot declare it with %v", d.Name, m.Desc.Buckets, d.Buckets)
 	}
-	if len(s.decls) >= s.maxNames {
-		return fmt.Errorf("otlp: %d metric names declared already; MaxNames reached", s.maxNames)
-	}
-	s.decls[key] = d
 	return nil
 }
 
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
+// instrumentFor returns the instrument of m, made on first use. Called
+// with s.mu held; it calls only the SDK's constructors, which call nothing
+// of the user's.
+func (s *Sink) instrumentFor(m *metricsink.Metric, observed bool) (*instrument, error) {
+	if in, ok := m.Data.(*instrument); ok {
+		return in, nil
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// create makes the instrument of d. Called with s.mu held; it calls only
-// the SDK's constructors, which call nothing of the user's.
-func (s *Sink) create(d metricsink.Desc, duration, observed bool) (*instrument, error) {
-	in := &instrument{name: d.Name, kind: d.Kind, observed: observed}
+	d := m.Desc
+	in := &instrument{m: m, observed: observed}
 	help := d.Help
 	if help == "" {
 		help = "Metric " + d.Name + "."
 	}
-	u := unit(d.Unit, duration)
+	u := unit(d.Unit)
 	var err error
 	switch {
 	case d.Kind == metricsink.Counter && !observed:
@@ -427,8 +417,8 @@ func (s *Sink) create(d metricsink.Desc, duration, observed bool) (*instrument, 
 		}
 	case d.Kind == metricsink.Histogram:
 		b := d.Buckets
-		if len(b) == 0 && (duration || d.Unit == "seconds") {
-			b = DurationBuckets
+		if len(b) == 0 && d.Unit == "seconds" {
+			b = DurationBuckets()
 		}
 		hopts := []metric.Float64HistogramOption{metric.WithDescription(help), metric.WithUnit(u)}
 		if len(b) > 0 {
@@ -436,176 +426,193 @@ func (s *Sink) create(d metricsink.Desc, duration, observed bool) (*instrument, 
 		}
 		in.hist, err = s.meter.Float64Histogram(d.Name, hopts...)
 	}
-	return in, err
+	if err != nil {
+		return nil, err
+	}
+	m.Data = in
+	if in.obs != nil {
+		s.ins = append(s.ins, in)
+	}
+	return in, nil
 }
 
-// lookup returns the instrument of name for samples of kind k, creating
-// it on first use, or nil and the reason its samples are dropped; the
-// caller counts. A type clash is warned about once per name.
-func (s *Sink) lookup(name string, k metricsink.Kind, duration, observed bool) (*instrument, drop.Reason) {
+// refusal is why a sample is dropped: a reason and its detail. An empty
+// detail with a reason means the drop is counted already (names past
+// MaxNames, see metricsink.Kinds.Use).
+type refusal struct {
+	r      drop.Reason
+	detail string
+}
+
+// count counts one sample dropped for f.
+func (s *Sink) count(f refusal, k metricsink.Kind, name string) {
+	if f.detail != "" {
+		s.drops.Drop(f.r, k, name, f.detail)
+	}
+}
+
+// use returns the instrument of name for samples of op (observed: read
+// by a function), made on first use, or why its samples are dropped.
+func (s *Sink) use(op metricsink.Op, name string, observed bool) (*instrument, refusal) {
+	k := op.Kind()
 	if s.closed.Load() {
-		return nil, drop.Closed
+		return nil, refusal{drop.Closed, "the sink is closed"}
 	}
-	key := metricsink.SnakeCase(name)
+	if !validName(name) {
+		return nil, refusal{drop.InvalidName, "not an OpenTelemetry instrument name (a letter, then up to 254 letters, digits, '_', '.', '-', '/')"}
+	}
 	s.mu.Lock()
-	in := s.metrics[key]
-	if in == nil {
-		switch {
-		case !validName(name) || key == "":
-			s.mu.Unlock()
-			return nil, drop.InvalidName
-		case len(s.metrics) >= s.maxNames:
-			s.mu.Unlock()
-			return nil, drop.Overflow
-		}
-		d, declared := s.decls[key]
-		if !declared {
-			d = metricsink.Desc{Name: name, Kind: k}
-		} else if d.Kind != k {
-			s.mu.Unlock()
-			return nil, drop.TypeClash
-		}
-		var err error
-		in, err = s.create(d, duration, observed)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, drop.InvalidName
-		}
-		s.metrics[key] = in
+	defer s.drops.Emit()
+	defer s.mu.Unlock()
+	m, r, detail := s.kinds.Use(op, name, nil)
+	if m == nil {
+		return nil, refusal{r, detail}
 	}
-	clash := in.kind != k || (k == metricsink.Counter && in.observed != observed)
-	warn := clash && !s.warned[key]
-	if warn {
-		s.warned[key] = true
+	in, err := s.instrumentFor(m, observed)
+	switch {
+	case err != nil:
+		return nil, refusal{drop.InvalidName, err.Error()}
+	case k == metricsink.Counter && in.observed != observed:
+		return nil, refusal{drop.TypeClash, name + " is a counter recorded with Increment and read with CounterFunc; OpenTelemetry has one instrument for each"}
 	}
-	s.mu.Unlock()
-	if clash {
-		if warn {
-			slog.Default().Warn("otlp metrics: a metric name used as two kinds; samples of the second are dropped",
-				"metric", name, "kind", in.kind.String(), "dropped_kind", k.String())
-		}
-		return nil, drop.TypeClash
-	}
-	return in, 0
+	return in, refusal{}
 }
 
-// use is lookup for one sample: it counts the drop.
-func (s *Sink) use(name string, k metricsink.Kind, duration bool) *instrument {
-	in, r := s.lookup(name, k, duration, false)
-	if in == nil {
-		s.drop(r)
+// attrs turns tags, checked by metricsink.Guard, into an attribute set,
+// or says why the sample is dropped.
+func (s *Sink) attrs(tags *metricsink.Tags) (attribute.Set, refusal) {
+	var buf [metricsink.MaxTags]metricsink.Tag
+	clean, r, detail := s.guard.Tags(buf[:0], tags, false)
+	if r != 0 {
+		return attribute.Set{}, refusal{r, detail}
 	}
-	return in
-}
-
-// attrs turns tags into an attribute set, or reports false after counting
-// invalid tags.
-func (s *Sink) attrs(tags metricsink.Tags) (attribute.Set, bool) {
-	if tags.Err() != nil {
-		s.drop(drop.InvalidTags)
-		return attribute.Set{}, false
+	var kvs [metricsink.MaxTags]attribute.KeyValue
+	for i, t := range clean {
+		kvs[i] = attribute.String(t.Key, t.Value)
 	}
-	var buf [metricsink.MaxTags]attribute.KeyValue
-	kvs := buf[:0]
-	for k, v := range tags.All() {
-		if k == "" || !utf8.ValidString(k) {
-			s.drop(drop.InvalidTags)
-			return attribute.Set{}, false
-		}
-		if !utf8.ValidString(v) {
-			v = strings.ToValidUTF8(v, "\uFFFD")
-		}
-		if len(v) > s.maxValue {
-			v = cut(v, s.maxValue)
-		}
-		kvs = append(kvs, attribute.String(k, v))
-	}
-	return attribute.NewSet(kvs...), true
-}
-
-// cut shortens s to at most n bytes at a rune boundary.
-func cut(s string, n int) string {
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return attribute.NewSet(kvs[:len(clean)]...), refusal{}
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
+// find returns what a sample records into: from the lookup, without a
+// lock, or resolved now (and remembered while the lookup has room); nil
+// after counting the drop.
+func (s *Sink) find(op metricsink.Op, name string, tags *metricsink.Tags) *target {
+	if s.closed.Load() {
+		s.drops.Drop(drop.Closed, op.Kind(), name, "the sink is closed")
+		return nil
+	}
+	list, err := metricsink.View(tags)
+	if err != nil {
+		s.drops.Drop(drop.InvalidTags, op.Kind(), name, err.Error())
+		return nil
+	}
+	if t, ok := s.lookup.Get(op, name, list); ok {
+		return t
+	}
+	t, f := s.resolve(op, name, tags)
+	if t == nil {
+		s.count(f, op.Kind(), name)
+		return nil
+	}
+	s.lookup.Put(op, name, list, t)
+	return t
+}
+
+// resolve is find's slow path, and the handles': what a sample of op,
+// name and tags records into, or why it is dropped (not counted).
+func (s *Sink) resolve(op metricsink.Op, name string, tags *metricsink.Tags) (*target, refusal) {
+	in, f := s.use(op, name, false)
+	if in == nil {
+		return nil, f
+	}
+	set, f := s.attrs(tags)
+	if f.r != 0 {
+		return nil, f
+	}
+	t := &target{in: in}
+	switch op.Kind() {
+	case metricsink.Counter:
+		t.add = []metric.AddOption{metric.WithAttributeSet(set)}
+	case metricsink.Histogram:
+		t.rec = []metric.RecordOption{metric.WithAttributeSet(set)}
+	case metricsink.Gauge:
+		if t.gauge = s.seriesFor(in, set, false); t.gauge == nil {
+			return nil, refusal{drop.Overflow, "the metric holds SinkOptions.MaxSeries series"}
+		}
+	}
+	return t, refusal{}
+}
+
 // Increment implements metricsink.Sink.
 func (s *Sink) Increment(name string, value float64, tags metricsink.Tags) {
 	if !finite(value) || value < 0 {
-		s.drop(drop.InvalidValue)
+		s.drops.Drop(drop.InvalidValue, metricsink.Counter, name, "counter increments must be finite and not negative")
 		return
 	}
-	in := s.use(name, metricsink.Counter, false)
-	if in == nil {
-		return
-	}
-	if set, ok := s.attrs(tags); ok {
-		in.counter.Add(context.Background(), value, metric.WithAttributeSet(set))
+	if t := s.find(metricsink.OpIncrement, name, &tags); t != nil {
+		t.in.counter.Add(context.Background(), value, t.add...)
 	}
 }
 
 // Gauge implements metricsink.Sink.
 func (s *Sink) Gauge(name string, value float64, tags metricsink.Tags) {
-	in := s.use(name, metricsink.Gauge, false)
-	if in == nil {
-		return
+	if t := s.find(metricsink.OpGauge, name, &tags); t != nil {
+		t.gauge.bits.Store(math.Float64bits(value))
 	}
-	set, ok := s.attrs(tags)
-	if !ok {
-		return
-	}
-	sr := in.seriesFor(set, nil, s.maxSeries)
-	if sr == nil {
-		s.drop(drop.Overflow)
-		return
-	}
-	sr.bits.Store(math.Float64bits(value))
 }
 
 // Histogram implements metricsink.Sink.
 func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
-	s.observe(name, value, false, tags)
+	s.observe(metricsink.OpHistogram, name, value, &tags)
 }
 
 // Duration implements metricsink.Sink: d is recorded in seconds.
 func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
-	s.observe(name, d.Seconds(), true, tags)
+	s.observe(metricsink.OpDuration, name, d.Seconds(), &tags)
 }
 
-func (s *Sink) observe(name string, v float64, duration bool, tags metricsink.Tags) {
+func (s *Sink) observe(op metricsink.Op, name string, v float64, tags *metricsink.Tags) {
 	if !finite(v) || v < 0 {
-		s.drop(drop.InvalidValue)
+		s.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "observations and durations must be finite and not negative")
 		return
 	}
-	in := s.use(name, metricsink.Histogram, duration)
-	if in == nil {
-		return
-	}
-	if set, ok := s.attrs(tags); ok {
-		in.hist.Record(context.Background(), v, metric.WithAttributeSet(set))
+	if t := s.find(op, name, tags); t != nil {
+		t.in.hist.Record(context.Background(), v, t.rec...)
 	}
 }
 
-// seriesFor returns the observed series of set: for a value (f nil) the
-// one series of set, added when new; for a function a new series. It
-// returns nil when the instrument already holds max series.
-func (in *instrument) seriesFor(set attribute.Set, f func() float64, max int) *series {
+// seriesFor returns the observed series of set: for a value (fn false)
+// the one series of set, added when new; for a function a new series. It
+// returns nil when the metric already holds MaxSeries series.
+func (s *Sink) seriesFor(in *instrument, set attribute.Set, fn bool) *series {
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	if f == nil {
+	if !fn {
 		if sr := in.values[set.Equivalent()]; sr != nil {
+			in.mu.Unlock()
 			return sr
 		}
 	}
-	if len(in.values)+len(in.funcs) >= max {
+	in.mu.Unlock()
+	s.mu.Lock()
+	room := s.kinds.AddSeries(in.m, false)
+	s.mu.Unlock()
+	if room != metricsink.RoomOK {
 		return nil
 	}
-	sr := &series{set: set, opt: metric.WithAttributeSet(set), f: f}
-	if f == nil {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !fn {
+		if sr := in.values[set.Equivalent()]; sr != nil { // added meanwhile
+			s.mu.Lock()
+			s.kinds.RemoveSeries(in.m, false)
+			s.mu.Unlock()
+			return sr
+		}
+	}
+	sr := &series{set: set, opt: metric.WithAttributeSet(set)}
+	if !fn {
 		if in.values == nil {
 			in.values = map[attribute.Distinct]*series{}
 		}
@@ -617,13 +624,16 @@ func (in *instrument) seriesFor(set attribute.Set, f func() float64, max int) *s
 }
 
 // remove unregisters a function's series.
-func (in *instrument) remove(sr *series) {
+func (s *Sink) remove(in *instrument, sr *series) {
 	sr.gone.Store(true)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for i, x := range in.funcs {
 		if x == sr {
 			in.funcs = append(in.funcs[:i:i], in.funcs[i+1:]...)
+			s.mu.Lock()
+			s.kinds.RemoveSeries(in.m, false)
+			s.mu.Unlock()
 			return
 		}
 	}
@@ -640,45 +650,14 @@ func (in *instrument) snapshot() []*series {
 	return append(out, in.funcs...)
 }
 
-// call reads f, turning a panic into a counted drop.
-func (s *Sink) call(f func() float64) (v float64, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.drop(drop.Panic)
-			ok = false
-		}
-	}()
-	return f(), true
-}
-
 // readFuncs reads every GaugeFunc and CounterFunc function into its
-// series, holding no lock while a function runs.
+// series (metricsink.Funcs: each in a goroutine, without any lock held,
+// waiting at most SinkOptions.CallbackTimeout in all). A counter read
+// that is refused keeps the previous value.
 func (s *Sink) readFuncs() {
-	s.mu.Lock()
-	ins := make([]*instrument, 0, len(s.metrics))
-	for _, in := range s.metrics {
-		if in.obs != nil {
-			ins = append(ins, in)
-		}
-	}
-	s.mu.Unlock()
-	for _, in := range ins {
-		for _, sr := range in.snapshot() {
-			if sr.f == nil || sr.gone.Load() {
-				continue
-			}
-			v, ok := s.call(sr.f)
-			if !ok {
-				continue
-			}
-			if in.kind == metricsink.Counter {
-				last := math.Float64frombits(sr.bits.Load())
-				if !finite(v) || v < 0 || v < last {
-					s.drop(drop.InvalidValue)
-					continue
-				}
-			}
-			sr.bits.Store(math.Float64bits(v))
+	for _, r := range s.funcs.Read() {
+		if sr := r.F.Data.(*series); r.OK && !sr.gone.Load() {
+			sr.bits.Store(math.Float64bits(r.Value))
 		}
 	}
 }

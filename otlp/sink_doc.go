@@ -20,7 +20,7 @@
 // (Gauge, GaugeFunc, gauge handles) are gauges observed at each export,
 // CounterFunc gives an observable monotonic sum, and Histogram and
 // Duration give explicit-bucket histograms; Duration records seconds
-// (unit "s") in DurationBuckets unless the name was declared with others.
+// (unit "s") in DurationBuckets() unless the name was declared with others.
 // A declared Unit is exported as its UCUM code (seconds "s", bytes "By").
 //
 // A name must be a valid OpenTelemetry instrument name (an ASCII letter,
@@ -32,10 +32,16 @@
 //
 // # Bounds and counts
 //
-// At most MaxNames names and, per name, MaxSeries tag combinations (past
-// which counters and histograms aggregate new ones into a series marked
-// otel.metric.overflow=true, and gauges drop and count them); tag values are cut to MaxValueBytes and
-// invalid UTF-8 is replaced. Samples that cannot be recorded, and data
-// points whose export failed, are counted in Stats by drop.Reason. No
-// method blocks on the network: exports run on the SDK's periodic reader.
+// The kind table, the tag rules, the bounds, the drop counts and the
+// reading of functions with a timeout are metricsink's core, shared with
+// the Prometheus and DogStatsD backends: at most MaxNames names and, per
+// name, MaxSeries tag combinations (past which counters and histograms
+// aggregate new ones into a series marked otel.metric.overflow=true, and
+// gauges and functions drop and count them); tag values are cut to
+// MaxValueBytes with metricsink.TruncationMarker and invalid UTF-8 is
+// replaced. A known name and tags are found without a lock
+// (metricsink.Lookup). Samples that cannot be recorded, and data points
+// whose export failed, are counted in Stats by drop.Reason, and each
+// reason is logged once per metric. No method blocks on the network:
+// exports run on the Sink's own goroutine.
 package otlp

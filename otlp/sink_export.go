@@ -8,13 +8,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/metricsink"
 )
 
 // countingExporter counts exports, and the data points of those that
 // fail, around the exporter that sends them.
 type countingExporter struct {
 	sdkmetric.Exporter
-	dropped *drop.Counter
+	drops   *metricsink.Drops
 	ok      atomic.Uint64
 	failed  atomic.Uint64
 	last    atomic.Pointer[error]
@@ -25,7 +26,7 @@ func (e *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMe
 	if err != nil {
 		e.failed.Add(1)
 		e.last.Store(&err)
-		e.dropped.Add(drop.RetriesExhausted, uint64(points(rm)))
+		e.drops.Add(drop.RetriesExhausted, uint64(points(rm)))
 		return err
 	}
 	e.ok.Add(1)

@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -14,92 +12,102 @@ import (
 // NewCounter implements metricsink.HandleSink: the name and tags are
 // resolved once; Add records with no lookup.
 func (s *Sink) NewCounter(name string, tags metricsink.Tags) metricsink.Adder {
-	in, r := s.lookup(name, metricsink.Counter, false, false)
-	if in == nil {
-		return dropper{s, r}
+	t, d := s.handle(metricsink.OpIncrement, name, &tags)
+	if t == nil {
+		return d
 	}
-	set, ok := s.attrs(tags)
-	if !ok {
-		return dropper{s, drop.InvalidTags}
-	}
-	return &counterHandle{s: s, c: in.counter, opts: []metric.AddOption{metric.WithAttributeSet(set)}}
+	return &counterHandle{s: s, t: t, name: name}
 }
 
 // NewGauge implements metricsink.HandleSink: the handle holds the value,
 // which is exported at each collection.
 func (s *Sink) NewGauge(name string, tags metricsink.Tags) metricsink.GaugeUpdater {
-	in, r := s.lookup(name, metricsink.Gauge, false, false)
-	if in == nil {
-		return dropper{s, r}
+	t, d := s.handle(metricsink.OpGauge, name, &tags)
+	if t == nil {
+		return d
 	}
-	set, ok := s.attrs(tags)
-	if !ok {
-		return dropper{s, drop.InvalidTags}
-	}
-	sr := in.seriesFor(set, nil, s.maxSeries)
-	if sr == nil {
-		return dropper{s, drop.Overflow}
-	}
-	return &gaugeHandle{s: s, sr: sr}
+	return &gaugeHandle{s: s, sr: t.gauge, name: name}
 }
 
 // NewHistogram implements metricsink.HandleSink.
 func (s *Sink) NewHistogram(name string, tags metricsink.Tags) metricsink.Observer {
-	return s.histogramHandle(name, false, tags)
+	return s.histogramHandle(metricsink.OpHistogram, name, &tags)
 }
 
 // NewTimer implements metricsink.HandleSink: durations are recorded in
 // seconds.
 func (s *Sink) NewTimer(name string, tags metricsink.Tags) metricsink.DurationObserver {
-	return s.histogramHandle(name, true, tags)
+	return s.histogramHandle(metricsink.OpDuration, name, &tags)
 }
 
-func (s *Sink) histogramHandle(name string, duration bool, tags metricsink.Tags) *histHandle {
-	in, r := s.lookup(name, metricsink.Histogram, duration, false)
-	if in == nil {
-		return &histHandle{s: s, reason: r}
+// handle resolves the series of a handle, or returns the handle that
+// drops and counts each sample, having warned once.
+func (s *Sink) handle(op metricsink.Op, name string, tags *metricsink.Tags) (*target, *dropper) {
+	if err := tags.Err(); err != nil {
+		s.drops.Note(drop.InvalidTags, op.Kind(), name, err.Error())
+		s.drops.Emit()
+		return nil, &dropper{s: s, k: op.Kind(), name: name, reason: drop.InvalidTags}
 	}
-	set, ok := s.attrs(tags)
-	if !ok {
-		return &histHandle{s: s, reason: drop.InvalidTags}
+	t, f := s.resolve(op, name, tags)
+	if t == nil {
+		if f.detail != "" {
+			s.drops.Note(f.r, op.Kind(), name, f.detail)
+			s.drops.Emit()
+		} else {
+			s.drops.Add(f.r, ^uint64(0)) // counted by the kind table: each sample counts its own
+		}
+		return nil, &dropper{s: s, k: op.Kind(), name: name, reason: f.r}
 	}
-	return &histHandle{s: s, h: in.hist, opts: []metric.RecordOption{metric.WithAttributeSet(set)}}
+	return t, nil
+}
+
+func (s *Sink) histogramHandle(op metricsink.Op, name string, tags *metricsink.Tags) histogramHandleType {
+	t, d := s.handle(op, name, tags)
+	if t == nil {
+		return d
+	}
+	return &histHandle{s: s, t: t, name: name}
 }
 
 // dropper is the handle of a rejected series: it counts each sample.
 type dropper struct {
 	s      *Sink
+	k      metricsink.Kind
+	name   string
 	reason drop.Reason
 }
 
-func (d dropper) Add(float64) { d.s.drop(d.reason) }
-func (d dropper) Set(float64) { d.s.drop(d.reason) }
+func (d *dropper) Add(float64)                   { d.s.drops.Add(d.reason, 1) }
+func (d *dropper) Set(float64)                   { d.s.drops.Add(d.reason, 1) }
+func (d *dropper) Observe(float64)               { d.s.drops.Add(d.reason, 1) }
+func (d *dropper) ObserveDuration(time.Duration) { d.s.drops.Add(d.reason, 1) }
 
 type counterHandle struct {
 	s    *Sink
-	c    metric.Float64Counter
-	opts []metric.AddOption
+	t    *target
+	name string
 }
 
 func (h *counterHandle) Add(v float64) {
 	switch {
 	case h.s.closed.Load():
-		h.s.drop(drop.Closed)
+		h.s.drops.Drop(drop.Closed, metricsink.Counter, h.name, "the sink is closed")
 	case !finite(v) || v < 0:
-		h.s.drop(drop.InvalidValue)
+		h.s.drops.Drop(drop.InvalidValue, metricsink.Counter, h.name, "counter increments must be finite and not negative")
 	default:
-		h.c.Add(context.Background(), v, h.opts...)
+		h.t.in.counter.Add(context.Background(), v, h.t.add...)
 	}
 }
 
 type gaugeHandle struct {
-	s  *Sink
-	sr *series
+	s    *Sink
+	sr   *series
+	name string
 }
 
 func (h *gaugeHandle) Set(v float64) {
 	if h.s.closed.Load() {
-		h.s.drop(drop.Closed)
+		h.s.drops.Drop(drop.Closed, metricsink.Gauge, h.name, "the sink is closed")
 		return
 	}
 	h.sr.bits.Store(math.Float64bits(v))
@@ -107,7 +115,7 @@ func (h *gaugeHandle) Set(v float64) {
 
 func (h *gaugeHandle) Add(d float64) {
 	if h.s.closed.Load() {
-		h.s.drop(drop.Closed)
+		h.s.drops.Drop(drop.Closed, metricsink.Gauge, h.name, "the sink is closed")
 		return
 	}
 	for {
@@ -119,23 +127,26 @@ func (h *gaugeHandle) Add(d float64) {
 }
 
 type histHandle struct {
-	s      *Sink
-	h      metric.Float64Histogram
-	opts   []metric.RecordOption
-	reason drop.Reason // non-zero: the series was rejected
+	s    *Sink
+	t    *target
+	name string
 }
 
 func (h *histHandle) Observe(v float64) {
 	switch {
-	case h.reason != 0:
-		h.s.drop(h.reason)
 	case h.s.closed.Load():
-		h.s.drop(drop.Closed)
+		h.s.drops.Drop(drop.Closed, metricsink.Histogram, h.name, "the sink is closed")
 	case !finite(v) || v < 0:
-		h.s.drop(drop.InvalidValue)
+		h.s.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "observations and durations must be finite and not negative")
 	default:
-		h.h.Record(context.Background(), v, h.opts...)
+		h.t.in.hist.Record(context.Background(), v, h.t.rec...)
 	}
 }
 
 func (h *histHandle) ObserveDuration(d time.Duration) { h.Observe(d.Seconds()) }
+
+// histogramHandleType is what NewHistogram and NewTimer return.
+type histogramHandleType interface {
+	metricsink.Observer
+	metricsink.DurationObserver
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"slices"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -167,8 +168,8 @@ func TestKinds(t *testing.T) {
 	if p.Count != 2 || math.Abs(p.Sum-2.15) > 1e-9 {
 		t.Errorf("duration count, sum = %d, %v; want 2, 2.15", p.Count, p.Sum)
 	}
-	if !equalFloats(p.Bounds, DurationBuckets) {
-		t.Errorf("duration bounds = %v, want %v", p.Bounds, DurationBuckets)
+	if !slices.Equal(p.Bounds, DurationBuckets()) {
+		t.Errorf("duration bounds = %v, want %v", p.Bounds, DurationBuckets())
 	}
 	if _, ok := got["body.size"].Data.(metricdata.Histogram[float64]); !ok {
 		t.Errorf("body.size data = %T, want a histogram", got["body.size"].Data)
@@ -213,7 +214,7 @@ func TestDeclare(t *testing.T) {
 		t.Errorf("unit, description = %q, %q", m.Unit, m.Description)
 	}
 	h := m.Data.(metricdata.Histogram[float64])
-	if got := h.DataPoints[0].Bounds; !equalFloats(got, d.Buckets) {
+	if got := h.DataPoints[0].Bounds; !slices.Equal(got, d.Buckets) {
 		t.Errorf("bounds = %v, want %v", got, d.Buckets)
 	}
 }
@@ -271,9 +272,9 @@ func TestSnakeCaseIsOneMetric(t *testing.T) {
 }
 
 func TestTagValues(t *testing.T) {
-	s, collect := newManual(t, SinkOptions{MaxValueBytes: 8})
+	s, collect := newManual(t, SinkOptions{MaxValueBytes: 16})
 	s.Gauge("g", 1, metricsink.KV("k", "\xff\xfeok"))
-	s.Gauge("g", 2, metricsink.KV("k", "ééééééé")) // 14 bytes, cut at a rune boundary
+	s.Gauge("g", 2, metricsink.KV("k", "ééééééééé")) // 18 bytes, cut at a rune boundary, marked
 	got := collect()["g"].Data.(metricdata.Gauge[float64])
 	seen := map[string]float64{}
 	for _, p := range got.DataPoints {
@@ -282,8 +283,8 @@ func TestTagValues(t *testing.T) {
 	if _, ok := seen["\uFFFDok"]; !ok {
 		t.Errorf("invalid UTF-8 not replaced: %v", seen)
 	}
-	if _, ok := seen["éééé"]; !ok {
-		t.Errorf("long value not cut to 8 bytes at a rune boundary: %v", seen)
+	if _, ok := seen["éééééé"+metricsink.TruncationMarker]; !ok {
+		t.Errorf("long value not cut to 16 bytes at a rune boundary, with the marker: %v", seen)
 	}
 }
 

@@ -100,4 +100,3 @@ func (g *gaugeHandle) Add(d float64) {
 		}
 	}
 }
-
