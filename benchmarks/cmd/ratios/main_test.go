@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,4 +55,105 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// pageArgs are the arguments benchmarks/README.md was made with, from the
+// benchmarks folder; the page shows them.
+var pageArgs = []string{"-markdown", "-note", "cmd/ratios/testdata/note.md", "-footprint", "cmd/ratios/testdata/footprint.txt", "cmd/ratios/testdata/bench.txt"}
+
+// TestPageIsCurrent: benchmarks/README.md is exactly what this command
+// makes of the run kept in testdata, so that no figure on it was typed by
+// hand and no change to the scenarios goes unpublished.
+func TestPageIsCurrent(t *testing.T) {
+	t.Chdir("../..")
+	var got strings.Builder
+	if err := run(pageArgs, &got); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("benchmarks/README.md is not the output of cmd/ratios; from the benchmarks folder, run\n\tgo run ./cmd/ratios %s > README.md", shellJoin(pageArgs))
+	}
+}
+
+func TestPageShowsItsCommand(t *testing.T) {
+	t.Chdir("../..")
+	var got strings.Builder
+	if err := run(pageArgs, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"go run ./cmd/ratios " + strings.Join(pageArgs, " ") + " > README.md",
+		"for i in 1 2 3 4 5; do go test -run '^$' -bench . -benchmem -count=1 >> cmd/ratios/testdata/bench.txt; done",
+		"go test -count=1 -run Footprint -v ./footprint > cmd/ratios/testdata/footprint.txt",
+	} {
+		if !strings.Contains(got.String(), want) {
+			t.Errorf("the page does not show the command\n\t%s", want)
+		}
+	}
+}
+
+func TestAnalyzeOrphans(t *testing.T) {
+	data := map[string][]sample{
+		"BenchmarkHistogram/ours":          {{ns: 40}, {ns: 50}},
+		"BenchmarkHistogram/client_golang": {{ns: 100}, {ns: 100}},
+		"BenchmarkNew/x":                   {{ns: 1}},
+	}
+	results, missed, orphans := analyze(data)
+	if len(results) != 1 || len(results[0].ratios) != 1 {
+		t.Fatalf("results = %+v, want one scenario with one ratio", results)
+	}
+	if got := results[0].ratios[0]; got.value != 0.45 || got.lo != 0.4 || got.hi != 0.5 {
+		t.Errorf("ratio = %v from %v to %v, want 0.45 (the median of 0.4 and 0.5) from 0.4 to 0.5", got.value, got.lo, got.hi)
+	}
+	if missed != 0 {
+		t.Errorf("missed = %d, want 0 (0.45 ≤ 0.6)", missed)
+	}
+	if !slices.Equal(orphans, []string{"BenchmarkNew/x"}) {
+		t.Errorf("orphans = %q, want the row no scenario shows", orphans)
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"-markdown", "a/b.txt"}, "-markdown a/b.txt"},
+		{[]string{"-note", "it's here"}, `-note 'it'\''s here'`},
+		{[]string{"$HOME", ""}, `'$HOME' ''`},
+	} {
+		if got := shellJoin(tt.in); got != tt.want {
+			t.Errorf("shellJoin(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	var out strings.Builder
+	if err := run([]string{"-note", "x.md", "bench.txt"}, &out); err == nil {
+		t.Error("-note without -markdown: no error")
+	}
+	if err := run([]string{"a", "b"}, &out); err == nil {
+		t.Error("two files: no error")
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, tt := range []struct {
+		in    string
+		width int
+		want  string
+	}{
+		{"a bb ccc", 4, "a bb\nccc"},
+		{"a  bb\nccc", 10, "a bb ccc"},
+		{"averylongword b", 4, "averylongword\nb"},
+	} {
+		if got := wrap(tt.in, tt.width); got != tt.want {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tt.in, tt.width, got, tt.want)
+		}
+	}
 }
