@@ -3,7 +3,6 @@ package httpmetrics
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -110,7 +109,7 @@ func Middleware(sink metricsink.Sink, opts *Options) func(http.Handler) http.Han
 		panic(fmt.Sprintf("httpmetrics: Options.RequestIDHeader %q is not a valid header name; want a token such as %q", o.RequestIDHeader, DefaultRequestIDHeader))
 	}
 	cfg := &config{
-		series:  seriesCache{seed: maphash.MakeSeed()},
+		table:   newSeriesTable(),
 		sink:    sink,
 		routeFn: o.RouteFunc,
 		header:  textproto.CanonicalMIMEHeaderKey(o.RequestIDHeader),
@@ -140,7 +139,7 @@ type config struct {
 	tp      trace.TracerProvider
 	prop    propagation.TextMapPropagator
 	cached  atomic.Pointer[cachedTracer]
-	series  seriesCache
+	table   *metricsink.Lookup[*seriesEntry] // see series
 }
 
 type handler struct {
@@ -243,7 +242,7 @@ func (h *handler) record(r *http.Request, rec *recorder, start time.Duration, st
 	if rec.hijacked && !panicked {
 		status = http.StatusSwitchingProtocols
 	}
-	if e := h.series.lookup(h.sink, route, method, status); e != nil {
+	if e := h.series(route, method, statusLabel(status)); e != nil {
 		if !rec.hijacked {
 			e.duration.Observe(d)
 		}

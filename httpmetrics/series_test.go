@@ -10,12 +10,12 @@ import (
 	"github.com/realtimeserver/observability/metricsink/metricsinktest"
 )
 
-// TestSeriesCacheOverflow serves more label combinations than the series
-// cache has slots, from several goroutines at once, and checks that every
+// TestSeriesTableOverflow serves more label combinations than the series
+// table holds, from several goroutines at once, and checks that every
 // request is recorded once under its own labels, whether its combination
-// is cached or recorded through the Sink methods.
-func TestSeriesCacheOverflow(t *testing.T) {
-	const routes, statuses, rounds = 3 * seriesSlots, 2, 3
+// has handles or is recorded through the Sink methods.
+func TestSeriesTableOverflow(t *testing.T) {
+	const routes, statuses, rounds = maxSeries / 2, 2, 3
 	sink := metricsinktest.New()
 	h := Middleware(sink, &Options{RouteFunc: func(r *http.Request) string { return r.URL.Path }})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

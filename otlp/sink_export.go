@@ -15,10 +15,10 @@ import (
 // fail, around the exporter that sends them.
 type countingExporter struct {
 	sdkmetric.Exporter
-	drops   *metricsink.Drops
-	ok      atomic.Uint64
-	failed  atomic.Uint64
-	last    atomic.Pointer[error]
+	drops  *metricsink.Drops
+	ok     atomic.Uint64
+	failed atomic.Uint64
+	last   atomic.Pointer[error]
 }
 
 func (e *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {

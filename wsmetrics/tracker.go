@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -143,18 +144,23 @@ type Tracker struct {
 	maxChannels int
 	maxEvents   int // counts names beyond the reserved ones
 	allowlist   bool
+	nallow      int // names in the allowlist
 	traceMsgs   bool
 	tp          trace.TracerProvider
 
-	families atomic.Pointer[map[string]*family] // copy on write
-	famMu    sync.Mutex                         // guards writers of families and the fields below
-	nfam     int                                // families other than "other"
+	// families finds a channel label's family without a lock
+	// (metricsink.Lookup, keyed by the label); bounded by MaxChannels.
+	families *metricsink.Lookup[*family]
+	famMu    sync.Mutex // guards the making of families and the fields below
+	nfam     int        // families other than "other"
 	unreg    []func()
 	closed   bool
 
-	events     atomic.Pointer[map[string]string] // copy on write; values are interned
-	eventsFull atomic.Bool
-	evMu       sync.Mutex
+	// events is every event label in use, held to the allowlist or the
+	// cap; read and written under evMu, on the path that meets an event
+	// name for the first time in a family and direction.
+	evMu   sync.Mutex
+	events map[string]string
 
 	leaked   atomic.Int64 // connections closed by the collector
 	leakOnce sync.Once
@@ -172,39 +178,65 @@ type family struct {
 	bytes            [3]metricsink.CounterHandle // indexed by Direction.index
 	dur              metricsink.TimerHandle
 
-	// msgs holds, per direction, the handles of the message counters by
-	// event label: immutable maps replaced under msgMu. Event labels are
-	// held to the Tracker's allowlist or cap, so each map is bounded.
-	msgMu sync.Mutex
-	msgs  [3]atomic.Pointer[map[string]metricsink.CounterHandle]
+	// msgs finds the message counter of an event name as it came, in a
+	// direction (the key's op: Direction.index), without a lock
+	// (metricsink.Lookup); it holds the event labels first, then the
+	// names that map to them, while there is room. Event labels are held
+	// to the Tracker's allowlist or cap, so it is bounded.
+	msgs *metricsink.Lookup[msgCounter]
 }
 
-// messages returns the handle of the message counter of event ev in the
-// direction of index i, resolving it on sink the first time.
-func (f *family) messages(sink metricsink.Sink, i int, ev string) metricsink.CounterHandle {
-	if m := f.msgs[i].Load(); m != nil {
-		if h, ok := (*m)[ev]; ok {
-			return h
+// msgCounter is the message counter of one event label in a family and
+// direction.
+type msgCounter struct {
+	label string
+	h     metricsink.CounterHandle
+}
+
+// msgsPerFamily bounds the event names a family's msgs remembers, in its
+// three directions: the labels, then names as they came, up to half the
+// bound; past it an event name is mapped to its label on each message
+// (under the Tracker's event lock, without allocating).
+func (t *Tracker) msgsPerFamily() int { return 3 * 4 * (t.maxEvents + t.nallow + 3) }
+
+// messages returns the message counter of the event name raw (a string
+// or bytes) in the direction of index i.
+func messages[S label](t *Tracker, f *family, i int, raw S) msgCounter {
+	op := metricsink.Op(i)
+	// raw is only read during Get, which keeps nothing of it.
+	if c, ok := f.msgs.Get(op, unsafeString(raw), nil); ok {
+		return c
+	}
+	lbl := event(t, raw)
+	c, ok := f.msgs.Get(op, lbl, nil)
+	if !ok {
+		// Resolved without any lock held: no lock is held while calling
+		// the sink.
+		c = msgCounter{label: lbl, h: metricsink.NewCounter(t.sink, MetricMessages,
+			metricsink.KV("channel", f.name, "event", lbl, "direction", directionNames[i]))}
+		if !f.msgs.Put(op, lbl, nil, c) {
+			if again, ok := f.msgs.Get(op, lbl, nil); ok { // put meanwhile
+				c = again
+			}
 		}
 	}
-	// Resolved outside msgMu: no lock is held while calling the sink.
-	h := metricsink.NewCounter(sink, MetricMessages, metricsink.KV("channel", f.name, "event", ev, "direction", directionNames[i]))
-	f.msgMu.Lock()
-	defer f.msgMu.Unlock()
-	var old map[string]metricsink.CounterHandle
-	if m := f.msgs[i].Load(); m != nil {
-		old = *m
-		if h, ok := old[ev]; ok {
-			return h
-		}
+	if s := unsafeString(raw); s != lbl && f.msgs.Len() < t.msgsPerFamily()/2 {
+		f.msgs.Put(op, s, nil, c)
 	}
-	next := make(map[string]metricsink.CounterHandle, len(old)+1)
-	for k, v := range old {
-		next[k] = v
+	return c
+}
+
+// unsafeString returns the bytes of raw as a string without copying
+// them, for a lookup that keeps nothing of its key (Lookup.Get, and Put,
+// which copies what it keeps).
+func unsafeString[S label](raw S) string {
+	switch v := any(raw).(type) {
+	case string:
+		return v
+	case []byte:
+		return unsafe.String(unsafe.SliceData(v), len(v))
 	}
-	next[strings.Clone(ev)] = h
-	f.msgs[i].Store(&next)
-	return h
+	return string(raw)
 }
 
 // Descs are the declarations of the WebSocket metrics, made on the sink
@@ -262,19 +294,18 @@ func NewTracker(sink metricsink.Sink, opts *Options) *Tracker {
 	case o.MaxEvents == 0:
 		t.maxEvents = DefaultMaxEvents
 	}
-	ev := map[string]string{Unknown: Unknown, Binary: Binary, Other: Other}
+	t.events = map[string]string{Unknown: Unknown, Binary: Binary, Other: Other}
 	if len(o.Events) > 0 {
 		t.allowlist = true
 		for _, e := range o.Events {
 			if !validLabel(e) {
 				panic(fmt.Sprintf("wsmetrics: Options.Events entry %q: want 1 to %d bytes of ASCII letters, digits and _ . : / -", e, maxLabelLen))
 			}
-			ev[e] = strings.Clone(e)
+			t.events[e] = strings.Clone(e)
 		}
+		t.nallow = len(o.Events)
 	}
-	t.events.Store(&ev)
-	fams := map[string]*family{}
-	t.families.Store(&fams)
+	t.families = metricsink.NewLookup[*family](t.maxChannels+1, 2*maxLabelLen)
 	return t
 }
 
@@ -299,7 +330,7 @@ func (t *Tracker) Open(channel string) *Conn {
 // Connections reports the open connections of the channel label family
 // ("video", not "video:42"), as the websocket.connections gauge shows them.
 func (t *Tracker) Connections(family string) int64 {
-	if f := (*t.families.Load())[family]; f != nil {
+	if f, ok := t.families.Get(0, family, nil); ok {
 		return f.count.Load()
 	}
 	return 0
@@ -345,7 +376,7 @@ func (t *Tracker) family(channel string) *family {
 	if name == "" {
 		name = None
 	}
-	if f := (*t.families.Load())[name]; f != nil {
+	if f, ok := t.families.Get(0, name, nil); ok {
 		return f
 	}
 	if !validLabel(name) {
@@ -353,27 +384,22 @@ func (t *Tracker) family(channel string) *family {
 	}
 	t.famMu.Lock()
 	defer t.famMu.Unlock()
-	old := *t.families.Load()
-	if f := old[name]; f != nil {
+	if f, ok := t.families.Get(0, name, nil); ok {
 		return f
 	}
 	if name != Other && t.nfam >= t.maxChannels {
 		name = Other
-		if f := old[name]; f != nil {
+		if f, ok := t.families.Get(0, name, nil); ok {
 			return f
 		}
 	}
 	name = strings.Clone(name)
-	f := &family{name: name, tags: metricsink.KV("channel", name)}
+	f := &family{name: name, tags: metricsink.KV("channel", name),
+		msgs: metricsink.NewLookup[msgCounter](t.msgsPerFamily(), maxLabelLen)}
 	for i, d := range directionNames {
 		f.bytes[i] = metricsink.NewCounter(t.sink, MetricBytes, metricsink.KV("channel", name, "direction", d))
 	}
 	f.dur = metricsink.NewTimer(t.sink, MetricDuration, f.tags)
-	fams := make(map[string]*family, len(old)+1)
-	for k, v := range old {
-		fams[k] = v
-	}
-	fams[name] = f
 	if name != Other {
 		t.nfam++
 	}
@@ -383,7 +409,7 @@ func (t *Tracker) family(channel string) *family {
 		})
 		t.unreg = append(t.unreg, u)
 	}
-	t.families.Store(&fams)
+	t.families.Put(0, name, nil, f)
 	return f
 }
 
@@ -408,39 +434,26 @@ func validLabel[S label](s S) bool {
 	return true
 }
 
-// event returns the interned label for the event name s.
+// event returns the label of the event name s: s itself when it is in
+// use already or, without an allowlist, a valid label under the cap;
+// else Other (Unknown for an empty name). It takes the Tracker's event
+// lock; messages calls it only for a name its family's lookup does not
+// know, and it allocates only for a label it admits.
 func event[S label](t *Tracker, s S) string {
 	if len(s) == 0 {
 		return Unknown
 	}
-	if v, ok := (*t.events.Load())[string(s)]; ok {
-		return v
-	}
-	if t.allowlist || t.eventsFull.Load() || !validLabel(s) {
-		return Other
-	}
-	return t.addEvent(string(s))
-}
-
-func (t *Tracker) addEvent(s string) string {
 	t.evMu.Lock()
 	defer t.evMu.Unlock()
-	old := *t.events.Load()
-	if v, ok := old[s]; ok {
+	if v, ok := t.events[string(s)]; ok {
 		return v
 	}
-	if len(old)-3 >= t.maxEvents { // 3 reserved names
-		t.eventsFull.Store(true)
+	if t.allowlist || !validLabel(s) || len(t.events)-3 >= t.maxEvents { // 3 reserved names
 		return Other
 	}
-	s = strings.Clone(s)
-	m := make(map[string]string, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[s] = s
-	t.events.Store(&m)
-	return s
+	v := string(s)
+	t.events[v] = v
+	return v
 }
 
 // Conn is the handle of one tracked connection, returned by Tracker.Open.
@@ -470,7 +483,7 @@ func (c *Conn) Channel() string { return c.s.f.name }
 // event (held to the Tracker's allowlist or cap). Messages recorded after
 // Close are still counted.
 func (c *Conn) Message(dir Direction, ev string, n int) {
-	c.s.record(dir, event(c.s.t, ev), n)
+	record(c.s, dir, ev, n)
 }
 
 // MessageData records one message in direction dir with payload data; its
@@ -488,26 +501,26 @@ func (c *Conn) Close() { c.s.close() }
 // message records a message of n bytes whose payload starts with data,
 // and returns its event label.
 func (s *connState) message(dir Direction, binary bool, data []byte, n int) string {
-	var ev string
 	switch {
 	case s.t.eventFunc != nil:
-		ev = event(s.t, s.t.eventFunc(data))
+		return record(s, dir, s.t.eventFunc(data), n)
 	case binary:
-		ev = Binary
-	default:
-		ev = Unknown
-		if raw, ok := scanEvent(data); ok {
-			ev = event(s.t, raw)
-		}
+		return record(s, dir, Binary, n)
 	}
-	s.record(dir, ev, n)
-	return ev
+	if raw, ok := scanEvent(data); ok {
+		return record(s, dir, raw, n)
+	}
+	return record(s, dir, Unknown, n)
 }
 
-func (s *connState) record(dir Direction, ev string, n int) {
-	f, i := s.f, dir.index()
-	f.messages(s.t.sink, i, ev).Inc()
+// record counts one message of n bytes, named ev as it came, in
+// direction dir, and returns its event label.
+func record[S label](s *connState, dir Direction, ev S, n int) string {
+	i := dir.index()
+	c := messages(s.t, s.f, i, ev)
+	c.h.Inc()
 	s.bytes(i, n)
+	return c.label
 }
 
 func (s *connState) bytes(i, n int) {
