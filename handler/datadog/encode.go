@@ -2,14 +2,11 @@ package datadog
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"reflect"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/realtimeserver/observability/internal/jsonesc"
 )
@@ -30,55 +27,11 @@ import (
 // of the entry's header. Time-valued attributes are RFC 3339 strings with
 // nanoseconds.
 
-// safeASCII[c] reports whether the ASCII byte c stands for itself inside a
-// JSON string.
-var safeASCII = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString appends s to b as a JSON string. Quotes, backslashes and
-// control characters are escaped; so are U+2028 and U+2029, which some
-// JavaScript parsers reject. Each byte of s that is not part of valid UTF-8
-// becomes U+FFFD, so the output is always valid JSON.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = jsonesc.Append(b, s)
-	return append(b, '"')
-}
-
-// escapedPrefix returns the longest prefix of s whose escaped form (as
-// jsonesc.Append writes it) fits in max bytes. It never splits a character.
-func escapedPrefix(s string, max int) string {
-	n := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		in, out := 1, 1
-		if c < utf8.RuneSelf {
-			switch {
-			case safeASCII[c]:
-			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-				out = 2
-			default:
-				out = 6
-			}
-		} else {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			in, out = size, size
-			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
-				out = 6
-			}
-		}
-		if n+out > max {
-			return s[:i]
-		}
-		n += out
-		i += in
-	}
-	return s
-}
+// appendString appends s to b as a JSON string, as the kit's one JSON
+// string writer (jsonesc) writes it: quotes, backslashes and control
+// characters escaped, U+2028 and U+2029 too, and each byte of s that is
+// not part of valid UTF-8 as U+FFFD, so the output is always valid JSON.
+func appendString(b []byte, s string) []byte { return jsonesc.AppendString(b, s) }
 
 // isEmptyAttr reports whether a is the zero Attr, which handlers ignore.
 func isEmptyAttr(a slog.Attr) bool {
@@ -89,16 +42,10 @@ func isEmptyAttr(a slog.Attr) bool {
 // itself being level 1 and each group, object or array inside it one level
 // more (Datadog's intake keeps fewer than 10 levels). A group or value that
 // would open a level beyond MaxDepth is flattened: written as one string
-// holding its JSON text, itself cut at maxFlatDepth more levels by the
-// marker "!DEPTH". WithGroup names beyond MaxDepth-1 groups are joined with
-// dots into the innermost group's name.
+// holding its JSON text (the record's budget bounds how deep that text
+// goes). WithGroup names beyond MaxDepth-1 groups are joined with dots
+// into the innermost group's name.
 const MaxDepth = 8
-
-// maxFlatDepth bounds the levels written inside a flattened value.
-const maxFlatDepth = 32
-
-// depthMarker replaces what lies beyond maxFlatDepth.
-const depthMarker = "!DEPTH"
 
 // appendAttr appends a as a member of the JSON object being written, at
 // level lvl (1 for the members of the entry itself); sep says whether a
@@ -131,7 +78,7 @@ func appendAttr(b []byte, a slog.Attr, sep, root bool, lvl int) ([]byte, bool) {
 		b = appendKey(b, a.Key, root)
 		b = append(b, ':')
 		if lvl >= MaxDepth {
-			return appendFlat(b, a.Value, 0), true
+			return appendFlat(b, a.Value), true
 		}
 		b = append(b, '{')
 		open := len(b)
@@ -195,7 +142,7 @@ func appendValue(b []byte, v slog.Value, lvl int) []byte {
 		return appendTime(b, v.Time())
 	case slog.KindGroup:
 		if lvl >= MaxDepth {
-			return appendFlat(b, v, 0)
+			return appendFlat(b, v)
 		}
 		b = append(b, '{')
 		sep := false
@@ -211,28 +158,27 @@ func appendValue(b []byte, v slog.Value, lvl int) []byte {
 	}
 }
 
-// appendFlat appends v as a JSON string holding the JSON text of v, whose
-// levels past maxFlatDepth (counted from flat, the levels already inside
-// the string) are replaced by depthMarker.
-func appendFlat(b []byte, v slog.Value, flat int) []byte {
+// appendFlat appends v as a JSON string holding the JSON text of v.
+func appendFlat(b []byte, v slog.Value) []byte {
 	mark := len(b)
-	b = appendRaw(b, v, flat)
+	b = appendRaw(b, v)
 	text := string(b[mark:])
 	return appendString(b[:mark], text)
 }
 
-// appendRaw appends v as JSON for appendFlat, nesting at most
-// maxFlatDepth-flat more levels.
-func appendRaw(b []byte, v slog.Value, flat int) []byte {
+// inFlat is the level appendRaw gives appendAny: inside a flattened value
+// nothing is flattened again.
+const inFlat = math.MinInt / 2
+
+// appendRaw appends v as JSON for appendFlat, however deep: the record's
+// budget has bounded v's depth already.
+func appendRaw(b []byte, v slog.Value) []byte {
 	v = v.Resolve()
 	if v.Kind() != slog.KindGroup {
 		if v.Kind() == slog.KindAny {
-			return appendAny(b, v.Any(), MaxDepth-maxFlatDepth+flat)
+			return appendAny(b, v.Any(), inFlat)
 		}
 		return appendValue(b, v, 0)
-	}
-	if flat >= maxFlatDepth {
-		return appendString(b, depthMarker)
 	}
 	b = append(b, '{')
 	sep := false
@@ -247,7 +193,7 @@ func appendRaw(b []byte, v slog.Value, flat int) []byte {
 		sep = true
 		b = appendString(b, a.Key)
 		b = append(b, ':')
-		b = appendRaw(b, a.Value, flat+1)
+		b = appendRaw(b, a.Value)
 	}
 	return append(b, '}')
 }
@@ -260,10 +206,12 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // appendAny appends a value of kind Any, a member of an object at level
-// lvl: an error as an object holding its type and message, anything else
-// as encoding/json renders it, flattened to a string when its nesting
-// would reach beyond MaxDepth. A value encoding/json cannot render becomes
-// a string describing the failure.
+// lvl: an error as an object holding its type and message, bytes as text,
+// anything else as encoding/json renders it, flattened to a string when
+// its nesting would reach beyond MaxDepth. The record's budget has made x
+// plain (see package internal/budget): its methods, but an error's, are
+// not called here. A value encoding/json cannot render becomes a string
+// describing the failure.
 func appendAny(b []byte, x any, lvl int) []byte {
 	if err, ok := x.(error); ok {
 		if lvl >= MaxDepth {
@@ -277,10 +225,7 @@ func appendAny(b []byte, x any, lvl int) []byte {
 	if bs, ok := x.([]byte); ok { // readable text rather than base64
 		return appendString(b, string(bs))
 	}
-	js, err, panicked := marshalJSON(x)
-	if panicked {
-		return appendString(b, "!PANIC in MarshalJSON: "+err.Error())
-	}
+	js, err := json.Marshal(x)
 	if err != nil {
 		return appendString(b, "!ERROR:"+err.Error())
 	}
@@ -313,29 +258,6 @@ func jsonDepth(js []byte) int {
 		}
 	}
 	return deepest
-}
-
-// marshalJSON is json.Marshal(x), except that a panic (json.Marshal
-// re-raises one from a MarshalJSON or MarshalText method) is recovered and
-// reported by panicked, err describing it.
-func marshalJSON(x any) (js []byte, err error, panicked bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			js, err, panicked = nil, errors.New(panicText(p)), true
-		}
-	}()
-	js, err = json.Marshal(x)
-	return js, err, false
-}
-
-// panicText returns fmt.Sprint(p), or a placeholder when that panics too.
-func panicText(p any) (s string) {
-	defer func() {
-		if recover() != nil {
-			s = "(unprintable panic value)"
-		}
-	}()
-	return fmt.Sprint(p)
 }
 
 // appendError appends {"kind":type,"message":err.Error()}.

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/internal/budget"
+	"github.com/realtimeserver/observability/internal/jsonesc"
 )
 
 var _ slog.Handler = (*Handler)(nil)
@@ -197,7 +199,7 @@ func appendGroups(b []byte, groups []string, nOpen int) []byte {
 // the short attributes survive; failing that, as encodeTruncated does.
 func (h *Handler) encodeShortened(b []byte, r *slog.Record) []byte {
 	limit := max(h.c.cfg.maxRecordBytes/8, 64)
-	r2 := slog.NewRecord(r.Time, r.Level, cutString(r.Message, limit), r.PC)
+	r2 := slog.NewRecord(r.Time, r.Level, budget.Cut(r.Message, limit), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		r2.AddAttrs(shortenAttr(a, limit))
 		return true
@@ -212,25 +214,13 @@ func (h *Handler) encodeShortened(b []byte, r *slog.Record) []byte {
 
 const truncatedMarker = `,"truncated":true`
 
-// cutString returns s cut to at most limit bytes, on a character boundary.
-func cutString(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	i := limit
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i]
-}
-
 // shortenAttr returns a with string values longer than limit cut, and
 // other values whose JSON is longer than limit replaced by that JSON cut.
 func shortenAttr(a slog.Attr, limit int) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		a.Value = slog.StringValue(cutString(v.String(), limit))
+		a.Value = slog.StringValue(budget.Cut(v.String(), limit))
 	case slog.KindGroup:
 		attrs := v.Group()
 		short := make([]slog.Attr, len(attrs))
@@ -240,7 +230,7 @@ func shortenAttr(a slog.Attr, limit int) slog.Attr {
 		a.Value = slog.GroupValue(short...)
 	case slog.KindAny:
 		if js := appendValue(nil, v, 1); len(js) > limit {
-			a.Value = slog.StringValue(cutString(string(js), limit))
+			a.Value = slog.StringValue(budget.Cut(string(js), limit))
 		} else {
 			a.Value = v
 		}
@@ -281,7 +271,7 @@ func (h *Handler) encodeTruncated(b []byte, r *slog.Record) []byte {
 	if room < 0 {
 		return b[:0]
 	}
-	msg := escapedPrefix(r.Message, room)
+	msg := jsonesc.Prefix(r.Message, room)
 	b = appendHead(b[:0], r, msg)
 	b = append(b, h.c.static...)
 	b = append(b, truncatedMarker...)
@@ -344,10 +334,10 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 		}
 		last := h.groups[n-1]
 		switch {
-		case strings.HasSuffix(last, "."+depthMarker):
+		case strings.HasSuffix(last, "."+budget.Depth):
 			return h
 		case len(last)+1+len(name) > maxGroupName:
-			name = last + "." + depthMarker
+			name = last + "." + budget.Depth
 		default:
 			name = last + "." + name
 		}

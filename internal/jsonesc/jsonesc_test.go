@@ -1,6 +1,7 @@
 package jsonesc
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -128,6 +129,24 @@ func FuzzPrefix(f *testing.F) {
 		}
 		if q := AppendString(nil, s); string(q) != `"`+string(Append(nil, s))+`"` {
 			t.Fatalf("AppendString(%q) = %s", s, q)
+		}
+	})
+}
+
+// FuzzAppendString checks that the writer always writes valid JSON that
+// decodes to the input, with each invalid UTF-8 byte read as U+FFFD.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\\n\r\t\x00\x7f", "é世\U0001F600", "\xff\xfe", "\xe2\x80\xa8", "\xed\xa0\x80", "a\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := AppendString(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("AppendString(%q) = %s: not valid JSON: %v", s, out, err)
+		}
+		if want := string([]rune(s)); got != want { // each invalid byte becomes U+FFFD
+			t.Fatalf("AppendString(%q) decodes to %q, want %q", s, got, want)
 		}
 	})
 }
