@@ -46,6 +46,15 @@ type Config struct {
 	LogFormat string
 	// LogOutput receives console or JSON lines. Default: os.Stderr.
 	LogOutput io.Writer
+	// LogRateLimit controls log storms (LOG_RATE_LIMIT: N or N:B): from
+	// one call site at one level, at most Rate records a second pass after
+	// a Burst; the rest are counted (log_records_suppressed_total) and
+	// summed up in one record a second per site while the storm lasts. A
+	// storm from one site never hides a record from another. Zero fields
+	// mean the defaults: 100 a second, a burst of 200.
+	LogRateLimit handler.StormOptions
+	// DisableLogRateLimit lets every record through (LOG_RATE_LIMIT=off).
+	DisableLogRateLimit bool
 
 	// EnableDatadog ships logs to Datadog's HTTP intake (ENABLE_DATADOG).
 	EnableDatadog bool
@@ -155,6 +164,13 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		default:
 			bad("LOG_FORMAT", v, "console, json")
 		}
+	}
+	if v, ok := get("LOG_RATE_LIMIT"); ok {
+		opts, on, err := handler.ParseStormLimit(v)
+		if err != nil {
+			bad("LOG_RATE_LIMIT", v, "off, N (records a second per call site and level, a burst of 2N) or N:B (burst B), N and B from 1 to 1000000000")
+		}
+		cfg.LogRateLimit, cfg.DisableLogRateLimit = opts, !on
 	}
 	if v, ok := get("ENABLE_DATADOG"); ok {
 		b, err := strconv.ParseBool(v)
@@ -322,6 +338,9 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("LOG_FORMAT=%q is invalid: accepted console, json", c.LogFormat))
 	}
+	if r := c.LogRateLimit; r.Rate < 0 || r.Burst < 0 || r.MaxSites < 0 {
+		errs = append(errs, fmt.Errorf("LOG_RATE_LIMIT (Config.LogRateLimit %d:%d, %d sites) is invalid: accepted off, N or N:B, N and B from 1", r.Rate, r.Burst, r.MaxSites))
+	}
 	if err := c.apiKeyErr(); err != nil {
 		errs = append(errs, err)
 	}
@@ -360,6 +379,15 @@ func (c *Config) apiKeyErr() error {
 	return nil
 }
 
+// rateLimit says LOG_RATE_LIMIT in effect, as the variable is written.
+func (c *Config) rateLimit() string {
+	if c.DisableLogRateLimit {
+		return "off"
+	}
+	rate := cmp.Or(c.LogRateLimit.Rate, handler.DefaultStormRate)
+	return strconv.Itoa(rate) + ":" + strconv.Itoa(cmp.Or(c.LogRateLimit.Burst, 2*rate))
+}
+
 // backends returns the metrics backends in effect.
 func (c *Config) backends() []string {
 	if c.MetricsBackends == nil {
@@ -377,6 +405,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", cmp.Or(c.LogFormat, FormatConsole)),
+		slog.String("log_rate_limit", c.rateLimit()),
 		slog.Bool("datadog", c.EnableDatadog),
 		slog.String("datadog_site", cmp.Or(c.DatadogSite, datadog.DefaultSite)),
 		slog.Bool("datadog_api_key_set", c.DatadogAPIKey != ""),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/realtimeserver/observability/internal/term"
 	"github.com/realtimeserver/observability/livedash"
+	"github.com/realtimeserver/observability/operate"
 )
 
 // DashboardPath is where Setup serves the live dashboard on the metrics
@@ -33,23 +34,41 @@ func (c *Config) dashboardNeeds() error {
 	return nil
 }
 
-// mountDashboard builds the live dashboard over the registry and the log
-// ring and serves it at DashboardPath on mux. Without a configured token
-// it makes one, and prints the URL that carries it to
-// Config.DashboardURLOutput.
-func (t *Telemetry) mountDashboard(mux *http.ServeMux) error {
-	made := false
-	if t.Config.DashboardToken == "" {
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("DASHBOARD_TOKEN is empty and no token could be made: %w", err)
-		}
-		t.Config.DashboardToken, made = hex.EncodeToString(b[:]), true
+// ensureToken makes a random token when DASHBOARD_TOKEN is empty, so that
+// nothing that reveals or changes anything is ever served without one,
+// and reports whether it made it.
+func (t *Telemetry) ensureToken() (made bool, err error) {
+	if t.Config.DashboardToken != "" {
+		return false, nil
 	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return false, fmt.Errorf("DASHBOARD_TOKEN is empty and no token could be made: %w", err)
+	}
+	t.Config.DashboardToken = hex.EncodeToString(b[:])
+	return true, nil
+}
+
+// mountOperations serves, on the metrics listener's mux, what operators
+// use: /livez and /readyz, /loglevel behind the token, and the dashboard
+// when Config.Dashboard is set. With the dashboard, the URL that carries
+// a token Setup made is printed to Config.DashboardURLOutput.
+func (t *Telemetry) mountOperations(mux *http.ServeMux, made bool) error {
+	token := t.Config.DashboardToken
+	t.Health.Mount(mux)
+	level, err := operate.NewLevel(t.Level, &operate.LevelOptions{Logger: t.Logger, Token: token, Cookie: livedash.CookieName})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/loglevel", level)
+	if !t.Config.Dashboard {
+		return nil
+	}
+
 	d, err := livedash.New(&livedash.Options{
 		Source:      t.Prometheus,
 		Logs:        t.logRing,
-		Token:       t.Config.DashboardToken,
+		Token:       token,
 		Service:     t.Config.ServiceName,
 		Environment: t.Config.Environment,
 		Version:     t.Config.ServiceVersion,
@@ -58,6 +77,8 @@ func (t *Telemetry) mountDashboard(mux *http.ServeMux) error {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	t.Dashboard = d
+	// The dashboard's pages read and change the level with its cookie.
+	mux.Handle(DashboardPath+"/api/level", level)
 	mux.Handle(DashboardPath+"/", t.Dashboard)
 	mux.Handle(DashboardPath, t.Dashboard)
 
@@ -70,7 +91,7 @@ func (t *Telemetry) mountDashboard(mux *http.ServeMux) error {
 	}
 	t.DashboardURL = "http://" + net.JoinHostPort(host, port) + DashboardPath + "/"
 	if made {
-		t.DashboardURL += "?token=" + t.Config.DashboardToken
+		t.DashboardURL += "?token=" + token
 		out := t.Config.DashboardURLOutput
 		if out == nil && term.IsTerminal(os.Stderr) {
 			out = os.Stderr

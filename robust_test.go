@@ -234,6 +234,7 @@ func TestSetupHandlerRecordingMetricsDoesNotDeadlock(t *testing.T) {
 	cfg := quietConfig(FormatJSON, out)
 	cfg.MetricsBackends = []string{BackendPrometheus}
 	cfg.Handlers = []slog.Handler{mh}
+	cfg.DisableLogRateLimit = true // 800 records from one line
 	tel = setupLogger(t, cfg)
 	ready.Store(true)
 	done := make(chan struct{})

@@ -24,6 +24,7 @@ import (
 	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/metricsink/dogstatsd"
 	"github.com/realtimeserver/observability/metricsink/prometheus"
+	"github.com/realtimeserver/observability/operate"
 )
 
 // Telemetry is what Setup built: the logger, the metrics sink and what
@@ -69,6 +70,19 @@ type Telemetry struct {
 	// ("http://localhost:9568/dashboard/"), with ?token= when Setup made
 	// the token; "" without a dashboard.
 	DashboardURL string
+
+	// Health answers /livez and /readyz on the metrics listener (or on a
+	// mux of the program's: Health.Mount). Register readiness checks with
+	// Health.AddReadiness; from Health.Drain (Health.NotifyContext calls
+	// it on the first SIGTERM, Shutdown at its start) /readyz answers 503.
+	Health *operate.Health
+	// Mux is the metrics listener's mux, for routes of the program's own
+	// behind the same listener (operate/profiling.Mount, say), or nil when
+	// there is no listener. Its routes: GET /metrics, /livez, /readyz,
+	// /loglevel, and /dashboard/ with the dashboard.
+	Mux *http.ServeMux
+
+	storm *handler.Storm // storm control, or nil when it is off
 
 	logRing    *livedash.Ring // the dashboard's recent records
 	logCounts  levelCounts
@@ -180,6 +194,14 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	var h slog.Handler = &countHandler{next: handler.Fanout(backends...), counts: &t.logCounts}
 	h = handler.Redact(h, nil)
 	h = enrich.New(h, enrich.Options{ContextOnly: true})
+	if !cfg.DisableLogRateLimit {
+		st, err := handler.NewStorm(h, &cfg.LogRateLimit)
+		if err != nil {
+			t.closeEarly()
+			return nil, fmt.Errorf("LOG_RATE_LIMIT: %w", err)
+		}
+		t.storm, h = st, st
+	}
 	h = handler.MinLevel(h, t.Level)
 	t.Logger = slog.New(h)
 	if console != nil {
@@ -220,6 +242,15 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Metrics = t.Prometheus
 	}
 	t.exportHealth()
+	made, err := t.ensureToken()
+	if err == nil {
+		// Why a check failed is shown with the token alone, as in Kubernetes.
+		t.Health, err = operate.NewHealth(&operate.HealthOptions{Token: t.Config.DashboardToken})
+	}
+	if err != nil {
+		t.closeEarly()
+		return nil, err
+	}
 	if t.OTLP != nil {
 		t.unregister = append(t.unregister, t.OTLP.ExportHealth(t.Sink))
 	}
@@ -238,13 +269,12 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.MetricsAddr = ln.Addr().String()
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", t.Prometheus)
-		if cfg.Dashboard {
-			if err := t.mountDashboard(mux); err != nil {
-				ln.Close()
-				t.closeEarly()
-				return nil, err
-			}
+		if err := t.mountOperations(mux, made); err != nil {
+			ln.Close()
+			t.closeEarly()
+			return nil, err
 		}
+		t.Mux = mux
 		t.server = &http.Server{
 			Handler:           mux,
 			ErrorLog:          slog.NewLogLogger(t.Logger.Handler(), slog.LevelWarn),
@@ -280,6 +310,16 @@ func (t *Telemetry) exportHealth() {
 	}{{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}} {
 		c := t.logCounts.counter(l.level)
 		reg(records, metricsink.KV("level", l.name), func() float64 { return float64(c.Load()) })
+	}
+	if st := t.storm; st != nil {
+		suppressed := metricsink.Desc{Name: "log.records_suppressed", Kind: metricsink.Counter,
+			Help: "Log records storm control (LOG_RATE_LIMIT) did not pass on, by level; each is counted in a summary record."}
+		for _, l := range []struct {
+			name  string
+			level slog.Level
+		}{{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}} {
+			reg(suppressed, metricsink.KV("level", l.name), func() float64 { return float64(st.Stats().Suppressed.Get(l.level)) })
+		}
 	}
 	if dd := t.Datadog; dd != nil {
 		reg(metricsink.Desc{Name: "datadog.logs.sent", Kind: metricsink.Counter,
@@ -322,6 +362,15 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 
 func (t *Telemetry) shutdown(ctx context.Context) error {
 	var errs []error
+	if t.Health != nil {
+		t.Health.Drain()
+	}
+	if t.storm != nil {
+		// Its last summaries go out through the backends closed below.
+		if err := t.storm.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("log rate limit: %w", err))
+		}
+	}
 	if t.Dashboard != nil {
 		// End the open pages' live connections first: the listener's
 		// Shutdown would wait for them.

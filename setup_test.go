@@ -255,7 +255,7 @@ func TestSetupDatadogShutdownDeliversEverything(t *testing.T) {
 	tel, err := Setup(context.Background(), Config{
 		LogOutput: io.Discard, DisablePrometheusListener: true,
 		EnableDatadog: true, DatadogAPIKey: "k", DatadogLogsURL: srv.URL + "/api/v2/logs",
-		ServiceName: "rts",
+		ServiceName: "rts", DisableLogRateLimit: true, // 5000 records from one line
 	})
 	if err != nil {
 		t.Fatal(err)

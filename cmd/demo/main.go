@@ -38,7 +38,9 @@ import (
 	"github.com/realtimeserver/observability/dbmetrics"
 	"github.com/realtimeserver/observability/handler"
 	"github.com/realtimeserver/observability/httpmetrics"
+	"github.com/realtimeserver/observability/livedash"
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/operate/profiling"
 	_ "github.com/realtimeserver/observability/otlp" // OTEL_EXPORTER_OTLP_* export traces, logs and metrics
 	"github.com/realtimeserver/observability/wsmetrics"
 )
@@ -199,6 +201,18 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		db.SetMaxOpenConns(4)
 	}
 	app.store = NewStore(db, driver)
+	if tel != nil {
+		// /readyz on the metrics listener answers 503 while the database
+		// does not answer, and from the first SIGTERM on (Drain below).
+		tel.Health.AddReadiness("database", db.PingContext)
+		if tel.Mux != nil {
+			// CPU, heap and goroutine profiles behind the dashboard's
+			// token: /debug/pprof/ for curl and go tool pprof, and under
+			// /dashboard/ for the Runtime page's links, with its cookie.
+			profiling.Mount(tel.Mux, &profiling.Options{Token: tel.Config.DashboardToken})
+			profiling.Mount(tel.Mux, &profiling.Options{Token: tel.Config.DashboardToken, Cookie: livedash.CookieName, Base: observability.DashboardPath})
+		}
+	}
 	if err := app.store.Migrate(ctx); err != nil {
 		db.Close()
 		return shutdownAfter(tel, err)
@@ -257,6 +271,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 
 	select {
 	case <-ctx.Done():
+		if tel != nil {
+			tel.Health.Drain() // load balancers stop sending while requests finish
+		}
 	case err := <-serveErr:
 		stopSim()
 		<-simDone
