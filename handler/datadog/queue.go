@@ -308,19 +308,7 @@ func (c *core) close(ctx context.Context) error {
 }
 
 // stats implements Handler.Stats.
-func (c *core) stats() Stats {
-	s := c.q.Stats()
-	return Stats{
-		Enqueued:     s.Enqueued,
-		Sent:         s.Sent,
-		Dropped:      s.Dropped,
-		Retries:      s.Retries,
-		QueueLength:  s.QueueLength,
-		QueueBytes:   s.QueueBytes,
-		LastDelivery: s.LastDelivery,
-		LastError:    s.LastError,
-	}
-}
+func (c *core) stats() Stats { return c.q.Stats() }
 
 // cancel drops what a core that was never started holds. Tests that use
 // a core to encode call it.

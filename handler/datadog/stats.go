@@ -1,9 +1,8 @@
 package datadog
 
 import (
-	"time"
-
 	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/internal/deliver"
 )
 
 // dropReasons are the reasons for which the handler drops records, in the
@@ -24,26 +23,14 @@ var dropReasons = [...]drop.Reason{
 func DropReasons() []drop.Reason { r := dropReasons; return r[:] }
 
 // Stats is a snapshot of a Handler's counters, taken at one instant, so
-// that Sent + Dropped.Total() + QueueLength == Enqueued always holds.
-type Stats struct {
-	// Enqueued counts every record Handle was given, whatever became of it.
-	Enqueued uint64
-	// Sent counts records the intake accepted (a 2xx answer).
-	Sent uint64
-	// Dropped counts records that will never be delivered, by reason (one
-	// of DropReasons; Dropped.Get(reason) reads one, Dropped.Total() the sum).
-	Dropped drop.Counts
-	// Retries counts requests repeated after a 408, 429, 5xx or network
-	// error (datadog_logs_retries_total).
-	Retries uint64
-	// QueueLength is the number of records waiting or being sent.
-	QueueLength int
-	// QueueBytes is their encoded size, at most Options.QueueBytes.
-	QueueBytes int
-	// LastDelivery is when the intake last accepted a request; the zero
-	// time if it never has.
-	LastDelivery time.Time
-	// LastError describes the latest failed request, "" if none has failed.
-	// It never contains the API key.
-	LastError string
-}
+// that Sent + Dropped.Total() + QueueLength == Enqueued always holds. It is
+// the delivery core's Stats: Enqueued counts every record Handle was
+// given; Sent those the intake accepted (a 2xx answer); Dropped those that
+// will never be delivered, by reason (one of DropReasons); Retries the
+// requests repeated after a 408, 429, 5xx or network error
+// (datadog_logs_retries_total); QueueLength the records waiting or being
+// sent, and QueueBytes their encoded size (at most Options.QueueBytes);
+// LastDelivery when the intake last accepted a request (zero if never);
+// LastError the latest failed request, "" if none, never holding the API
+// key.
+type Stats = deliver.Stats

@@ -325,13 +325,7 @@ func (l *Link) Do(ctx context.Context, n int, attempt func(ctx context.Context) 
 				return l.give(n, drop.RetriesExhausted, fmt.Sprintf("%s: %d %s not delivered: %v", l.o.Name, n, l.o.Noun, ctx.Err()), ctx.Err())
 			}
 		}
-		if began.IsZero() {
-			began = time.Now()
-		} else {
-			l.mu.Lock()
-			l.retries++
-			l.mu.Unlock()
-		}
+		l.begin(&began)
 		actx, cancel := context.WithDeadline(ctx, l.attemptDeadline(time.Now(), deadline))
 		r := attempt(actx)
 		timedOut := actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
@@ -356,6 +350,18 @@ func (l *Link) Do(ctx context.Context, n int, attempt func(ctx context.Context) 
 			return l.give(n, drop.Rejected, msg, nil)
 		}
 	}
+}
+
+// begin marks an attempt: the first of a batch sets began, a later one
+// counts a retry.
+func (l *link) begin(began *time.Time) {
+	if began.IsZero() {
+		*began = time.Now()
+		return
+	}
+	l.mu.Lock()
+	l.retries++
+	l.mu.Unlock()
 }
 
 // give counts n items dropped for reason and returns the error saying so.

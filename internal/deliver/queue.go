@@ -352,13 +352,7 @@ func (q *Queue[T, B]) sendRange(pause *time.Timer, b *batch[B], lo, hi int) {
 			q.resolve(b, n, drop.RetriesExhausted, msg+" (giving up after "+time.Since(began).Round(time.Millisecond).String()+")")
 			return
 		}
-		if began.IsZero() {
-			began = time.Now()
-		} else {
-			q.mu.Lock()
-			q.retries++
-			q.mu.Unlock()
-		}
+		q.begin(&began)
 		r, timedOut := q.attempt(b, lo, hi, attempt)
 		if r.Status == 0 && r.Err != nil && q.ctx.Err() != nil { // Close gave up on this attempt
 			q.resolve(b, n, drop.Closed, "")
