@@ -12,11 +12,35 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
-// TestREADMESnippetsCompile compiles every ```go block of README.md, so
-// that none can drift from the code. The convention, which README.md
-// states in its Development section:
+// repoRoot is the repository's root, from this package.
+const repoRoot = "../.."
+
+// snippetPages are the pages whose ```go blocks TestREADMESnippetsCompile
+// compiles, relative to the repository's root: README.md and every page
+// under docs/.
+func snippetPages(t *testing.T) []string {
+	t.Helper()
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []string{"README.md"}
+	for _, d := range docs {
+		rel, err := filepath.Rel(repoRoot, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, filepath.ToSlash(rel))
+	}
+	return pages
+}
+
+// TestREADMESnippetsCompile compiles every ```go block of README.md and of
+// the pages under docs/, so that none can drift from the code. The
+// convention, which README.md states in its Development section:
 //
 //   - A snippet is the body of a function. It may start with import lines
 //     (import _ "modernc.org/sqlite"), which go to the file's import block:
@@ -24,19 +48,23 @@ import (
 //   - Other packages are imported from the identifiers the snippet uses,
 //     through readmeImports (slog, http, observability, dbmetrics, …).
 //   - It may use, undeclared, the names in readmeGiven (ctx, cfg, tel, mux,
-//     w, r, …), and need not use what it declares.
+//     w, r, t, …), and need not use what it declares.
 //
 // Each snippet becomes a package main in a temporary folder inside the
 // module, so that the module's own requirements resolve, and is checked by
-// go vet (which type-checks it fully). Errors name README.md and the line
+// go vet (which type-checks it fully). Errors name the page and the line
 // of the snippet: //line directives map the generated file back to it.
 func TestREADMESnippetsCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles each README snippet with go vet")
 	}
-	snippets := readmeSnippets(t, "../../README.md")
-	if len(snippets) < 5 {
-		t.Fatalf("found %d Go snippets in README.md; the extraction is broken", len(snippets))
+	var snippets []snippet
+	for _, page := range snippetPages(t) {
+		got := readmeSnippets(t, page)
+		if page == "README.md" && len(got) < 5 {
+			t.Fatalf("found %d Go snippets in README.md; the extraction is broken", len(got))
+		}
+		snippets = append(snippets, got...)
 	}
 	// A folder starting with "_" is ignored by ./... patterns, so other
 	// builds in this module never see it.
@@ -46,10 +74,10 @@ func TestREADMESnippetsCompile(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	for i, s := range snippets {
-		t.Run(fmt.Sprintf("README.md:%d", s.line), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s:%d", s.page, s.line), func(t *testing.T) {
 			src, err := s.program()
 			if err != nil {
-				t.Fatalf("README.md:%d: snippet %d (under %q): %v", s.line, i+1, s.heading, err)
+				t.Fatalf("%s:%d: snippet %d (under %q): %v", s.page, s.line, i+1, s.heading, err)
 			}
 			pkg := filepath.Join(dir, fmt.Sprintf("s%02d", i+1))
 			if err := os.MkdirAll(pkg, 0o755); err != nil {
@@ -60,12 +88,12 @@ func TestREADMESnippetsCompile(t *testing.T) {
 			}
 			out, err := exec.Command("go", "vet", "./"+filepath.ToSlash(pkg)).CombinedOutput()
 			if err != nil {
-				t.Errorf("README.md:%d: snippet %d (under %q) does not compile: %v\n%s\ngenerated program:\n%s",
-					s.line, i+1, s.heading, err, out, numbered(src))
+				t.Errorf("%s:%d: snippet %d (under %q) does not compile: %v\n%s\ngenerated program:\n%s",
+					s.page, s.line, i+1, s.heading, err, out, numbered(src))
 			}
 			for _, d := range s.missingDrivers() {
-				t.Errorf("README.md:%d: snippet %d (under %q) opens a %q database without importing its driver: add the line\n\timport _ %q",
-					s.line, i+1, s.heading, d.name, d.path)
+				t.Errorf("%s:%d: snippet %d (under %q) opens a %q database without importing its driver: add the line\n\timport _ %q",
+					s.page, s.line, i+1, s.heading, d.name, d.path)
 			}
 		})
 	}
@@ -77,6 +105,8 @@ var readmeImports = map[string]string{
 	"errors":         "errors",
 	"fmt":            "fmt",
 	"http":           "net/http",
+	"httptest":       "net/http/httptest",
+	"log":            "log",
 	"io":             "io",
 	"os":             "os",
 	"slog":           "log/slog",
@@ -111,6 +141,7 @@ const readmeGiven = `var (
 	r               *http.Request
 	list            http.HandlerFunc
 	f               *os.File
+	t               *testing.T
 	dsn, id, key    string
 	c               struct {
 		ID   int64  ` + "`db:\"id\"`" + `
@@ -119,7 +150,7 @@ const readmeGiven = `var (
 )`
 
 // readmeGivenImports are the packages readmeGiven needs.
-var readmeGivenImports = []string{"context", "net/http", "os", "github.com/realtimeserver/observability"}
+var readmeGivenImports = []string{"context", "net/http", "os", "testing", "github.com/realtimeserver/observability"}
 
 // readmeDrivers are the database/sql drivers a snippet may open, by the
 // name it opens them with, and the package that registers each.
@@ -129,7 +160,8 @@ var readmeDrivers = map[string]string{
 }
 
 type snippet struct {
-	line    int    // README line of the first line of code
+	page    string // the page, relative to the repository's root
+	line    int    // the page's line of the first line of code
 	heading string // the section it is in
 	imports []importLine
 	body    []string
@@ -142,10 +174,11 @@ type importLine struct {
 
 type driver struct{ name, path string }
 
-// readmeSnippets returns the ```go blocks of the file at path.
-func readmeSnippets(t *testing.T, path string) []snippet {
+// readmeSnippets returns the ```go blocks of page, a path relative to the
+// repository's root.
+func readmeSnippets(t *testing.T, page string) []snippet {
 	t.Helper()
-	f, err := os.Open(path)
+	f, err := os.Open(filepath.Join(repoRoot, page))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +193,7 @@ func readmeSnippets(t *testing.T, path string) []snippet {
 		case cur == nil && strings.HasPrefix(line, "#"):
 			heading = strings.TrimSpace(strings.TrimLeft(line, "#"))
 		case cur == nil && strings.TrimSpace(line) == "```go":
-			cur = &snippet{line: n + 1, heading: heading}
+			cur = &snippet{page: page, line: n + 1, heading: heading}
 		case cur != nil && strings.TrimSpace(line) == "```":
 			out = append(out, *cur)
 			cur = nil
@@ -182,7 +215,7 @@ func readmeSnippets(t *testing.T, path string) []snippet {
 		t.Fatal(err)
 	}
 	if cur != nil {
-		t.Fatalf("README.md:%d: a ```go block is never closed", cur.line)
+		t.Fatalf("%s:%d: a ```go block is never closed", page, cur.line)
 	}
 	return out
 }
@@ -233,15 +266,15 @@ func (s snippet) program() ([]byte, error) {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("// Code generated by readme_test.go from README.md. DO NOT EDIT.\n\npackage main\n\nimport (\n")
+	fmt.Fprintf(&b, "// Code generated by readme_test.go from %s. DO NOT EDIT.\n\npackage main\n\nimport (\n", s.page)
 	for _, p := range paths {
 		fmt.Fprintf(&b, "\t%q\n", p)
 	}
 	for _, im := range s.imports {
-		fmt.Fprintf(&b, "//line README.md:%d\n\t%s\n", im.line, im.spec)
+		fmt.Fprintf(&b, "//line %s:%d\n\t%s\n", s.page, im.line, im.spec)
 	}
 	b.WriteString(")\n\n" + readmeGiven + "\n\nfunc main() {\n")
-	fmt.Fprintf(&b, "//line README.md:%d\n", s.line)
+	fmt.Fprintf(&b, "//line %s:%d\n", s.page, s.line)
 	var declared []string
 	for _, l := range s.body {
 		b.WriteString(l + "\n")
@@ -284,6 +317,280 @@ func numbered(src []byte) string {
 	var b strings.Builder
 	for i, l := range strings.Split(string(src), "\n") {
 		fmt.Fprintf(&b, "%4d  %s\n", i+1, l)
+	}
+	return b.String()
+}
+
+// readmeMaxLines is the most lines README.md may have: a user reads it in
+// ten minutes; design notes belong in package docs, figures in
+// benchmarks/README.md.
+const readmeMaxLines = 350
+
+func TestREADMELength(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n > readmeMaxLines {
+		t.Errorf("README.md has %d lines, more than %d: move design notes to package docs and figures to benchmarks/README.md", n, readmeMaxLines)
+	}
+}
+
+// TestREADMEQuickStart: the quick start is exactly the two commands that
+// start the demo and run every test on a fresh clone.
+func TestREADMEQuickStart(t *testing.T) {
+	sec := section(t, "README.md", "Quick start")
+	start := strings.Index(sec, "```sh\n")
+	if start < 0 {
+		t.Fatal("README.md's Quick start has no ```sh block")
+	}
+	block, _, ok := strings.Cut(sec[start+len("```sh\n"):], "```")
+	if !ok {
+		t.Fatal("README.md's Quick start block is never closed")
+	}
+	var got []string
+	for _, l := range strings.Split(block, "\n") {
+		if cmd, _, _ := strings.Cut(l, "#"); strings.TrimSpace(cmd) != "" {
+			got = append(got, strings.Join(strings.Fields(cmd), " "))
+		}
+	}
+	if want := []string{"go run ./cmd/demo", "go test ./..."}; !slices.Equal(got, want) {
+		t.Errorf("README.md's Quick start commands are %q, want exactly %q", got, want)
+	}
+}
+
+// figureRE finds measured figures: ratios (1.19×), times (701 ns, 25 µs)
+// and sizes (19.6 MB).
+var figureRE = regexp.MustCompile(`\d(?:[\d,.]*\d)?\s?(?:×|ns\b|µs\b|ms/op|MB\b|MiB/s|records/s)`)
+
+// TestREADMEFigures: no measured figure in README.md. Each figure stands
+// in one place, beside the command that produced it: benchmarks/README.md,
+// which cmd/ratios writes.
+func TestREADMEFigures(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if m := figureRE.FindString(l); m != "" {
+			t.Errorf("README.md:%d: the figure %q belongs in benchmarks/README.md, with its command: link to it instead", i+1, m)
+		}
+	}
+}
+
+// docPages are the markdown pages whose links TestDocLinks checks,
+// relative to the repository's root.
+func docPages(t *testing.T) []string {
+	t.Helper()
+	var pages []string
+	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() && path != repoRoot && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(name, ".md") {
+			rel, err := filepath.Rel(repoRoot, path)
+			if err != nil {
+				return err
+			}
+			pages = append(pages, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages
+}
+
+// repoURL is the repository's address; links to files on its main branch
+// are checked like relative links.
+const repoURL = "https://github.com/realtimeserver/observability/blob/main/"
+
+var (
+	// linkRE finds markdown links and images: [text](target) and
+	// ![alt](target), the target without a title.
+	linkRE = regexp.MustCompile(`!?\[[^\]]*\]\(([^)\s]+)\)`)
+	// codeSpanRE finds inline code, whose text is not a link.
+	codeSpanRE = regexp.MustCompile("`[^`]*`")
+	// runbookRE finds the runbook_url of an alert rule.
+	runbookRE = regexp.MustCompile(`runbook_url:\s*(\S+)`)
+)
+
+// TestDocLinks: every link from one page of the repository to a file of
+// it, or to a heading of a page, resolves: the file exists, and the
+// anchor is one of the page's headings. So do the alert rules'
+// runbook_url.
+func TestDocLinks(t *testing.T) {
+	pages := docPages(t)
+	if !slices.Contains(pages, "README.md") {
+		t.Fatalf("found pages %q, not README.md: the walk is broken", pages)
+	}
+	type link struct{ from, target string }
+	var links []link
+	for _, page := range pages {
+		data, err := os.ReadFile(filepath.Join(repoRoot, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inCode := false
+		for i, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "```") {
+				inCode = !inCode
+				continue
+			}
+			if inCode {
+				continue
+			}
+			for _, m := range linkRE.FindAllStringSubmatch(codeSpanRE.ReplaceAllString(l, ""), -1) {
+				links = append(links, link{fmt.Sprintf("%s:%d", page, i+1), resolve(page, m[1])})
+			}
+		}
+	}
+	alerts := "deploy/prometheus/alerts.yml"
+	data, err := os.ReadFile(filepath.Join(repoRoot, alerts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runbooks := 0
+	for i, l := range strings.Split(string(data), "\n") {
+		if m := runbookRE.FindStringSubmatch(l); m != nil {
+			runbooks++
+			target, ok := strings.CutPrefix(m[1], repoURL)
+			if !ok {
+				t.Errorf("%s:%d: runbook_url %s is not a page of this repository (%s…)", alerts, i+1, m[1], repoURL)
+				continue
+			}
+			links = append(links, link{fmt.Sprintf("%s:%d", alerts, i+1), target})
+		}
+	}
+	if runbooks == 0 {
+		t.Errorf("%s has no runbook_url: the search is broken", alerts)
+	}
+	anchors := map[string][]string{}
+	checked := 0
+	for _, l := range links {
+		if l.target == "" { // an address outside the repository
+			continue
+		}
+		checked++
+		path, frag, _ := strings.Cut(l.target, "#")
+		if _, err := os.Stat(filepath.Join(repoRoot, filepath.FromSlash(path))); err != nil {
+			t.Errorf("%s: link to %s: no such file or folder in the repository", l.from, l.target)
+			continue
+		}
+		if frag == "" {
+			continue
+		}
+		if !strings.HasSuffix(path, ".md") {
+			t.Errorf("%s: link to %s: an anchor into a file that is not a markdown page", l.from, l.target)
+			continue
+		}
+		if _, ok := anchors[path]; !ok {
+			anchors[path] = headingAnchors(t, path)
+		}
+		if !slices.Contains(anchors[path], frag) {
+			t.Errorf("%s: link to %s: %s has no heading with the anchor #%s (it has %s)", l.from, l.target, path, frag, strings.Join(anchors[path], ", "))
+		}
+	}
+	if checked < 10 {
+		t.Errorf("checked %d links in %d pages: the search is broken", checked, len(pages))
+	}
+}
+
+// resolve returns the target of a link on page as a path from the
+// repository's root, with its #anchor, or "" when it points outside the
+// repository.
+func resolve(page, target string) string {
+	if rest, ok := strings.CutPrefix(target, repoURL); ok {
+		return rest
+	}
+	if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+		return ""
+	}
+	path, frag, _ := strings.Cut(target, "#")
+	if path == "" {
+		path = page
+	} else {
+		path = filepath.ToSlash(filepath.Clean(filepath.Join(filepath.Dir(page), path)))
+	}
+	if frag != "" {
+		return path + "#" + frag
+	}
+	return path
+}
+
+// headingAnchors returns the anchors GitHub gives the headings of page:
+// lower case, letters, digits, '-' and '_' kept, spaces made '-', the
+// rest dropped, and -1, -2, … added to repeats.
+func headingAnchors(t *testing.T, page string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	seen := map[string]int{}
+	inCode := false
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			inCode = !inCode
+			continue
+		}
+		if inCode || !strings.HasPrefix(l, "#") {
+			continue
+		}
+		text := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(text) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := seen[a]; n > 0 {
+			out = append(out, fmt.Sprintf("%s-%d", a, n))
+		} else {
+			out = append(out, a)
+		}
+		seen[a]++
+	}
+	return out
+}
+
+// section returns the text of page's section under the heading title, up
+// to the next heading of any level.
+func section(t *testing.T, page, title string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	in, inCode := false, false
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			inCode = !inCode
+		}
+		if !inCode && strings.HasPrefix(l, "#") {
+			if in {
+				break
+			}
+			in = strings.TrimSpace(strings.TrimLeft(l, "#")) == title
+			continue
+		}
+		if in {
+			b.WriteString(l + "\n")
+		}
+	}
+	if !in && b.Len() == 0 {
+		t.Fatalf("%s has no section %q", page, title)
 	}
 	return b.String()
 }
