@@ -1,17 +1,21 @@
 package livedash
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/realtimeserver/observability/internal/budget"
 )
 
 // Default bounds of a Ring.
@@ -21,16 +25,24 @@ const (
 	DefaultRingIdleAfter = 15 * time.Minute
 )
 
-// Per-record budgets of a Ring. Past one, the record is kept with a
-// marker attribute (TruncatedKey) and the rest is left out.
+// Per-record budgets of a Ring, held by the kit's record budget (package
+// internal/budget, the same check and walk as every other backend) before
+// a record is rendered. Past one, the budget's markers stand in the
+// record (a value ending in !TRUNCATED, !ATTRS with the count left out,
+// !DEPTH), and the Ring adds a marker attribute (TruncatedKey).
 const (
-	maxRecordAttrs = 64       // leaf attributes per record, With attributes included
-	maxDepth       = 8        // nested groups
-	maxValueBytes  = 1024     // one rendered value
-	maxMsgBytes    = 4096     // the message
-	maxRecordBytes = 16 << 10 // the attributes of one record
+	maxRecordAttrs = 64       // attributes per record (and per WithAttrs call), group members included
+	maxDepth       = 8        // nested groups and values
+	maxMsgBytes    = 4096     // the message, or a string value before it is shown, its marker included
+	maxValueBytes  = 1024     // one value as shown, cut with "…"
+	maxRecordBytes = 16 << 10 // the keys and values of one record, rendered
 	entryOverhead  = 96       // what an entry costs beyond its text
 )
+
+// ringBudget is the Limiter of every Ring: the budget above, a string cut
+// to leave room for its marker.
+var ringBudget = budget.New(budget.Budget{MaxDepth: maxDepth, MaxAttrs: maxRecordAttrs,
+	MaxValueBytes: maxMsgBytes - len(budget.Truncated), MaxRecordBytes: maxRecordBytes}, nil)
 
 // TruncatedKey is the attribute a Ring adds to a record it shortened: a
 // value over 1 KiB, more than 64 attributes, groups nested deeper than 8,
@@ -262,8 +274,12 @@ func (h *Ring) WithAttrs(attrs []slog.Attr) slog.Handler {
 	}
 	c := *h
 	w := attrWriter{dst: append([]byte(nil), h.pre...), pfx: []byte(h.prefix), n: h.preN, haveRID: h.preRID != "", cut: h.over}
+	if in := attrs; !h.over {
+		attrs = ringBudget.Attrs(attrs, h.depth, false)
+		w.marks = len(attrs) != len(in) || &attrs[0] != &in[0] // rewritten
+	}
 	for _, a := range attrs {
-		w.attr(h.depth, a)
+		w.attr(a)
 	}
 	if w.n == h.preN && !w.cut && !w.mark {
 		return h
@@ -307,18 +323,21 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{dst: make([]byte, 
 func (h *Ring) Handle(_ context.Context, r slog.Record) error {
 	sc := scratchPool.Get().(*scratch)
 	w := attrWriter{dst: sc.dst[:0], pfx: append(sc.pfx[:0], h.prefix...), n: h.preN, haveRID: h.preRID != "", cut: h.over}
+	if !h.over {
+		r, w.marks = ringBudget.Record(r, h.depth, false)
+	}
 	r.Attrs(func(a slog.Attr) bool {
-		w.attr(h.depth, a)
+		w.attr(a)
 		return !w.cut
 	})
 	if (w.cut || w.mark) && !h.preCut {
 		w.dst = appendKV(w.dst, TruncatedKey, "true")
 	}
-	msg, msgCut := r.Message, false
-	if len(msg) > maxMsgBytes {
-		msg, msgCut = msg[:cutAt(msg, maxMsgBytes)], true
+	msg := r.Message // within maxMsgBytes: the budget cut it
+	if !utf8.ValidString(msg) {
+		msg = strings.ToValidUTF8(msg, "\uFFFD")
 	}
-	h.st.put(h, r.Time, r.Level, msg, msgCut, &w)
+	h.st.put(h, r.Time, r.Level, msg, false, &w)
 	if cap(w.dst) <= 64<<10 && cap(w.pfx) <= 4<<10 {
 		sc.dst, sc.pfx = w.dst[:0], w.pfx[:0]
 		scratchPool.Put(sc)
@@ -582,67 +601,63 @@ func (h *Ring) Stats() RingStats {
 	return RingStats{Records: s.n, Bytes: s.bytes, Handled: s.seq, Evicted: s.evict}
 }
 
-// attrWriter flattens attributes into (key, value) pairs, each a uvarint
-// length and bytes, within the per-record budgets. pfx is the open groups'
-// key prefix ("a.b."), a scratch buffer; ridAt and ridN locate the first
-// request id rendered in dst, unless haveRID says one is known already.
-// When cut or mark is set, the record gets the TruncatedKey marker.
+// attrWriter flattens attributes, which the record budget has bounded,
+// into (key, value) pairs, each a uvarint length and bytes. pfx is the open
+// groups' key prefix ("a.b."), a scratch buffer; ridAt and ridN locate the
+// first request id rendered in dst, unless haveRID says one is known
+// already. When cut or mark is set, the record gets the TruncatedKey
+// marker.
 type attrWriter struct {
 	dst         []byte
 	pfx         []byte
 	n           int
 	haveRID     bool
 	ridAt, ridN int
-	cut         bool // a budget ran out: later attributes are left out
-	mark        bool // a key was cut
+	cut         bool // rendered past maxRecordBytes: later attributes are left out
+	mark        bool // a key or value was cut, or the budget left something out
+	marks       bool // the budget rewrote the record: look for its markers
 }
 
 // maxKeyBytes bounds one key or group name.
 const maxKeyBytes = maxValueBytes / 4
 
-func (w *attrWriter) attr(depth int, a slog.Attr) {
+func (w *attrWriter) attr(a slog.Attr) {
 	if w.cut {
 		return
 	}
-	v := a.Value.Resolve()
+	v := a.Value
 	if v.Kind() == slog.KindGroup {
 		g := v.Group()
 		if len(g) == 0 {
 			return
 		}
-		if depth >= maxDepth {
-			w.cut = true
-			return
-		}
 		at := len(w.pfx)
 		if a.Key != "" {
-			if len(a.Key) > maxKeyBytes {
-				w.pfx = append(w.pfx, a.Key[:cutAt(a.Key, maxKeyBytes)]...)
+			key, cut := cutKey(a.Key)
+			w.pfx = append(w.pfx, key...)
+			if cut {
 				w.pfx = append(w.pfx, "…"...)
 				w.mark = true
-			} else {
-				w.pfx = append(w.pfx, a.Key...)
 			}
 			w.pfx = append(w.pfx, '.')
 		}
 		for _, ga := range g {
-			w.attr(depth+1, ga)
+			w.attr(ga)
 		}
 		w.pfx = w.pfx[:at]
 		return
 	}
-	if a.Key == "" && v.Any() == nil {
+	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
 		return // the empty Attr is ignored
 	}
-	if w.n >= maxRecordAttrs || len(w.dst) >= maxRecordBytes {
+	if len(w.dst) >= maxRecordBytes {
+		// Flattening repeats the names of groups in every key: past
+		// the budget in rendered bytes, the rest is left out.
 		w.cut = true
 		return
 	}
-	key, keyCut := a.Key, false
-	if len(key) > maxKeyBytes {
-		key, keyCut = key[:cutAt(key, maxKeyBytes)], true
-		w.mark = true
-	}
+	key, keyCut := cutKey(a.Key)
+	w.mark = w.mark || keyCut || (w.marks && a.Key == budget.Attrs)
 	keyN := len(w.pfx) + len(key)
 	if keyCut {
 		keyN += len("…")
@@ -657,13 +672,13 @@ func (w *attrWriter) attr(depth int, a slog.Attr) {
 	w.dst = append(w.dst, 0) // room for a one-byte uvarint length
 	valAt := len(w.dst)
 	var cut bool
-	w.dst, cut = appendValue(w.dst, v, maxValueBytes)
-	w.cut = w.cut || cut
+	w.dst, cut = renderValue(w.dst, v)
 	vl := len(w.dst) - valAt
+	w.mark = w.mark || cut || (w.marks && budgetCut(w.dst[valAt:], v.Kind()))
 	if vl < 0x80 {
 		w.dst[lenAt] = byte(vl)
 	} else {
-		// Values are at most maxValueBytes+3 bytes: a two-byte uvarint.
+		// Values are at most maxValueBytes bytes: a two-byte uvarint.
 		// Most are shorter, so the value moves only for the long ones.
 		w.dst = append(w.dst, 0)
 		copy(w.dst[valAt+1:], w.dst[valAt:len(w.dst)-1])
@@ -673,6 +688,81 @@ func (w *attrWriter) attr(depth int, a slog.Attr) {
 	if !w.haveRID && a.Key == RequestIDKey && vl > 0 {
 		w.haveRID, w.ridAt, w.ridN = true, len(w.dst)-vl, vl
 	}
+}
+
+// cutKey returns k cut to maxKeyBytes, leaving room for "…", and whether
+// it cut.
+func cutKey(k string) (string, bool) {
+	if len(k) <= maxKeyBytes {
+		return k, false
+	}
+	return budget.Cut(k, maxKeyBytes-len("…")), true
+}
+
+// budgetCut reports whether text, a value the budget rewrote, is one of
+// its markers of something left out: a cut string, a group past the
+// depth, a slice that ends in the count of elements left out.
+func budgetCut(text []byte, kind slog.Kind) bool {
+	switch kind {
+	case slog.KindString:
+		return bytes.HasSuffix(text, []byte(budget.Truncated)) || string(text) == budget.Depth
+	case slog.KindAny:
+		return bytes.Contains(text, []byte(budget.Attrs+"=")) || bytes.Contains(text, []byte(budget.Truncated))
+	}
+	return false
+}
+
+// renderValue appends v, a value the record budget has made plain, as the
+// Logs page shows it: invalid UTF-8 replaced, cut to maxValueBytes on a
+// UTF-8 boundary and ended by "…"; it reports whether it cut. An error is
+// its text and bytes are text; other values of kind Any (slices of plain
+// values, times, numbers) are as fmt writes them. A method that panics
+// gives "!PANIC".
+func renderValue(dst []byte, v slog.Value) ([]byte, bool) {
+	var s string
+	switch v.Kind() {
+	case slog.KindString:
+		s = v.String()
+	case slog.KindInt64:
+		return strconv.AppendInt(dst, v.Int64(), 10), false
+	case slog.KindUint64:
+		return strconv.AppendUint(dst, v.Uint64(), 10), false
+	case slog.KindFloat64:
+		return strconv.AppendFloat(dst, v.Float64(), 'g', -1, 64), false
+	case slog.KindBool:
+		return strconv.AppendBool(dst, v.Bool()), false
+	case slog.KindDuration:
+		return append(dst, v.Duration().String()...), false
+	case slog.KindTime:
+		return v.Time().AppendFormat(dst, time.RFC3339Nano), false
+	default:
+		s = anyText(v.Any())
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) > maxValueBytes {
+		return append(append(dst, budget.Cut(s, maxValueBytes-len("…"))...), "…"...), true
+	}
+	return append(dst, s...), false
+}
+
+// anyText is the text of x, a plain value of kind Any.
+func anyText(x any) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = budget.Panic
+		}
+	}()
+	switch v := x.(type) {
+	case nil:
+		return "<nil>"
+	case error:
+		return v.Error()
+	case []byte:
+		return string(v)
+	}
+	return fmt.Sprint(x)
 }
 
 // RequestIDKey is the attribute whose value the Logs page offers as a
@@ -710,17 +800,7 @@ func truncate(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	return strings.Clone(s[:cutAt(s, max)]) + "…"
-}
-
-// cutAt is where truncate cuts s: a rune boundary that leaves room for
-// "…" within max bytes. s is longer than max.
-func cutAt(s string, max int) int {
-	i := max - len("…")
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return i
+	return strings.Clone(budget.Cut(s, max-len("…"))) + "…"
 }
 
 // logJSON is a record as the Logs page receives it.
