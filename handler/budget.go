@@ -56,6 +56,16 @@ type overflow struct {
 	attrs bool
 }
 
+// withAttrs records a WithAttrs call past MaxDepth and reports true, or
+// reports false when the handler is within MaxDepth.
+func (o *overflow) withAttrs() bool {
+	if o.name == "" {
+		return false
+	}
+	o.attrs = true
+	return true
+}
+
 // record returns r for a handler nested past MaxDepth groups: its message
 // cut to maxValue, its attributes (and those of WithAttrs) replaced by
 // the attribute o.name=[MarkDepth].

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -151,21 +150,13 @@ const (
 	ansiRed    = "\x1b[91m"
 )
 
-// consoleBuf is the pooled state of one record.
-type consoleBuf struct {
-	b      []byte
-	groups []string // the open groups, for ReplaceAttr
-}
-
-var consoleBufPool = sync.Pool{New: func() any { return &consoleBuf{b: make([]byte, 0, 1024)} }}
-
 func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 	if h.over.name != "" {
 		r = h.over.record(r, h.b.MaxValueBytes)
 	} else {
 		r, _ = h.lim.Record(r, len(h.groups), false)
 	}
-	cb := consoleBufPool.Get().(*consoleBuf)
+	cb := getLine()
 	s := consoleState{h: h, buf: cb.b[:0]}
 	if h.rep == nil {
 		if !r.Time.IsZero() {
@@ -202,18 +193,7 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 		s.buf = append(s.buf, '\n')
 	}
 
-	h.out.mu.Lock()
-	_, err := h.out.w.Write(s.buf)
-	h.out.mu.Unlock()
-	if cap(s.buf) <= maxPooled {
-		cb.b = s.buf
-		if s.groups != nil {
-			clear(s.groups)
-			cb.groups = s.groups[:0]
-		}
-		consoleBufPool.Put(cb)
-	}
-	return err
+	return h.out.write(cb, s.buf, s.groups)
 }
 
 func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -221,8 +201,7 @@ func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	c := *h
-	if h.over.name != "" {
-		c.over.attrs = true
+	if c.over.withAttrs() {
 		return &c
 	}
 	// Each WithAttrs call has a budget of its own.

@@ -100,13 +100,6 @@ func JSON(w io.Writer, opts *JSONOptions) slog.Handler {
 		addSource: o.AddSource, rep: o.ReplaceAttr}
 }
 
-// output is the writer shared by a handler and its clones, and the lock
-// that makes each record one Write.
-type output struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
 // jsonHandler is the handler of [JSON]. It is never changed after it is
 // made; clones share out, and copy (clipped) pre and groups.
 type jsonHandler struct {
@@ -133,25 +126,16 @@ func (h *jsonHandler) Enabled(_ context.Context, l slog.Level) bool {
 	return l >= h.level.Level()
 }
 
-// jsonBuf is the pooled state of one record: the line being built and the
-// cached text of the last second formatted, so that records within the
-// same second format only their fraction.
-type jsonBuf struct {
-	b     []byte
+// timeCache is the cached text of the last second a JSON line held, so
+// that records within the same second format only their fraction.
+type timeCache struct {
 	sec   int64
 	loc   *time.Location
 	date  [24]byte // "2006-01-02T15:04:05"
 	zone  [8]byte  // "Z" or "-07:00"
 	nDate int
 	nZone int
-
-	groups []string // the open groups, for ReplaceAttr
 }
-
-// maxPooled is the largest buffer returned to the pool.
-const maxPooled = 64 << 10
-
-var jsonBufPool = sync.Pool{New: func() any { return &jsonBuf{b: make([]byte, 0, 1024)} }}
 
 func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 	if h.over.name != "" {
@@ -159,7 +143,7 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 	} else {
 		r, _ = h.lim.Record(r, len(h.groups), false)
 	}
-	jb := jsonBufPool.Get().(*jsonBuf)
+	jb := getLine()
 	s := jsonState{h: h, buf: jb.b[:0]}
 	s.buf = append(s.buf, '{')
 	if h.rep == nil {
@@ -218,18 +202,7 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	s.buf = append(s.buf, '}', '\n')
 
-	h.out.mu.Lock()
-	_, err := h.out.w.Write(s.buf)
-	h.out.mu.Unlock()
-	if cap(s.buf) <= maxPooled {
-		jb.b = s.buf
-		if s.groups != nil {
-			clear(s.groups)
-			jb.groups = s.groups[:0]
-		}
-		jsonBufPool.Put(jb)
-	}
-	return err
+	return h.out.write(jb, s.buf, s.groups)
 }
 
 // source writes the record's source, as slog does with AddSource.
@@ -252,8 +225,7 @@ func (h *jsonHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	c := *h
-	if h.over.name != "" {
-		c.over.attrs = true
+	if c.over.withAttrs() {
 		return &c
 	}
 	// Each WithAttrs call has a budget of its own.
@@ -591,7 +563,7 @@ func appendLevel(b []byte, l slog.Level) []byte {
 // appendTime appends t quoted in RFC 3339 with nanoseconds, as slog writes
 // a record's time. The date, clock and zone of the last second written are
 // kept, so that only the fraction is formatted within that second.
-func (jb *jsonBuf) appendTime(b []byte, t time.Time) []byte {
+func (jb *timeCache) appendTime(b []byte, t time.Time) []byte {
 	sec, loc := t.Unix(), t.Location()
 	if jb.nDate == 0 || sec != jb.sec || loc != jb.loc {
 		if y := t.Year(); y < 0 || y > 9999 {

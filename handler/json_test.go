@@ -615,7 +615,7 @@ func TestJSONTimeCache(t *testing.T) {
 		ny = time.FixedZone("ny", -5*3600)
 	}
 	start := time.Date(2026, 3, 8, 6, 59, 58, 999999999, time.UTC)
-	jb := &jsonBuf{}
+	jb := &line{}
 	for i := range 5000 {
 		tm := start.Add(time.Duration(i) * 777 * time.Millisecond)
 		for _, x := range []time.Time{tm, tm.In(ny), tm.Truncate(time.Second)} {

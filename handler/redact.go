@@ -120,8 +120,7 @@ func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		return h
 	}
 	c := *h
-	if h.over.name != "" {
-		c.over.attrs = true
+	if c.over.withAttrs() {
 		return &c
 	}
 	c.next = h.next.WithAttrs(h.lim.Attrs(attrs, h.depth, h.all))
