@@ -59,7 +59,8 @@ const InstrumentationName = "github.com/realtimeserver/observability"
 // 404 and other final answers are rejected), pauses a signal's exports
 // for a Retry-After across batches, writes one line to
 // Options.ErrorOutput when a signal's export starts failing (naming the
-// status, connection refused, timeout) and one when it recovers, keeps
+// status, connection refused, timeout) and one when it recovers (and,
+// once, a hint about the headers when the receiver answers 401 or 403), keeps
 // the OTLP header values (OTEL_EXPORTER_OTLP_HEADERS) out of every error,
 // line and Stats in any form, and retries on Flush and Close until their
 // deadline. What does not fit, or cannot be delivered, is dropped and
@@ -343,6 +344,8 @@ func (o *Pipeline) delivery(cfg *observability.OTelConfig, sig observability.Sig
 		ErrorOutput: o.opts.ErrorOutput,
 		ErrorJSON:   o.opts.ErrorJSON,
 		Secrets:     slices.Collect(maps.Values(exp.Headers)),
+		AuthHint: "the endpoint refused the credentials: check OTEL_EXPORTER_OTLP_HEADERS (and OTEL_EXPORTER_OTLP_" +
+			strings.ToUpper(sig.String()) + "_HEADERS). " + strings.ToUpper(noun[:1]) + noun[1:] + " are dropped and counted as rejected",
 	}
 	if u, err := url.Parse(endpoint); err == nil {
 		do.Target = u.Host

@@ -738,6 +738,9 @@ func TestEchoedHeadersScrubbed(t *testing.T) {
 	if st.Spans.LastError == "" || st.Logs.LastError == "" || st.Metrics.LastError == nil {
 		t.Errorf("stats = %+v; want a last error for each signal", st)
 	}
+	if !strings.Contains(out.String(), "otlp metrics: the endpoint refused the credentials: check OTEL_EXPORTER_OTLP_HEADERS") {
+		t.Errorf("ErrorOutput = %q, want a hint about the headers after the 401", out)
+	}
 	for what, text := range texts {
 		for _, secret := range []string{key, token} {
 			for _, form := range []string{secret[:8], base64.StdEncoding.EncodeToString([]byte(secret))[:8],
