@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/internal/term"
 	"github.com/realtimeserver/observability/livedash"
+	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/operate"
 )
 
@@ -77,6 +79,7 @@ func (t *Telemetry) mountOperations(mux *http.ServeMux, made bool) error {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	t.Dashboard = d
+	t.exportDashboardHealth(d)
 	// The dashboard's pages read and change the level with its cookie.
 	mux.Handle(DashboardPath+"/api/level", level)
 	mux.Handle(DashboardPath+"/", t.Dashboard)
@@ -101,4 +104,22 @@ func (t *Telemetry) mountOperations(mux *http.ServeMux, made bool) error {
 		}
 	}
 	return nil
+}
+
+// exportDashboardHealth registers the dashboard's own counts on t.Sink:
+// what its bounds refused, and the live connections open.
+func (t *Telemetry) exportDashboardHealth(d *livedash.Dashboard) {
+	refused := metricsink.Desc{Name: "dashboard.requests.dropped", Kind: metricsink.Counter,
+		Help: "Dashboard requests refused or cut short by its bounds, by reason: queue_full (past MaxViewers or MaxQueries, answered 503), closed, timeout (a viewer that stopped reading)."}
+	_ = metricsink.Declare(t.Sink, refused) // a fixed, valid declaration
+	for _, r := range []drop.Reason{drop.QueueFull, drop.Closed, drop.Timeout} {
+		undo, _ := metricsink.CounterFunc(t.Sink, refused.Name, metricsink.KV("reason", r.String()),
+			func() float64 { return float64(d.Stats().Dropped.Get(r)) })
+		t.unregister = append(t.unregister, undo)
+	}
+	viewers := metricsink.Desc{Name: "dashboard.viewers", Kind: metricsink.Gauge,
+		Help: "Dashboard pages open now (live connections)."}
+	_ = metricsink.Declare(t.Sink, viewers)
+	undo, _ := metricsink.GaugeFunc(t.Sink, viewers.Name, metricsink.Tags{}, func() float64 { return float64(d.Stats().Viewers) })
+	t.unregister = append(t.unregister, undo)
 }

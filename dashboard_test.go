@@ -195,6 +195,14 @@ func TestSetupDashboardNeverServesWithoutAToken(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET DashboardURL: %d, want 200", resp.StatusCode)
 	}
+	// What the dashboard's bounds refuse is counted where Prometheus reads it.
+	var m strings.Builder
+	tel.Prometheus.WritePrometheus(&m)
+	for _, want := range []string{`dashboard_requests_dropped_total{reason="queue_full"} 0`, "dashboard_viewers 0"} {
+		if !strings.Contains(m.String(), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	tel.Logger.Info("after start")
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the token reached the log output:\n%s", logs.String())
