@@ -594,3 +594,61 @@ func section(t *testing.T, page, title string) string {
 	}
 	return b.String()
 }
+
+var (
+	// envReadRE finds the variables config.go reads: get("NAME") and
+	// firstSet(get, "NAME", "NAME2").
+	envReadRE = regexp.MustCompile(`get\("([A-Z][A-Z0-9_]*)"\)|firstSet\(get((?:,\s*"[A-Z][A-Z0-9_]*")+)\)`)
+	// envNameRE finds quoted variable names.
+	envNameRE = regexp.MustCompile(`"([A-Z][A-Z0-9_]*)"`)
+)
+
+// TestREADMEConfigTable: every variable ConfigFromEnv reads is in
+// README.md's configuration table, and every OpenTelemetry variable it
+// names is in docs/opentelemetry.md, so that a variable added to the code
+// cannot be missing from the pages.
+func TestREADMEConfigTable(t *testing.T) {
+	table := section(t, "README.md", "Configuration")
+	src, err := os.ReadFile(filepath.Join(repoRoot, "config.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range envReadRE.FindAllStringSubmatch(string(src), -1) {
+		if m[1] != "" {
+			names = append(names, m[1])
+		}
+		for _, n := range envNameRE.FindAllStringSubmatch(m[2], -1) {
+			names = append(names, n[1])
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("found %d variables read by config.go (%q): the search is broken", len(names), names)
+	}
+	for _, n := range names {
+		if !strings.Contains(table, "`"+n+"`") {
+			t.Errorf("config.go reads %s, which README.md's configuration table does not name", n)
+		}
+	}
+	otel, err := os.ReadFile(filepath.Join(repoRoot, "config_otel.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(repoRoot, "docs", "opentelemetry.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, m := range envNameRE.FindAllStringSubmatch(string(otel), -1) {
+		if !strings.HasPrefix(m[1], "OTEL_") {
+			continue
+		}
+		found++
+		if !strings.Contains(string(page), m[1]) {
+			t.Errorf("config_otel.go names %s, which docs/opentelemetry.md does not", m[1])
+		}
+	}
+	if found < 10 {
+		t.Fatalf("found %d OTEL_ names in config_otel.go: the search is broken", found)
+	}
+}
