@@ -14,7 +14,7 @@ import (
 //	MaxDepth        32       levels of groups and nested values (each group, map, slice, struct, pointer is one; open WithGroup groups count)
 //	MaxAttrs        1024     attributes in a record, counting group members, map entries, struct fields and slice elements
 //	MaxValueBytes   65536    bytes of one string value, key, group name or message
-//	MaxRecordBytes  1048576  bytes of a record's keys and string values together
+//	MaxRecordBytes  1048576  bytes of a record's keys and values together (strings by their length, other values 8)
 //
 // Each record has a budget of its own, and so has each WithAttrs call.
 // Past a budget a handler writes a marker and goes on:

@@ -26,9 +26,10 @@ type Budget struct {
 	// Default: 65536 (64 KiB).
 	MaxValueBytes int
 
-	// MaxRecordBytes bounds the keys and string values of a record, all
-	// together; the attributes past it are left out and counted in
-	// "!ATTRS". Default: 1048576 (1 MiB).
+	// MaxRecordBytes bounds the keys and values of a record, all
+	// together, strings by their length and other scalars 8 bytes each;
+	// the attributes that come once it is spent are left out and counted
+	// in "!ATTRS". Default: 1048576 (1 MiB).
 	MaxRecordBytes int
 }
 

@@ -31,7 +31,7 @@
 //	MaxDepth        32       groups and nested values (maps, slices, structs, pointers) below one attribute
 //	MaxAttrs        1024     attributes in one record, every group member, map entry and slice element counted
 //	MaxValueBytes   64 KiB   bytes of one string value, one key, one message or one encoded leaf
-//	MaxRecordBytes  1 MiB    bytes of the keys and string values of one record, all together
+//	MaxRecordBytes  1 MiB    bytes of the keys and values of one record, all together (scalars count 8)
 //
 // Handlers open a new budget for each record and for each WithAttrs call;
 // the remaining budget is passed down every recursion, never restarted.
@@ -49,10 +49,12 @@
 //
 // # Sanitized values
 //
-// A value of kind slog.KindAny that is composite (map, slice, array,
-// struct, pointer, interface) or that has methods which could run user code
-// while it is written (error, json.Marshaler, encoding.TextMarshaler,
-// slog.LogValuer) is rewritten, the way encoding/json would render it,
+// For a Limiter of [New], a value of kind slog.KindAny that is composite
+// (map, struct, pointer, interface; a slice or array unless it holds only
+// plain values) or that has methods which could run user code while it is
+// written (json.Marshaler, encoding.TextMarshaler, slog.LogValuer, and an
+// error whose Error method panics or returns more than MaxValueBytes) is
+// rewritten, the way encoding/json would render it,
 // into a tree of only these types: nil, bool, string, int64, uint64,
 // float64 (finite; NaN and ±Inf become the strings "NaN", "+Inf", "-Inf"),
 // json.Number, time.Time, time.Duration, []byte, []any and, below the top,
@@ -68,8 +70,10 @@
 //   - json.RawMessage and the output of MarshalJSON: decoded (numbers as
 //     json.Number) and sanitized like any other value, so that a secret
 //     cannot hide in pre-encoded JSON; invalid JSON becomes its text;
-//   - errors: their Error text; MarshalText: its text; a struct without
-//     exported fields that has a String method: its String text;
+//   - errors: their Error text (at the top of an attribute, an error whose
+//     text is within MaxValueBytes stays the error, for writers that show
+//     its type); MarshalText: its text; a struct without exported fields
+//     that has a String method: its String text;
 //   - channels, functions and complex numbers: the name of their type.
 //
 // A nil pointer or interface becomes nil without any method being called.
@@ -84,4 +88,11 @@
 // Memory is linear in what is written: the walk stops where the budget
 // does, and the cycle check keeps only the current path (at most MaxDepth
 // entries).
+//
+// # Writers that are not slog handlers
+//
+// What cleans values that are not slog values (the OTLP export's SDK
+// records and spans) holds them to the same rules: text cut with [Cut]
+// (or [Truncate], with the marker), nesting cut at [DefaultMaxDepth] with
+// the marker [Depth].
 package budget
