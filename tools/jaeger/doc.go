@@ -2,7 +2,7 @@
 // module's OpenTelemetry tests, as a Go tool of a module of its own:
 //
 //	cd tools/jaeger && go build -o "$bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
-//	cd tools/jaeger && go tool jaeger      # OTLP/HTTP on :4318, UI and API on :16686
+//	cd tools/jaeger && GOWORK=off go tool jaeger   # OTLP/HTTP on :4318, the API (not the UI) on :16686
 //
 // It cannot live in the tools module itself: that module requires the kit,
 // whose OpenTelemetry release (log API v1) is newer than the one Jaeger
