@@ -1,7 +1,7 @@
 // Package jaeger pins Jaeger v1.76.0, the traces receiver of the tools
 // module's OpenTelemetry tests, as a Go tool of a module of its own:
 //
-//	cd tools/jaeger && go build -o "$bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+//	cd tools/jaeger && GOWORK=off go build -o "$bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
 //	cd tools/jaeger && GOWORK=off go tool jaeger   # OTLP/HTTP on :4318, the API (not the UI) on :16686
 //
 // It cannot live in the tools module itself: that module requires the kit,
