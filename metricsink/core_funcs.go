@@ -38,6 +38,7 @@ type Func struct {
 
 	f    func() float64
 	busy atomic.Bool // a call is in flight
+	gone atomic.Bool // unregistered
 
 	mu   sync.Mutex // counters: the last good value
 	last float64
@@ -65,7 +66,9 @@ func NewFuncs(timeout time.Duration, drops *Drops, counterResets bool) *Funcs {
 
 // Add registers f as the source of a series of the metric name, of kind k
 // (Counter or Gauge), with the backend's data, and returns the function
-// that unregisters it; calling that more than once is harmless.
+// that unregisters it. Once that returns, f is not called again: it waits
+// for a call in flight, at most the timeout. Calling it more than once is
+// harmless.
 func (fs *Funcs) Add(name string, k Kind, f func() float64, data any) (*Func, func()) {
 	fn := &Func{Name: name, Kind: k, Data: data, f: f}
 	fs.mu.Lock()
@@ -74,17 +77,25 @@ func (fs *Funcs) Add(name string, k Kind, f func() float64, data any) (*Func, fu
 	var once sync.Once
 	return fn, func() {
 		once.Do(func() {
+			fn.gone.Store(true)
 			fs.mu.Lock()
-			defer fs.mu.Unlock()
 			for i, x := range fs.list {
 				if x == fn {
 					fs.list = append(fs.list[:i:i], fs.list[i+1:]...)
-					return
+					break
 				}
+			}
+			fs.mu.Unlock()
+			for deadline := time.Now().Add(fs.timeout); fn.busy.Load() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
 			}
 		})
 	}
 }
+
+// Gone reports whether fn was unregistered: a backend leaves out a
+// reading of a function unregistered while it was read.
+func (fn *Func) Gone() bool { return fn.gone.Load() }
 
 // Len returns the number of registered callbacks.
 func (fs *Funcs) Len() int {
@@ -105,13 +116,19 @@ func (fs *Funcs) Read() []Reading {
 	ch := make(chan Reading, len(funcs)) // never blocks a late callback
 	started := 0
 	for _, fn := range funcs {
+		if fn.gone.Load() {
+			continue
+		}
 		if !fn.busy.CompareAndSwap(false, true) {
 			fs.drops.Add(drop.Timeout, 1) // still running from an earlier read
 			continue
 		}
 		started++
 		go func() {
-			r := fs.call(fn)
+			var r Reading
+			if !fn.gone.Load() { // unregistered while this goroutine started
+				r = fs.call(fn)
+			}
 			fn.busy.Store(false)
 			ch <- r
 		}()
@@ -122,12 +139,14 @@ func (fs *Funcs) Read() []Reading {
 	}
 	timer := time.NewTimer(fs.timeout)
 	defer timer.Stop()
-	for range started {
+	for got := 0; got < started; got++ {
 		select {
 		case r := <-ch:
-			out = append(out, r)
+			if r.F != nil {
+				out = append(out, r)
+			}
 		case <-timer.C:
-			fs.drops.Add(drop.Timeout, uint64(started-len(out)))
+			fs.drops.Add(drop.Timeout, uint64(started-got))
 			fs.drops.Warn("timeout", "a GaugeFunc or CounterFunc callback did not return in time; its series is left out until it does",
 				slog.Duration("timeout", fs.timeout))
 			fs.drops.Emit()

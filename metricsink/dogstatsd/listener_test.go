@@ -70,6 +70,29 @@ type listener struct {
 	lines []line
 	errs  []error
 	cond  *sync.Cond
+	// datagrams and bytes count what arrived, telemetry included.
+	datagrams, bytes uint64
+}
+
+// delivery is what a listener received.
+type delivery struct {
+	datagrams, bytes uint64
+	value            uint64 // the sum of the integer values of one metric's lines
+}
+
+// delivered returns the datagrams and bytes received so far, and the sum
+// of the values of the lines of the metric name.
+func (l *listener) delivered(name string) delivery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := delivery{datagrams: l.datagrams, bytes: l.bytes}
+	for _, ln := range l.lines {
+		if ln.Name == name {
+			v, _ := strconv.ParseUint(ln.Value, 10, 64)
+			d.value += v
+		}
+	}
+	return d
 }
 
 func listen(t testing.TB) *listener {
@@ -99,20 +122,28 @@ func (l *listener) serve() {
 		if err != nil {
 			return
 		}
+		// One datagram is recorded at once, its lines with its size, so
+		// that delivered never sees the bytes without the lines.
+		var lines []line
+		var errs []error
 		for _, s := range strings.Split(strings.TrimRight(string(buf[:n]), "\n"), "\n") {
 			if strings.HasPrefix(s, "datadog.dogstatsd.client.") {
 				continue // the client's own telemetry
 			}
 			pl, err := parseLine(s)
-			l.mu.Lock()
 			if err != nil {
-				l.errs = append(l.errs, err)
+				errs = append(errs, err)
 			} else {
-				l.lines = append(l.lines, pl)
+				lines = append(lines, pl)
 			}
-			l.cond.Broadcast()
-			l.mu.Unlock()
 		}
+		l.mu.Lock()
+		l.datagrams++
+		l.bytes += uint64(n)
+		l.lines = append(l.lines, lines...)
+		l.errs = append(l.errs, errs...)
+		l.cond.Broadcast()
+		l.mu.Unlock()
 	}
 }
 

@@ -29,9 +29,10 @@ type polled struct {
 }
 
 // GaugeFunc registers f, read every Options.PollInterval and once more by
-// Close, as the gauge name. The returned function unregisters it and may be
-// called any number of times. An invalid name or tags are counted once and
-// give a no-op.
+// Close, as the gauge name. The returned function unregisters it: once it
+// returns, nothing more of f is read or sent (it waits for a read in
+// flight, at most Options.CallbackTimeout). It may be called any number
+// of times. An invalid name or tags are counted once and give a no-op.
 func (s *Sink) GaugeFunc(name string, tags metricsink.Tags, f func() float64) (unregister func()) {
 	return s.register(opGauge, name, &tags, f)
 }
@@ -62,7 +63,14 @@ func (s *Sink) register(o op, name string, tags *metricsink.Tags, f func() float
 		s.drops.Drop(drop.Closed, o.Kind(), name, "the sink is closed")
 		return noop
 	}
-	_, unregister := s.funcs.Add(name, o.Kind(), f, &polled{counter: o == opCount, series: sr})
+	_, undo := s.funcs.Add(name, o.Kind(), f, &polled{counter: o == opCount, series: sr})
+	unregister := func() {
+		undo()
+		// A collection in flight leaves f out (Func.Gone); wait for it,
+		// so that nothing of f is sent once this returns.
+		s.poll.collectMu.Lock()
+		s.poll.collectMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+	}
 	p := &s.poll
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -116,8 +124,8 @@ func (s *Sink) collect() {
 		return // Close has read them one last time
 	}
 	for _, r := range readings {
-		if !r.OK {
-			continue // panicked: counted
+		if !r.OK || r.F.Gone() {
+			continue // panicked (counted), or unregistered meanwhile
 		}
 		q, v := r.F.Data.(*polled), r.Value
 		if math.IsNaN(v) || math.IsInf(v, 0) {

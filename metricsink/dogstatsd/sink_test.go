@@ -306,7 +306,14 @@ func TestPoller(t *testing.T) {
 	unregGauge()
 	unregGauge() // harmless
 	unregCounter()
-	time.Sleep(30 * time.Millisecond) // let a poll in flight finish
+	// Nothing of them is sent once unregister returns: flush what the
+	// client holds and wait for a marker sent after it (one socket, in
+	// order), then count what arrives from then on.
+	s.Gauge("test.marker", 1, metricsink.Tags{})
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.waitFor(wait, isMarker)
 	before := len(l.received())
 	readsAfter := total.Load()
 	time.Sleep(50 * time.Millisecond)
