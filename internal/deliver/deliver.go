@@ -85,8 +85,9 @@ type Options struct {
 	FlushInterval time.Duration
 
 	// Timeout bounds each attempt. While a Flush or Close with a deadline
-	// waits, an attempt is also bounded by a third of the time left, so
-	// that one that hangs leaves room for two more. Default DefaultTimeout.
+	// waits, an attempt is also bounded by a third of the time left (but
+	// not below FlushReserve, or what is left), so that one that hangs
+	// leaves room for more. Default DefaultTimeout.
 	Timeout time.Duration
 	// MaxRetryElapsed bounds the time spent retrying one batch: a batch
 	// whose next attempt would come later is dropped as

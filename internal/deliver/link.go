@@ -125,13 +125,15 @@ func (l *link) nextAttempt(now time.Time, waiting bool, deadline time.Time, gen 
 }
 
 // attemptDeadline returns the deadline of an attempt starting at now:
-// Timeout later, or, before a deadline, at most a third of the time left
-// (and at least 50 ms), so that an attempt that hangs leaves room for
-// retries.
+// Timeout later, or, before a deadline, at most a third of the time left,
+// so that an attempt that hangs leaves room for retries; but at least
+// FlushReserve, or all that is left when that is less: the last attempt,
+// made FlushReserve before the deadline, has that time to itself.
 func (l *link) attemptDeadline(now, deadline time.Time) time.Time {
 	end := now.Add(l.o.Timeout)
 	if !deadline.IsZero() {
-		if d := now.Add(max(deadline.Sub(now)/3, 50*time.Millisecond)); d.Before(end) {
+		left := deadline.Sub(now)
+		if d := now.Add(max(left/3, min(left, l.o.FlushReserve))); d.Before(end) {
 			end = d
 		}
 	}
