@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted replaces a secret in a scrubbed text.
@@ -27,7 +29,9 @@ const minPrefix = 8
 // and without "/" escaped) and Go quoted forms; its base64 forms (standard and URL alphabets, at each of
 // the three alignments it can have inside a longer encoded text, such as
 // a Basic authorization); and a prefix of at least 8 bytes of any of
-// these. Values shorter than 4 bytes are left alone. A Scrubber is
+// these. The credentials of a value with a scheme ("Bearer TOKEN", "Basic
+// BASE64", and what the latter decodes to) count as secrets of their own.
+// Values shorter than 4 bytes are left alone. A Scrubber is
 // immutable and safe for concurrent use; a nil *Scrubber scrubs nothing.
 type Scrubber struct {
 	forms []string // ASCII-folded, longest first
@@ -48,7 +52,7 @@ func NewScrubber(secrets ...string) *Scrubber {
 			s.forms = append(s.forms, f)
 		}
 	}
-	for _, v := range secrets {
+	for _, v := range withParts(secrets) {
 		v = strings.TrimSpace(v)
 		if len(v) < minSecret {
 			continue
@@ -77,6 +81,38 @@ func NewScrubber(secrets ...string) *Scrubber {
 		}
 	}
 	return s
+}
+
+// withParts returns secrets followed by the parts of each that are
+// secrets too: the credentials after a scheme ("Bearer TOKEN", "Basic
+// BASE64"), and what a base64 part decodes to, with the password after a
+// "user:". Parts shorter than minPrefix are left out, so that a scheme's
+// name ("Bearer") is not scrubbed from every text.
+func withParts(secrets []string) []string {
+	out := slices.Clone(secrets)
+	for _, v := range secrets {
+		fields := strings.Fields(v)
+		if len(fields) < 2 {
+			fields = fields[:0]
+		}
+		for _, f := range append(fields, strings.TrimSpace(v)) {
+			if len(f) < minPrefix {
+				continue
+			}
+			if len(fields) > 0 {
+				out = append(out, f)
+			}
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+				if d, err := enc.DecodeString(f); err == nil && len(d) >= minPrefix && utf8.Valid(d) {
+					out = append(out, string(d))
+					if _, pass, ok := strings.Cut(string(d), ":"); ok && len(pass) >= minPrefix {
+						out = append(out, pass)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // base64Core returns the characters of the base64 encoding of v, preceded

@@ -64,6 +64,22 @@ func TestScrubEveryForm(t *testing.T) {
 	}
 }
 
+// TestScrubCredentialsAfterAScheme: the token of "Bearer TOKEN" and the
+// password inside "Basic BASE64" are secrets on their own, and the
+// scheme's name is not.
+func TestScrubCredentialsAfterAScheme(t *testing.T) {
+	basic := base64.StdEncoding.EncodeToString([]byte("admin:pa55word-xyz"))
+	s := NewScrubber("Bearer tok_0123456789abcdef", "Basic "+basic)
+	for _, text := range []string{"invalid token tok_0123456789abcdef", "user admin with password pa55word-xyz", "got " + basic} {
+		if got := s.Scrub(text); strings.Contains(got, "tok_0123") || strings.Contains(got, "pa55word") || strings.Contains(got, basic[:8]) {
+			t.Errorf("Scrub(%q) = %q", text, got)
+		}
+	}
+	if got := s.Scrub("the Bearer scheme"); got != "the Bearer scheme" {
+		t.Errorf("Scrub scrubbed a scheme's name: %q", got)
+	}
+}
+
 func TestScrubLeavesOtherText(t *testing.T) {
 	s := NewScrubber(secret, "abc", "")
 	for _, text := range []string{"", "connection refused", "503 Service Unavailable: abc", "Sk-Live is 7 bytes of it"} {
