@@ -19,7 +19,7 @@ import (
 func linkOTLP(t *testing.T) {
 	otlpMu.Lock()
 	prev := otlpBuilder
-	otlpBuilder = func(context.Context, *OTelConfig, enrich.Options) (OTLPExporter, error) {
+	otlpBuilder = func(context.Context, *Config, enrich.Options) (OTLPExporter, error) {
 		return nil, errors.New("the otlp package is not linked into these tests")
 	}
 	otlpMu.Unlock()

@@ -52,9 +52,10 @@ type OTLPExporter interface {
 	Close(ctx context.Context) error
 }
 
-// OTLPBuilder builds the pipeline cfg describes for the service names
-// identifies (defaults filled in).
-type OTLPBuilder func(ctx context.Context, cfg *OTelConfig, names enrich.Options) (OTLPExporter, error)
+// OTLPBuilder builds the pipeline cfg.OTel describes for the service
+// names identifies (defaults filled in), writing its own diagnostics to
+// cfg.LogOutput in cfg.LogFormat, as the Datadog handler does.
+type OTLPBuilder func(ctx context.Context, cfg *Config, names enrich.Options) (OTLPExporter, error)
 
 var (
 	otlpMu      sync.Mutex
@@ -78,8 +79,8 @@ func otlpLinked() bool {
 
 // newOTLP builds the OTLP pipeline cfg asks for, or returns nil when it
 // asks for none.
-func newOTLP(ctx context.Context, cfg *OTelConfig, names enrich.Options) (OTLPExporter, error) {
-	if !cfg.Enabled() {
+func newOTLP(ctx context.Context, cfg *Config, names enrich.Options) (OTLPExporter, error) {
+	if !cfg.OTel.Enabled() {
 		return nil, nil
 	}
 	otlpMu.Lock()

@@ -139,6 +139,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	// only what each record's context carries. One level, t.Level, gates
 	// the whole pipeline; a backend's own level can only narrow it.
 	out := cmp.Or[io.Writer](cfg.LogOutput, os.Stderr)
+	cfg.LogOutput, t.Config.LogOutput = out, out
 	identity := names.Attrs()
 	var backends []slog.Handler
 	var console slog.Handler
@@ -169,7 +170,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Datadog = dd
 		backends = append(backends, dd.WithAttrs([]slog.Attr{slog.Int(enrich.PIDKey, names.PID)}))
 	}
-	otl, err := newOTLP(ctx, &cfg.OTel, names)
+	otl, err := newOTLP(ctx, &cfg, names)
 	if err != nil {
 		t.closeEarly()
 		return nil, err
@@ -391,21 +392,36 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("metrics listener: %w", err))
 		}
 	}
+	// The buffering backends flush side by side, each until ctx ends: one
+	// that cannot reach its receiver does not take the others' time.
+	type closer struct {
+		name string
+		c    interface{ Close(context.Context) error }
+	}
+	var closers []closer
 	if t.Datadog != nil {
-		if err := t.Datadog.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("datadog logs: %w", err))
-		}
+		closers = append(closers, closer{"datadog logs", t.Datadog})
 	}
 	if t.DogStatsD != nil {
-		if err := t.DogStatsD.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("dogstatsd: %w", err))
-		}
+		closers = append(closers, closer{"dogstatsd", t.DogStatsD})
 	}
 	if t.OTLP != nil {
-		if err := t.OTLP.Close(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		closers = append(closers, closer{"", t.OTLP}) // its errors name the signal
 	}
+	closeErrs := make([]error, len(closers))
+	var wg sync.WaitGroup
+	for i, c := range closers {
+		wg.Go(func() {
+			if err := c.c.Close(ctx); err != nil {
+				if c.name != "" {
+					err = fmt.Errorf("%s: %w", c.name, err)
+				}
+				closeErrs[i] = err
+			}
+		})
+	}
+	wg.Wait()
+	errs = append(errs, closeErrs...)
 	for i, h := range t.Config.Handlers {
 		if err := closeBackend(ctx, h); err != nil {
 			errs = append(errs, fmt.Errorf("Config.Handlers[%d]: %w", i, err))

@@ -8,8 +8,11 @@ import (
 )
 
 func init() {
-	observability.RegisterOTLP(func(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options) (observability.OTLPExporter, error) {
-		p, err := newPipeline(ctx, cfg, names, nil)
+	observability.RegisterOTLP(func(ctx context.Context, cfg *observability.Config, names enrich.Options) (observability.OTLPExporter, error) {
+		// Outage and recovery lines go where the logger's local output
+		// goes, in its format, as the Datadog handler's do.
+		opts := &Options{ErrorOutput: cfg.LogOutput, ErrorJSON: cfg.LogFormat == observability.FormatJSON}
+		p, err := newPipeline(ctx, &cfg.OTel, names, opts)
 		if err != nil || p == nil {
 			return nil, err
 		}
