@@ -154,7 +154,7 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 	if h.over.name != "" {
 		r = h.over.record(r, h.b.MaxValueBytes)
 	} else {
-		r, _ = h.lim.Record(r, len(h.groups), false)
+		h.lim.Apply(&r, len(h.groups), false)
 	}
 	cb := getLine()
 	s := consoleState{h: h, buf: cb.b[:0]}

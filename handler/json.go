@@ -141,7 +141,7 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 	if h.over.name != "" {
 		r = h.over.record(r, h.b.MaxValueBytes)
 	} else {
-		r, _ = h.lim.Record(r, len(h.groups), false)
+		h.lim.Apply(&r, len(h.groups), false)
 	}
 	jb := getLine()
 	s := jsonState{h: h, buf: jb.b[:0]}

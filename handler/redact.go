@@ -86,7 +86,7 @@ func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
 		ks = newKeySet(defaultRedactWords[:], o.Keys)
 	}
 	kf := newKeyFilter(ks)
-	lim := budget.New(o.Budget, kf.match)
+	lim := budget.New(o.Budget, &budget.Redaction{Sensitive: kf.match, MinKey: ks.minLen})
 	return &redactHandler{next: next, lim: lim, keys: kf, b: lim.Budget()}
 }
 
@@ -110,7 +110,7 @@ func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
 	if h.over.name != "" {
 		r = h.over.record(r, h.b.MaxValueBytes)
 	} else {
-		r, _ = h.lim.Record(r, h.depth, h.all)
+		h.lim.Apply(&r, h.depth, h.all)
 	}
 	return h.next.Handle(ctx, r)
 }

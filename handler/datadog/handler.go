@@ -95,9 +95,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 // and within MaxRecordBytes, shortened if need be, or empty when even the
 // shortest form does not fit.
 func (h *Handler) entry(b []byte, r slog.Record) []byte {
-	if r2, ok := h.c.lim.Record(r, len(h.groups), false); ok {
-		r = r2
-	}
+	h.c.lim.Apply(&r, len(h.groups), false)
 	b = h.encode(b, &r)
 	if len(b) > h.c.cfg.maxRecordBytes {
 		b = h.encodeShortened(b[:0], &r)

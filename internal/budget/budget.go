@@ -138,22 +138,39 @@ func Truncate(s string, max int) string {
 type Limiter struct {
 	b      Budget
 	redact func(key string) bool
+	minKey int // keys shorter than this are not sensitive: redact is not asked
 	// encodable: values of kind Any that fit are left as they are, for a
 	// writer that renders them with encoding/json (see NewEncodable).
 	encodable bool
 }
 
+// Redaction says which keys are sensitive, for a Limiter that redacts.
+type Redaction struct {
+	// Sensitive reports whether key is sensitive. It must be safe for
+	// concurrent use and should not allocate.
+	Sensitive func(key string) bool
+
+	// MinKey is the length in bytes of the shortest key Sensitive may
+	// accept: shorter keys are not asked about, which saves a call for
+	// the short keys most records hold. Zero means that any key but the
+	// empty one may be sensitive.
+	MinKey int
+}
+
 // New returns a Limiter for b (zero fields meaning defaults). When redact
-// is not nil, every attribute, map entry and struct field whose key it
-// accepts has its value replaced by [Redacted]; redact must be safe for
-// concurrent use and should not allocate.
+// is not nil, every attribute, map entry and struct field whose key
+// redact.Sensitive accepts has its value replaced by [Redacted].
 //
 // Values of kind slog.KindAny that are composite or run user code
 // (see the package documentation) are always rewritten into plain values,
 // a map or struct into a group: a writer sees only groups, scalars,
 // strings and plain leaves.
-func New(b Budget, redact func(key string) bool) *Limiter {
-	return &Limiter{b: b.WithDefaults(), redact: redact}
+func New(b Budget, redact *Redaction) *Limiter {
+	l := &Limiter{b: b.WithDefaults()}
+	if redact != nil && redact.Sensitive != nil {
+		l.redact, l.minKey = redact.Sensitive, max(redact.MinKey, 1)
+	}
+	return l
 }
 
 // NewEncodable returns a Limiter for b, without redaction, for a writer
@@ -172,23 +189,28 @@ func NewEncodable(b Budget) *Limiter {
 // Budget returns the budget in effect, defaults filled in.
 func (l *Limiter) Budget() Budget { return l.b }
 
-// Record returns r unchanged and false when it fits the budget and holds
-// nothing to rewrite; this costs one pass over its attributes and no
-// allocation. Otherwise it returns a new record (same time, level, PC) and
-// true: message and strings truncated, LogValuers resolved, composite
-// values sanitized, groups past the depth budget replaced by [Depth],
-// attributes past the count or size budget left out and counted, and, with
-// a redact predicate, sensitive values replaced. r itself is never
-// changed. A record that Record returned passes it unchanged (short of
-// the few bytes the walk may write past MaxRecordBytes in its last
-// attribute), so that handlers in a row rewrite a record once.
+// Apply holds *r to the budget. When r fits and holds nothing to rewrite,
+// it leaves *r as it is and returns false; this costs one pass over its
+// attributes and no allocation. Otherwise it sets *r to a new record (same
+// time, level, PC) and returns true: message and strings truncated,
+// LogValuers resolved, composite values sanitized, groups past the depth
+// budget replaced by [Depth], attributes past the count or size budget
+// left out and counted, and, with a redact predicate, sensitive values
+// replaced. The record *r held is never changed, only replaced: it may
+// share its attributes with the caller's. A record that Apply wrote
+// passes it unchanged, so that handlers in a row rewrite a record once;
+// short of the few bytes the walk may write past MaxRecordBytes in its
+// last attribute, and of a map or struct the budget ran out in (its
+// entries are counted in the map's order and written sorted by key).
 //
 // depth is the number of groups already open (WithGroup) above the
 // record's attributes; all means that every value is sensitive (they are
-// logged inside a group whose name is).
-func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool) {
-	if !l.recordNeeds(&r, depth, all) {
-		return r, false
+// logged inside a group whose name is). Handlers call Apply on the record
+// Handle was given, which is theirs: a slog.Record is large, and Apply
+// copies it only when it rewrites it.
+func (l *Limiter) Apply(r *slog.Record, depth int, all bool) bool {
+	if !l.recordNeeds(r, depth, all) {
+		return false
 	}
 	w := walker{l: l}
 	nr := slog.NewRecord(r.Time, r.Level, w.str(r.Message), r.PC)
@@ -212,7 +234,15 @@ func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool)
 	if dropped > 0 {
 		nr.AddAttrs(slog.Int(Attrs, dropped))
 	}
-	return nr, true
+	*r = nr
+	return true
+}
+
+// Record is [Limiter.Apply] for a record passed by value: it returns r
+// unchanged and false, or the rewritten record and true.
+func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool) {
+	changed := l.Apply(&r, depth, all)
+	return r, changed
 }
 
 // Attrs returns attrs when they fit a fresh budget and hold nothing to
@@ -288,9 +318,26 @@ func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
 		return true
 	}
 	c := counter{bytes: len(r.Message)}
+	b := &l.b
 	need, i := false, 0
 	r.Attrs(func(a slog.Attr) bool {
 		i++
+		// The common attribute, a string or a scalar under a short key
+		// that is not sensitive, is told here, inline, as needs tells it.
+		if kind := a.Value.Kind(); slog.KindBool <= kind && kind <= slog.KindUint64 && // scalars and strings
+			c.attrs < b.MaxAttrs && c.bytes < b.MaxRecordBytes && len(a.Key) <= b.MaxValueBytes &&
+			(l.redact == nil || (!all && (len(a.Key) < l.minKey || !l.redact(a.Key)))) {
+			c.attrs++
+			c.bytes += len(a.Key)
+			if kind == slog.KindString {
+				s := a.Value.String()
+				c.bytes += len(s)
+				need = len(s) > b.MaxValueBytes && l.long(s)
+				return !need
+			}
+			c.bytes += scalarBytes
+			return true
+		}
 		need = l.needs(a, depth, all, i == n, &c)
 		return !need
 	})
@@ -300,30 +347,31 @@ func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
 // needs reports whether a must be rewritten, counting it in c; last says
 // that a ends its record or group, where the walk puts its [Attrs] marker.
 // The common attribute, a string or a scalar under a short key, costs a
-// switch and the redact predicate.
+// few comparisons and the redact predicate.
 func (l *Limiter) needs(a slog.Attr, depth int, all, last bool, c *counter) bool {
 	v := a.Value
-	if a.Key == "" && v.Kind() == slog.KindAny && v.Any() == nil {
+	kind := v.Kind()
+	if kind == slog.KindAny && a.Key == "" && v.Any() == nil {
 		return false // the empty Attr, which handlers ignore
 	}
-	if l.spent(c) {
-		// The walk would leave a out, unless a is its own count of what
-		// it left out.
-		return !(last && a.Key == Attrs && v.Kind() == slog.KindInt64)
+	if c.attrs >= l.b.MaxAttrs || c.bytes >= l.b.MaxRecordBytes {
+		// No room left: the walk would leave a out, unless a is its own
+		// count of what it left out.
+		return !(last && a.Key == Attrs && kind == slog.KindInt64)
 	}
 	c.attrs++
 	c.bytes += len(a.Key)
-	if l.long(a.Key) {
+	if len(a.Key) > l.b.MaxValueBytes && l.long(a.Key) {
 		return true
 	}
-	if l.redact != nil && (all || (a.Key != "" && !isRedacted(v) && l.redact(a.Key))) {
+	if l.redact != nil && (all || (len(a.Key) >= l.minKey && l.redact(a.Key) && !isRedacted(v))) {
 		return true
 	}
-	switch v.Kind() {
+	switch kind {
 	case slog.KindString:
-		s := v.String()
-		c.bytes += len(s)
-		return l.long(s)
+		n := len(v.String())
+		c.bytes += n
+		return n > l.b.MaxValueBytes && l.long(v.String())
 	case slog.KindLogValuer:
 		return true
 	case slog.KindAny:

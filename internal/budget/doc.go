@@ -4,18 +4,18 @@
 // handler.Redact, the Datadog encoder, the dashboard's ring) applies the
 // same [Budget] through a [Limiter], once per record, before it writes:
 //
-//	r, _ = lim.Record(r, openGroups, false) // one pass, no allocation when r fits
+//	lim.Apply(&r, openGroups, false) // one pass, no allocation when r fits
 //
 // and then writes r without any bound of its own. [Cut] is the kit's one
 // UTF-8 truncation; package jsonesc its one JSON string writer.
 //
 // # The check and the walk
 //
-// Record first checks the record in one pass that allocates nothing
+// Apply first checks the record in one pass that allocates nothing
 // (strings and scalars under short keys cost a switch each); only a record
 // that fails the check is walked and rewritten. The check and the walk
 // count alike, and what the walk writes passes the check: a record that
-// went through Record (in Redact, say) passes the Record of every handler
+// went through Apply (in Redact, say) passes the Apply of every handler
 // after it unchanged, so a record is rewritten at most once on its way.
 //
 // A Limiter of [New] rewrites every value of kind slog.KindAny that a
