@@ -82,15 +82,21 @@
 //
 // # ResponseWriter
 //
-// The handler gets a ResponseWriter that keeps exactly the optional
-// interfaces the original had (http.Flusher, http.Hijacker, io.ReaderFrom,
-// http.Pusher, io.StringWriter, the deadline methods) and Unwrap for
-// http.ResponseController, so that its type assertions answer as without
-// the middleware. For the writers of net/http's HTTP/1 and HTTP/2 servers
-// and httptest.ResponseRecorder this costs no allocation; any other writer
-// (one already wrapped by another middleware, say) is wrapped by
-// github.com/felixge/httpsnoop, which covers every combination. As net/http
-// requires, the handler must not use the writer after it returns.
+// The handler gets a ResponseWriter with Unwrap for
+// http.ResponseController and the optional interfaces of the original, so
+// that its type assertions answer as without the middleware. Over the
+// writers of net/http's HTTP/1 and HTTP/2 servers and
+// httptest.ResponseRecorder it keeps exactly their method sets
+// (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher,
+// io.StringWriter, the deadline methods), at no allocation. Over any other
+// writer (one already wrapped by another middleware, say) it keeps exactly
+// which of http.Flusher, http.Hijacker, io.ReaderFrom and io.StringWriter
+// the writer has; FlushError, the deadlines and EnableFullDuplex are
+// reached through http.ResponseController, which unwraps. (A generic
+// wrapper of every combination of net/http's optional interfaces, such as
+// github.com/felixge/httpsnoop's, weighs a quarter of a megabyte in every
+// binary.) As net/http requires, the handler must not use the writer after
+// it returns.
 //
 // # Access log
 //

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/felixge/httpsnoop"
-
 	"github.com/realtimeserver/observability/enrich"
 )
 
@@ -25,8 +23,8 @@ import (
 // handler's type assertions answer as they would without the middleware.
 // Views exist for the writers of net/http's HTTP/1 and HTTP/2 servers and
 // for httptest.ResponseRecorder; a view is stored in an interface without
-// allocating. Any other writer is wrapped by httpsnoop, which covers every
-// combination at the price of a few allocations.
+// allocating. Any other writer gets one of sixteen views over the optional
+// interfaces such writers most often have (see otherView).
 type recorder struct {
 	w        http.ResponseWriter
 	status   int // first final status written; 0 while none
@@ -134,10 +132,11 @@ func cachedMethodSet(w http.ResponseWriter) int {
 }
 
 // wrap returns the writer the handler gets: a view of r over w when one
-// has w's method set, else httpsnoop's wrapper with r's hooks.
+// has w's method set, else the view of its most used optional interfaces.
 func (r *recorder) wrap(w http.ResponseWriter) http.ResponseWriter {
 	r.w = w
-	switch cachedMethodSet(w) {
+	set := cachedMethodSet(w)
+	switch set {
 	case setHTTP1:
 		return http1View{r}
 	case setHTTP2:
@@ -145,7 +144,7 @@ func (r *recorder) wrap(w http.ResponseWriter) http.ResponseWriter {
 	case setRecorder:
 		return flushView{r}
 	}
-	return httpsnoop.Wrap(w, r.hooks())
+	return r.otherView(set)
 }
 
 // statusOr200 is the status to record for a handler that returned: what it
@@ -274,60 +273,211 @@ func (v http2View) SetWriteDeadline(t time.Time) error               { return v.
 func (v http2View) EnableFullDuplex() error                          { return v.enableFullDuplex() }
 func (v http2View) Push(target string, opts *http.PushOptions) error { return v.push(target, opts) }
 
-// hooks returns httpsnoop hooks that record into r, for writers no view
-// fits. httpsnoop calls each hook once, with the wrapped writer's method.
-func (r *recorder) hooks() httpsnoop.Hooks {
-	return httpsnoop.Hooks{
-		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
-			return func(code int) {
-				r.noteHeader(code)
-				next(code)
-			}
-		},
-		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
-			return func(b []byte) (int, error) {
-				r.noteBody()
-				n, err := next(b)
-				r.bytes += int64(n)
-				return n, err
-			}
-		},
-		WriteString: func(next httpsnoop.WriteStringFunc) httpsnoop.WriteStringFunc {
-			return func(s string) (int, error) {
-				r.noteBody()
-				n, err := next(s)
-				r.bytes += int64(n)
-				return n, err
-			}
-		},
-		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
-			return func(src io.Reader) (int64, error) {
-				r.noteBody()
-				n, err := next(src)
-				r.bytes += n
-				return n, err
-			}
-		},
-		Flush: func(next httpsnoop.FlushFunc) httpsnoop.FlushFunc {
-			return func() {
-				r.noteBody()
-				next()
-			}
-		},
-		FlushError: func(next httpsnoop.FlushErrorFunc) httpsnoop.FlushErrorFunc {
-			return func() error {
-				r.noteBody()
-				return next()
-			}
-		},
-		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
-			return func() (net.Conn, *bufio.ReadWriter, error) {
-				c, rw, err := next()
-				if err == nil {
-					r.hijacked = true
-				}
-				return c, rw, err
-			}
-		},
+// The views for any other writer (one already wrapped by another
+// middleware, say): one per subset of the four optional interfaces such
+// writers most often have and handlers most often assert, Flusher,
+// Hijacker, ReaderFrom and StringWriter. Every view has Unwrap, so
+// http.ResponseController reaches the rest (FlushError, the deadlines,
+// EnableFullDuplex) on the writer itself. Pusher and the deprecated
+// CloseNotifier are kept only by the views of net/http's own writers.
+type (
+	otherView                          struct{ r *recorder }
+	otherFlushView                     struct{ r *recorder }
+	otherHijackView                    struct{ r *recorder }
+	otherFlushHijackView               struct{ r *recorder }
+	otherReadFromView                  struct{ r *recorder }
+	otherFlushReadFromView             struct{ r *recorder }
+	otherHijackReadFromView            struct{ r *recorder }
+	otherFlushHijackReadFromView       struct{ r *recorder }
+	otherStringView                    struct{ r *recorder }
+	otherFlushStringView               struct{ r *recorder }
+	otherHijackStringView              struct{ r *recorder }
+	otherFlushHijackStringView         struct{ r *recorder }
+	otherReadFromStringView            struct{ r *recorder }
+	otherFlushReadFromStringView       struct{ r *recorder }
+	otherHijackReadFromStringView      struct{ r *recorder }
+	otherFlushHijackReadFromStringView struct{ r *recorder }
+)
+
+func (v otherView) Header() http.Header         { return v.r.Header() }
+func (v otherView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherView) Unwrap() http.ResponseWriter { return v.r.w }
+
+func (v otherFlushView) Header() http.Header         { return v.r.Header() }
+func (v otherFlushView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherFlushView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherFlushView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v otherFlushView) Flush()                      { v.r.flush() }
+
+func (v otherHijackView) Header() http.Header                          { return v.r.Header() }
+func (v otherHijackView) Write(b []byte) (int, error)                  { return v.r.Write(b) }
+func (v otherHijackView) WriteHeader(code int)                         { v.r.WriteHeader(code) }
+func (v otherHijackView) Unwrap() http.ResponseWriter                  { return v.r.w }
+func (v otherHijackView) Hijack() (net.Conn, *bufio.ReadWriter, error) { return v.r.hijack() }
+
+func (v otherFlushHijackView) Header() http.Header                          { return v.r.Header() }
+func (v otherFlushHijackView) Write(b []byte) (int, error)                  { return v.r.Write(b) }
+func (v otherFlushHijackView) WriteHeader(code int)                         { v.r.WriteHeader(code) }
+func (v otherFlushHijackView) Unwrap() http.ResponseWriter                  { return v.r.w }
+func (v otherFlushHijackView) Flush()                                       { v.r.flush() }
+func (v otherFlushHijackView) Hijack() (net.Conn, *bufio.ReadWriter, error) { return v.r.hijack() }
+
+func (v otherReadFromView) Header() http.Header                   { return v.r.Header() }
+func (v otherReadFromView) Write(b []byte) (int, error)           { return v.r.Write(b) }
+func (v otherReadFromView) WriteHeader(code int)                  { v.r.WriteHeader(code) }
+func (v otherReadFromView) Unwrap() http.ResponseWriter           { return v.r.w }
+func (v otherReadFromView) ReadFrom(src io.Reader) (int64, error) { return v.r.readFrom(src) }
+
+func (v otherFlushReadFromView) Header() http.Header                   { return v.r.Header() }
+func (v otherFlushReadFromView) Write(b []byte) (int, error)           { return v.r.Write(b) }
+func (v otherFlushReadFromView) WriteHeader(code int)                  { v.r.WriteHeader(code) }
+func (v otherFlushReadFromView) Unwrap() http.ResponseWriter           { return v.r.w }
+func (v otherFlushReadFromView) Flush()                                { v.r.flush() }
+func (v otherFlushReadFromView) ReadFrom(src io.Reader) (int64, error) { return v.r.readFrom(src) }
+
+func (v otherHijackReadFromView) Header() http.Header                          { return v.r.Header() }
+func (v otherHijackReadFromView) Write(b []byte) (int, error)                  { return v.r.Write(b) }
+func (v otherHijackReadFromView) WriteHeader(code int)                         { v.r.WriteHeader(code) }
+func (v otherHijackReadFromView) Unwrap() http.ResponseWriter                  { return v.r.w }
+func (v otherHijackReadFromView) Hijack() (net.Conn, *bufio.ReadWriter, error) { return v.r.hijack() }
+func (v otherHijackReadFromView) ReadFrom(src io.Reader) (int64, error)        { return v.r.readFrom(src) }
+
+func (v otherFlushHijackReadFromView) Header() http.Header         { return v.r.Header() }
+func (v otherFlushHijackReadFromView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherFlushHijackReadFromView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherFlushHijackReadFromView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v otherFlushHijackReadFromView) Flush()                      { v.r.flush() }
+func (v otherFlushHijackReadFromView) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return v.r.hijack()
+}
+func (v otherFlushHijackReadFromView) ReadFrom(src io.Reader) (int64, error) {
+	return v.r.readFrom(src)
+}
+
+func (v otherStringView) Header() http.Header               { return v.r.Header() }
+func (v otherStringView) Write(b []byte) (int, error)       { return v.r.Write(b) }
+func (v otherStringView) WriteHeader(code int)              { v.r.WriteHeader(code) }
+func (v otherStringView) Unwrap() http.ResponseWriter       { return v.r.w }
+func (v otherStringView) WriteString(s string) (int, error) { return v.r.WriteString(s) }
+
+func (v otherFlushStringView) Header() http.Header               { return v.r.Header() }
+func (v otherFlushStringView) Write(b []byte) (int, error)       { return v.r.Write(b) }
+func (v otherFlushStringView) WriteHeader(code int)              { v.r.WriteHeader(code) }
+func (v otherFlushStringView) Unwrap() http.ResponseWriter       { return v.r.w }
+func (v otherFlushStringView) Flush()                            { v.r.flush() }
+func (v otherFlushStringView) WriteString(s string) (int, error) { return v.r.WriteString(s) }
+
+func (v otherHijackStringView) Header() http.Header                          { return v.r.Header() }
+func (v otherHijackStringView) Write(b []byte) (int, error)                  { return v.r.Write(b) }
+func (v otherHijackStringView) WriteHeader(code int)                         { v.r.WriteHeader(code) }
+func (v otherHijackStringView) Unwrap() http.ResponseWriter                  { return v.r.w }
+func (v otherHijackStringView) Hijack() (net.Conn, *bufio.ReadWriter, error) { return v.r.hijack() }
+func (v otherHijackStringView) WriteString(s string) (int, error)            { return v.r.WriteString(s) }
+
+func (v otherFlushHijackStringView) Header() http.Header         { return v.r.Header() }
+func (v otherFlushHijackStringView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherFlushHijackStringView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherFlushHijackStringView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v otherFlushHijackStringView) Flush()                      { v.r.flush() }
+func (v otherFlushHijackStringView) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return v.r.hijack()
+}
+func (v otherFlushHijackStringView) WriteString(s string) (int, error) { return v.r.WriteString(s) }
+
+func (v otherReadFromStringView) Header() http.Header                   { return v.r.Header() }
+func (v otherReadFromStringView) Write(b []byte) (int, error)           { return v.r.Write(b) }
+func (v otherReadFromStringView) WriteHeader(code int)                  { v.r.WriteHeader(code) }
+func (v otherReadFromStringView) Unwrap() http.ResponseWriter           { return v.r.w }
+func (v otherReadFromStringView) ReadFrom(src io.Reader) (int64, error) { return v.r.readFrom(src) }
+func (v otherReadFromStringView) WriteString(s string) (int, error)     { return v.r.WriteString(s) }
+
+func (v otherFlushReadFromStringView) Header() http.Header         { return v.r.Header() }
+func (v otherFlushReadFromStringView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherFlushReadFromStringView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherFlushReadFromStringView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v otherFlushReadFromStringView) Flush()                      { v.r.flush() }
+func (v otherFlushReadFromStringView) ReadFrom(src io.Reader) (int64, error) {
+	return v.r.readFrom(src)
+}
+func (v otherFlushReadFromStringView) WriteString(s string) (int, error) { return v.r.WriteString(s) }
+
+func (v otherHijackReadFromStringView) Header() http.Header         { return v.r.Header() }
+func (v otherHijackReadFromStringView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherHijackReadFromStringView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherHijackReadFromStringView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v otherHijackReadFromStringView) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return v.r.hijack()
+}
+func (v otherHijackReadFromStringView) ReadFrom(src io.Reader) (int64, error) {
+	return v.r.readFrom(src)
+}
+func (v otherHijackReadFromStringView) WriteString(s string) (int, error) { return v.r.WriteString(s) }
+
+func (v otherFlushHijackReadFromStringView) Header() http.Header         { return v.r.Header() }
+func (v otherFlushHijackReadFromStringView) Write(b []byte) (int, error) { return v.r.Write(b) }
+func (v otherFlushHijackReadFromStringView) WriteHeader(code int)        { v.r.WriteHeader(code) }
+func (v otherFlushHijackReadFromStringView) Unwrap() http.ResponseWriter { return v.r.w }
+func (v otherFlushHijackReadFromStringView) Flush()                      { v.r.flush() }
+func (v otherFlushHijackReadFromStringView) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return v.r.hijack()
+}
+func (v otherFlushHijackReadFromStringView) ReadFrom(src io.Reader) (int64, error) {
+	return v.r.readFrom(src)
+}
+func (v otherFlushHijackReadFromStringView) WriteString(s string) (int, error) {
+	return v.r.WriteString(s)
+}
+
+// otherView returns the view of r for a writer with method set set that
+// no view of net/http's writers fits.
+func (r *recorder) otherView(set int) http.ResponseWriter {
+	var m int
+	if set&hasFlush != 0 {
+		m |= 1
 	}
+	if set&hasHijack != 0 {
+		m |= 2
+	}
+	if set&hasReadFrom != 0 {
+		m |= 4
+	}
+	if set&hasWriteString != 0 {
+		m |= 8
+	}
+	switch m {
+	case 0:
+		return otherView{r}
+	case 1:
+		return otherFlushView{r}
+	case 2:
+		return otherHijackView{r}
+	case 3:
+		return otherFlushHijackView{r}
+	case 4:
+		return otherReadFromView{r}
+	case 5:
+		return otherFlushReadFromView{r}
+	case 6:
+		return otherHijackReadFromView{r}
+	case 7:
+		return otherFlushHijackReadFromView{r}
+	case 8:
+		return otherStringView{r}
+	case 9:
+		return otherFlushStringView{r}
+	case 10:
+		return otherHijackStringView{r}
+	case 11:
+		return otherFlushHijackStringView{r}
+	case 12:
+		return otherReadFromStringView{r}
+	case 13:
+		return otherFlushReadFromStringView{r}
+	case 14:
+		return otherHijackReadFromStringView{r}
+	case 15:
+		return otherFlushHijackReadFromStringView{r}
+	}
+	return otherView{r}
 }

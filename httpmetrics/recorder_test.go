@@ -2,11 +2,13 @@ package httpmetrics
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/realtimeserver/observability/metricsink/metricsinktest"
 )
@@ -52,8 +54,9 @@ func (h hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return h.h
 // TestWrapKeepsMethodSet runs the middleware over the writers of real
 // HTTP/1 and HTTP/2 servers, httptest's recorder, and writers with unusual
 // method sets, and checks that the handler sees the original's method set,
-// through a view where one exists (no allocation) and through httpsnoop
-// otherwise; and that status and bytes are recorded either way.
+// through a view of net/http's writers where one exists (no allocation)
+// and through otherView's otherwise; and that status and bytes are
+// recorded either way.
 func TestWrapKeepsMethodSet(t *testing.T) {
 	type seen struct {
 		orig, wrapped int
@@ -150,5 +153,38 @@ func getRecorder(t *testing.T, h http.Handler) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if w.Code != http.StatusAccepted || w.Body.String() != "hello" {
 		t.Fatalf("got %d %q, want 202 \"hello\"", w.Code, w.Body.String())
+	}
+}
+
+// unwrappingWriter is another middleware's writer: Flush and Unwrap.
+type unwrappingWriter struct{ minimalWriter }
+
+func (u unwrappingWriter) Flush()                      { u.w.(http.Flusher).Flush() }
+func (u unwrappingWriter) Unwrap() http.ResponseWriter { return u.w }
+
+// TestOtherWritersUnwrap: over a writer no view of net/http's fits, the
+// handler keeps that writer's Flusher and reaches the server's deadlines
+// through http.ResponseController, which unwraps both middlewares.
+func TestOtherWritersUnwrap(t *testing.T) {
+	var flushed bool
+	var deadlineErr error = errors.New("not called")
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadlineErr = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "hello") // what getHTTP1 expects
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+			flushed = true
+		}
+	})
+	mw := Middleware(metricsinktest.New(), nil)(inner)
+	getHTTP1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mw.ServeHTTP(unwrappingWriter{minimalWriter{w}}, r)
+	}))
+	if !flushed {
+		t.Error("the handler's writer lost the original's Flusher")
+	}
+	if deadlineErr != nil {
+		t.Errorf("ResponseController.SetWriteDeadline through the middleware: %v", deadlineErr)
 	}
 }
