@@ -194,7 +194,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	var h slog.Handler = &countHandler{next: handler.Fanout(backends...), counts: &t.logCounts}
 	h = handler.Redact(h, nil)
-	h = enrich.New(h, enrich.Options{ContextOnly: true})
+	h = enrich.New(h, &enrich.Options{ContextOnly: true})
 	if !cfg.DisableLogRateLimit {
 		st, err := handler.NewStorm(h, &cfg.LogRateLimit)
 		if err != nil {

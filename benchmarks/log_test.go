@@ -29,7 +29,7 @@ type logCase struct {
 var logCases = []logCase{
 	{"slog-json", benchInfo(jsonHandler())},
 	{"json", benchInfo(handler.JSON(io.Discard, nil))},
-	{"enrich", benchInfo(enrich.New(jsonHandler(), benchOptions))},
+	{"enrich", benchInfo(enrich.New(jsonHandler(), &benchOptions))},
 	{"slog-json-ids", benchSlogIDs},
 	{"enrich-span", benchEnrichSpan},
 	{"enrich-span-json", benchEnrichSpanOn(handler.JSON(io.Discard, nil))},
@@ -125,7 +125,7 @@ func benchSlogIDs(b *testing.B) {
 func benchEnrichSpan(b *testing.B) { benchEnrichSpanOn(jsonHandler())(b) }
 
 // benchEnrichSpanOn returns the run function of the enrich-span record
-// through enrich.New(next, benchOptions).
+// through enrich.New(next, &benchOptions).
 func benchEnrichSpanOn(next slog.Handler) func(b *testing.B) {
 	return func(b *testing.B) {
 		sc := trace.NewSpanContext(trace.SpanContextConfig{
@@ -134,7 +134,7 @@ func benchEnrichSpanOn(next slog.Handler) func(b *testing.B) {
 			TraceFlags: trace.FlagsSampled,
 		})
 		ctx := trace.ContextWithSpanContext(context.Background(), sc)
-		logger := slog.New(enrich.New(next, benchOptions))
+		logger := slog.New(enrich.New(next, &benchOptions))
 		b.ReportAllocs()
 		for b.Loop() {
 			logger.InfoContext(ctx, "message", "a", 1, "b", 2, "c", "three")

@@ -50,7 +50,7 @@ func TestAllocs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := &nop{}
-			l := slog.New(New(n, tt.opts))
+			l := slog.New(New(n, &tt.opts))
 			if got := testing.AllocsPerRun(100, func() { l.InfoContext(tt.ctx, "m", tt.args...) }); got != 0 {
 				t.Errorf("%v allocations per record, want 0", got)
 			}

@@ -8,7 +8,7 @@
 // [WithAttrs], and whatever the Options.Extractors find. Log with the Context methods (InfoContext and the like) so that
 // the handler sees the context:
 //
-//	h := enrich.New(slog.NewJSONHandler(os.Stdout, nil), enrich.Options{
+//	h := enrich.New(slog.NewJSONHandler(os.Stdout, nil), &enrich.Options{
 //		Service:     "realtime-server",
 //		Environment: "production",
 //	})

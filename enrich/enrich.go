@@ -89,10 +89,15 @@ type Extractor func(ctx context.Context) []slog.Attr
 // record is never changed.
 //
 // After WithGroup, context attributes land inside the group like any other
-// record attribute. New panics if next is nil.
-func New(next slog.Handler, opts Options) slog.Handler {
+// record attribute. A nil opts means Options{}, every default; New never
+// writes to it. New panics if next is nil.
+func New(next slog.Handler, o *Options) slog.Handler {
 	if next == nil {
 		panic("enrich.New: nil next handler")
+	}
+	var opts Options
+	if o != nil {
+		opts = *o
 	}
 	opts = opts.WithDefaults()
 	var ex []Extractor

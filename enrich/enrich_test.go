@@ -34,7 +34,7 @@ func TestSlogtest(t *testing.T) {
 	var buf bytes.Buffer
 	slogtest.Run(t, func(*testing.T) slog.Handler {
 		buf.Reset()
-		return New(slog.NewJSONHandler(&buf, nil), fixed)
+		return New(slog.NewJSONHandler(&buf, nil), &fixed)
 	}, func(t *testing.T) map[string]any { return jsonLine(t, &buf) })
 }
 
@@ -46,7 +46,7 @@ func TestSlogtestWithContext(t *testing.T) {
 	opts.Extractors = []Extractor{func(context.Context) []slog.Attr { return nil }}
 	slogtest.Run(t, func(*testing.T) slog.Handler {
 		buf.Reset()
-		return New(slog.NewJSONHandler(&buf, nil), opts)
+		return New(slog.NewJSONHandler(&buf, nil), &opts)
 	}, func(t *testing.T) map[string]any { return jsonLine(t, &buf) })
 }
 
@@ -134,7 +134,7 @@ func TestContextAttrs(t *testing.T) {
 			if tt.extract {
 				opts.Extractors = []Extractor{nil, traceExtractor}
 			}
-			slog.New(New(slog.NewJSONHandler(&buf, nil), opts)).InfoContext(tt.ctx, "m", tt.attrs...)
+			slog.New(New(slog.NewJSONHandler(&buf, nil), &opts)).InfoContext(tt.ctx, "m", tt.attrs...)
 			got := jsonLine(t, &buf)
 			wantKeys := append([]string{"time", "level", "msg", "service", "environment", "version", "host", "pid"}, tt.wantKeys...)
 			if keys := keysInOrder(t, buf.String()); !reflect.DeepEqual(keys, wantKeys) {
@@ -157,7 +157,7 @@ func TestContextAttrs(t *testing.T) {
 // call may change the record or see the other's attributes.
 func TestRecordNotMutated(t *testing.T) {
 	var buf bytes.Buffer
-	h := New(slog.NewJSONHandler(&buf, nil), fixed)
+	h := New(slog.NewJSONHandler(&buf, nil), &fixed)
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
 	for i := range 8 { // one at a time, so that the overflow slice grows to 3 of 4
 		r.AddAttrs(slog.Int(string(rune('a'+i)), i+1))
@@ -183,7 +183,7 @@ func TestRecordNotMutated(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	var buf bytes.Buffer
-	slog.New(New(slog.NewJSONHandler(&buf, nil), Options{})).Info("m")
+	slog.New(New(slog.NewJSONHandler(&buf, nil), &Options{})).Info("m")
 	got := jsonLine(t, &buf)
 	host, _ := os.Hostname()
 	want := map[string]any{
@@ -209,7 +209,7 @@ func TestDefaults(t *testing.T) {
 
 func TestWithAttrsAndGroup(t *testing.T) {
 	var buf bytes.Buffer
-	h := New(slog.NewJSONHandler(&buf, nil), fixed).WithAttrs([]slog.Attr{slog.String("component", "db")}).WithGroup("q")
+	h := New(slog.NewJSONHandler(&buf, nil), &fixed).WithAttrs([]slog.Attr{slog.String("component", "db")}).WithGroup("q")
 	slog.New(h).InfoContext(WithRequestID(t.Context(), "r"), "m", "ms", 5)
 	got := jsonLine(t, &buf)
 	if got["service"] != "svc" || got["component"] != "db" {
@@ -222,7 +222,7 @@ func TestWithAttrsAndGroup(t *testing.T) {
 }
 
 func TestEnabled(t *testing.T) {
-	h := New(slog.NewJSONHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelWarn}), fixed)
+	h := New(slog.NewJSONHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelWarn}), &fixed)
 	if h.Enabled(t.Context(), slog.LevelInfo) || !h.Enabled(t.Context(), slog.LevelWarn) {
 		t.Errorf("Enabled does not follow next's level")
 	}
@@ -234,7 +234,7 @@ func TestNewPanicsOnNil(t *testing.T) {
 			t.Error("New(nil) did not panic")
 		}
 	}()
-	New(nil, Options{})
+	New(nil, nil)
 }
 
 func TestContextHelpers(t *testing.T) {

@@ -18,7 +18,7 @@ func noTime(groups []string, a slog.Attr) slog.Attr {
 
 func ExampleNew() {
 	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime})
-	logger := slog.New(enrich.New(h, enrich.Options{
+	logger := slog.New(enrich.New(h, &enrich.Options{
 		Service:     "realtime-server",
 		Environment: "production",
 		Version:     "v1.4.0",
@@ -44,7 +44,7 @@ func ExampleExtractor() {
 		return as
 	}
 	h := slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime})
-	logger := slog.New(enrich.New(h, enrich.Options{
+	logger := slog.New(enrich.New(h, &enrich.Options{
 		Service: "api", Environment: "staging", Version: "v2", Host: "h", PID: 1,
 		Extractors: []enrich.Extractor{trace},
 	}))

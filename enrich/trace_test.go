@@ -26,7 +26,7 @@ func spanContext(t *testing.T) (context.Context, trace.SpanContext) {
 func TestTraceIDs(t *testing.T) {
 	ctx, sc := spanContext(t)
 	var buf bytes.Buffer
-	l := slog.New(New(slog.NewJSONHandler(&buf, nil), fixed))
+	l := slog.New(New(slog.NewJSONHandler(&buf, nil), &fixed))
 
 	l.InfoContext(WithRequestID(ctx, "r1"), "m", "a", 1)
 	got := jsonLine(t, &buf)
@@ -54,7 +54,7 @@ func TestTraceIDs(t *testing.T) {
 // TestTraceIDsConcurrent logs under many spans whose ids share a cache
 // slot, from many goroutines: every record carries its own span's ids.
 func TestTraceIDsConcurrent(t *testing.T) {
-	h := New(&checkIDs{t: t}, fixed)
+	h := New(&checkIDs{t: t}, &fixed)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -100,7 +100,7 @@ func TestContextOnly(t *testing.T) {
 	var buf bytes.Buffer
 	opts := fixed
 	opts.ContextOnly = true
-	l := slog.New(New(slog.NewJSONHandler(&buf, nil), opts))
+	l := slog.New(New(slog.NewJSONHandler(&buf, nil), &opts))
 	l.InfoContext(WithRequestID(context.Background(), "r"), "m", "a", 1)
 	got := jsonLine(t, &buf)
 	for _, k := range []string{ServiceKey, EnvironmentKey, VersionKey, HostKey, PIDKey} {

@@ -556,7 +556,7 @@ func TestNewRequestIDUnique(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	var buf testenv.Buffer
-	logger := slog.New(enrich.New(slog.NewJSONHandler(&buf, nil), enrich.Options{Service: "test"}))
+	logger := slog.New(enrich.New(slog.NewJSONHandler(&buf, nil), &enrich.Options{Service: "test"}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /videos/{id}", func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "inside")

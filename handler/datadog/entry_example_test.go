@@ -44,7 +44,7 @@ func Example_accessLogEntry() {
 		fmt.Println(err)
 		return
 	}
-	h := enrich.New(dd, enrich.Options{Service: "comments", Environment: "production", Version: "1.4.0", Host: "web-1", PID: 4242})
+	h := enrich.New(dd, &enrich.Options{Service: "comments", Environment: "production", Version: "1.4.0", Host: "web-1", PID: 4242})
 
 	// What the access log and enrich add, at a fixed time.
 	r := slog.NewRecord(time.Date(2026, 12, 1, 14, 5, 1, 0, time.UTC), slog.LevelInfo, "http request", 0)

@@ -104,7 +104,7 @@ func TestEntriesAreNativeInDatadog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dd.Close(context.Background())
-	logger := slog.New(enrich.New(dd, enrich.Options{
+	logger := slog.New(enrich.New(dd, &enrich.Options{
 		Service: "comments", Environment: "production", Version: "1.4.0", Host: "web-1", PID: 4242,
 	}))
 
