@@ -14,7 +14,7 @@ import (
 // an allocation or a hash of the whole key.
 //
 // It is a hash table of immutable buckets. A key's index is made from the
-// length and the first and last eight bytes of each string of the key,
+// lengths and a few bytes of the strings of the key (see lookupIndex),
 // which costs a few loads where hashing every byte would cost more than
 // the rest of a sample; the key is then compared in place. Keys alike in
 // those bytes share an index: at most LookupBucketLen of them are
@@ -69,6 +69,35 @@ func NewLookup[V any](max, maxKeyBytes int) *Lookup[V] {
 // newLookupTable returns a table of n buckets, n a power of two.
 func newLookupTable[V any](n int) *lookupTable[V] {
 	return &lookupTable[V]{shift: uint(64 - bits.Len(uint(n-1))), buckets: make([]atomic.Pointer[[]lookupEntry[V]], n)}
+}
+
+// Resolver resolves for a Lookup what it does not know.
+type Resolver[V any] interface {
+	// Resolve returns the value of a sample of op, name and tags that the
+	// Lookup does not remember (or whose tags View refuses), remembering
+	// it with Put when it should. The tags come by value, so that the
+	// Sink method's Tags, whose address Find takes, stays on its stack.
+	Resolve(op Op, name string, tags Tags) V
+}
+
+// Find returns the value remembered for op, name and *tags, or what r
+// resolves when there is none or View refuses the tags. A known key costs
+// no lock, no allocation and one call: the hot path of a backend's Sink
+// methods.
+func (l *Lookup[V]) Find(op Op, name string, tags *Tags, r Resolver[V]) V {
+	list, err := View(tags)
+	if err == nil {
+		h := lookupIndex(op, name, list)
+		if b := l.tab.Load().slot(h).Load(); b != nil {
+			for i := range *b {
+				e := &(*b)[i]
+				if e.h == h && e.op == op && e.name == name && equalTags(e.tags, list) {
+					return e.v
+				}
+			}
+		}
+	}
+	return r.Resolve(op, name, *tags)
 }
 
 // Get returns the value remembered for op, name and tags (as View returns
@@ -209,34 +238,23 @@ func (l *Lookup[V]) Len() int {
 	return l.n
 }
 
-// lookupIndex mixes the op and, for the name and each tag, the length
-// of the string and its first and last eight bytes (all of a shorter
-// one), and the length of each tag key. Keys alike in all of these share
-// an index: see Lookup.
+// lookupIndex mixes the op, the name's length and its first, middle and
+// last bytes, and for each tag the value's length and first and last bytes
+// and the key's length: a few loads, where hashing every byte would cost
+// more than the rest of a sample. Keys alike in all of these share an
+// index: see Lookup.
 func lookupIndex(op Op, name string, tags []Tag) uint64 {
-	h := (uint64(op) ^ sample(name)) * 0x9e3779b97f4a7c15
+	h := uint64(op) | uint64(len(name))<<8
+	if n := len(name); n > 0 {
+		h |= uint64(name[0])<<24 | uint64(name[n>>1])<<32 | uint64(name[n-1])<<40
+	}
 	for i := range tags {
-		h = (h ^ sample(tags[i].Value) ^ uint64(len(tags[i].Key))<<40) * 0xbf58476d1ce4e5b9
+		v := tags[i].Value
+		x := uint64(len(v)) | uint64(len(tags[i].Key))<<40
+		if n := len(v); n > 0 {
+			x |= uint64(v[0])<<16 | uint64(v[n-1])<<24 | uint64(v[n>>1])<<32
+		}
+		h = bits.RotateLeft64(h, 21) ^ x
 	}
-	return h ^ h>>29
-}
-
-func sample(s string) uint64 {
-	n := len(s)
-	if n >= 8 {
-		return load8(s) ^ bits.RotateLeft64(load8(s[n-8:]), 29) ^ uint64(n)<<56
-	}
-	x := uint64(n) << 56
-	for i := 0; i < n; i++ {
-		x |= uint64(s[i]) << (8 * i)
-	}
-	return x
-}
-
-// load8 returns the first eight bytes of s, little-endian; the compiler
-// makes it one load.
-func load8(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	return h * 0x9e3779b97f4a7c15
 }

@@ -1,7 +1,6 @@
 package prometheus_test
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"net"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/metricsink/prometheus"
@@ -108,10 +105,8 @@ func TestCounterFuncInvalidReads(t *testing.T) {
 	}
 }
 
-// The exposition does not depend on metrics.ExposeMetadata.
+// Every family has its # TYPE line, constant labels or not.
 func TestExposeMetadataIgnored(t *testing.T) {
-	metrics.ExposeMetadata(true)
-	defer metrics.ExposeMetadata(false)
 	p, _ := newProm(t, &prometheus.Options{ConstLabels: map[string]string{"env": "t"}})
 	p.Increment("hits", 1, metricsink.KV("path", "/"))
 	p.Gauge("level", 2, metricsink.Tags{})
@@ -124,28 +119,6 @@ func TestExposeMetadataIgnored(t *testing.T) {
 		if !strings.Contains(expo, want) {
 			t.Errorf("exposition lacks %q:\n%s", want, expo)
 		}
-	}
-}
-
-// With UseGlobalSet, metrics.WritePrometheus(w, true) writes the runtime
-// metrics once: VictoriaMetrics' own, not ours as well.
-func TestGlobalSetRuntimeOnce(t *testing.T) {
-	p, err := prometheus.New(&prometheus.Options{UseGlobalSet: true, Namespace: "globaltest"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Increment("hits", 1, metricsink.Tags{})
-	var b bytes.Buffer
-	metrics.WritePrometheus(&b, true)
-	if got := strings.Count(b.String(), "\ngo_goroutines "); got != 1 {
-		t.Errorf("metrics.WritePrometheus(w, true) wrote go_goroutines %d times, want 1", got)
-	}
-	if !strings.Contains(b.String(), "\nglobaltest_hits_total 1\n") {
-		t.Errorf("global exposition lacks the registry's counter")
-	}
-	own := scrape(p)
-	if got := strings.Count(own, "\ngo_goroutines "); got != 1 {
-		t.Errorf("WritePrometheus wrote go_goroutines %d times, want 1", got)
 	}
 }
 

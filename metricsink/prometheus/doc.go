@@ -1,8 +1,18 @@
 // Package prometheus is the Prometheus backend of metricsink: a Registry
 // that implements metricsink.Sink (and FuncSink, HandleSink, Declarer),
 // serves the text exposition format, pushes it, and gives a structured
-// Snapshot of its values. It stores series itself, with atomics, and uses
-// VictoriaMetrics/metrics for the go_* and process_* families and for push.
+// Snapshot of its values. It stores series itself, with atomics, writes
+// the exposition, the go_* and process_* families and the pushes itself,
+// and depends on nothing outside the standard library and the kit.
+//
+// What it shares with the other backends is metricsink's core: the kind
+// table (metricsink.Kinds), the name and tag rules and the value cut
+// (metricsink.Guard), the drop counts and their warnings
+// (metricsink.Drops), the reading of GaugeFunc and CounterFunc callbacks
+// with a timeout (metricsink.Funcs) and the lookup of a known series
+// (metricsink.Lookup). What is its own is Prometheus': the name mapping
+// and its lint, the le and quantile labels, overflow series, the
+// exposition and the snapshot.
 //
 // # Usage
 //
@@ -86,20 +96,29 @@
 // A handle (metricsink.NewCounter and the like) records with one atomic
 // operation (a counter's whole increments) or a few (a histogram), without
 // lookup, lock or allocation. The Sink methods find a known series
-// without a lock or an allocation: by its raw name in a map, then among
-// the first eight tag lists seen with that name, compared in place; past
-// those, by name and tags together in a second map when they fit in 256
-// bytes. Anything new or longer takes a slower path that locks and
-// allocates, and so do ever new tag values sent to a metric's overflow
-// series (a handle avoids that).
+// through one structure, metricsink.Lookup, without a lock or an
+// allocation: by the op, the raw name and the raw tags, compared in place,
+// in a bucket chosen from their lengths and first and last bytes. Anything
+// new, longer than 1,024 bytes, or past the lookup's bounds takes a slower
+// path that locks and allocates, and so do ever new tag values sent to a
+// metric's overflow series (a handle avoids that).
 //
 // # Exposition
 //
 // Every family is written with # HELP and # TYPE, sorted by name;
 // histograms are Prometheus histograms with le buckets. The go_* and
-// process_* families come from VictoriaMetrics' WriteProcessMetrics with
-// the HELP and TYPE lines it omits added and three names changed so that
-// promtool finds nothing to flag: go_cgo_calls_count and
-// go_gc_forced_count become the counters go_cgo_calls_total and
-// go_gc_forced_total, and go_cpu_count becomes the gauge go_cpus.
+// process_* families keep the names VictoriaMetrics/metrics gave them when
+// the registry used that library (so dashboards and alert rules read the
+// same series), under names promtool finds nothing to flag in:
+// go_cgo_calls_total, go_gc_forced_total and the gauge go_cpus; the
+// runtime's histograms (go_gc_pauses_seconds, go_sched_latencies_seconds)
+// have at most 30 buckets up to 1 second and no _sum, which the runtime
+// does not keep.
+//
+// # Lifecycle
+//
+// A registry owns no goroutine but those of Push. Flush pushes at once to
+// every running Push, Close ends them with a last push, and Stats returns
+// the drop counts by reason (the same as metricsink_dropped_samples_total)
+// and the number of names and series.
 package prometheus

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -23,14 +21,12 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 
-// WritePrometheus writes the whole exposition to w: the metrics registered
-// directly on Set(), then every family recorded through the Sink methods
-// (each with # HELP and # TYPE, sorted by name), metricsink's own metrics,
-// and the go_* and process_* families unless disabled. The output does not
-// depend on metrics.ExposeMetadata, except for the metrics registered
-// directly on Set().
+// WritePrometheus writes the whole exposition to w: every family recorded
+// through the Sink methods (each with # HELP and # TYPE, sorted by name),
+// metricsink's own metrics, and the go_* and process_* families unless
+// disabled.
 func (p *Registry) WritePrometheus(w io.Writer) {
-	p.set.WritePrometheus(w)
+	p.writeFamilies(w)
 	if p.runtime {
 		p.writeRuntime(w)
 	}
@@ -87,8 +83,7 @@ func acceptsGzip(h string) bool {
 	return false
 }
 
-// writeFamilies is registered with the set as its metrics writer. It
-// writes every family that has series (each with # HELP and # TYPE,
+// writeFamilies writes every family that has series (each with # HELP and # TYPE,
 // sorted by name, series sorted by labels), not the runtime ones (see
 // WritePrometheus). No lock is held while it writes or calls callbacks.
 func (p *Registry) writeFamilies(w io.Writer) {
@@ -205,137 +200,15 @@ func appendFloat(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
-// writeRuntime writes VictoriaMetrics' go_* and process_* metrics with the
-// # HELP and # TYPE lines it leaves out and the renames promtool needs:
-// go_cgo_calls_count and go_gc_forced_count become counters ending in
-// _total, go_cpu_count becomes the gauge go_cpus. Const labels are added.
+// writeRuntime writes the go_* and process_* families (runtime.go), the
+// constant labels on every line.
 func (p *Registry) writeRuntime(w io.Writer) {
-	raw := bufPool.Get().(*bytes.Buffer)
-	raw.Reset()
-	defer putBuf(raw)
-	metrics.WriteProcessMetrics(raw)
-	out := bufPool.Get().(*bytes.Buffer)
-	out.Reset()
-	defer putBuf(out)
-	rewriteRuntime(out, raw.Bytes(), p.runtimeTail, p.constLabels)
-	_, _ = w.Write(out.Bytes())
-}
-
-var runtimeRenames = map[string]string{
-	"go_cgo_calls_count": "go_cgo_calls_total",
-	"go_gc_forced_count": "go_gc_forced_total",
-	"go_cpu_count":       "go_cpus",
-}
-
-// rewriteRuntime rewrites src, VictoriaMetrics' runtime and process
-// metrics, into out; constLabels is consts rendered. A const label whose
-// key a runtime line already has (go_info's version) is left out of that
-// line, so that no label appears twice.
-func rewriteRuntime(out *bytes.Buffer, src []byte, constLabels []byte, consts []Tag) {
-	prevFam := ""
-	seen := make(map[string]bool)
-	for len(src) > 0 {
-		line := src
-		if i := bytes.IndexByte(src, '\n'); i >= 0 {
-			line, src = src[:i], src[i+1:]
-		} else {
-			src = nil
-		}
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		end := bytes.IndexAny(line, "{ ")
-		if end <= 0 {
-			continue
-		}
-		name := string(line[:end])
-		rest := line[end:]
-		if r, ok := runtimeRenames[name]; ok {
-			name = r
-		}
-		fam, typ := name, "gauge"
-		switch {
-		case strings.HasSuffix(name, "_bucket"):
-			fam, typ = strings.TrimSuffix(name, "_bucket"), "histogram"
-		case bytes.Contains(rest, []byte(`quantile="`)):
-			typ = "summary"
-		case (strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count")) && prevFam != "" &&
-			(prevFam == strings.TrimSuffix(name, "_sum") || prevFam == strings.TrimSuffix(name, "_count")):
-			fam = prevFam
-		case strings.HasSuffix(name, "_total"):
-			typ = "counter"
-		}
-		if fam != prevFam {
-			if seen[fam] {
-				continue // a family split in two would be invalid exposition
-			}
-			seen[fam] = true
-			prevFam = fam
-			out.WriteString("# HELP ")
-			out.WriteString(fam)
-			out.WriteString(" Go runtime or process metric ")
-			out.WriteString(fam)
-			out.WriteString(" (VictoriaMetrics/metrics).\n# TYPE ")
-			out.WriteString(fam)
-			out.WriteByte(' ')
-			out.WriteString(typ)
-			out.WriteByte('\n')
-		}
-		out.WriteString(name)
-		tail := constLabels
-		if len(tail) > 0 && rest[0] == '{' {
-			tail = dedupeTail(tail, rest, consts)
-		}
-		switch {
-		case len(tail) == 0:
-			out.Write(rest)
-		case rest[0] == '{':
-			out.WriteByte('{')
-			out.Write(tail)
-			if len(rest) > 1 && rest[1] != '}' {
-				out.WriteByte(',')
-			}
-			out.Write(rest[1:])
-		default:
-			out.WriteByte('{')
-			out.Write(tail)
-			out.WriteByte('}')
-			out.Write(rest)
-		}
-		out.WriteByte('\n')
-	}
-}
-
-// dedupeTail returns tail, the rendered consts, without the labels whose
-// key the label set rest ({k="v", ...} value) already has.
-func dedupeTail(tail, rest []byte, consts []Tag) []byte {
-	has := func(key string) bool {
-		for _, sep := range [...]string{"{", ",", ", "} {
-			if bytes.Contains(rest, []byte(sep+key+`="`)) {
-				return true
-			}
-		}
-		return false
-	}
-	clash := false
-	for _, t := range consts {
-		clash = clash || has(t.Key)
-	}
-	if !clash {
-		return tail
-	}
-	var b []byte
-	for _, t := range consts {
-		if has(t.Key) {
-			continue
-		}
-		if len(b) > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, t.Key...)
-		b = append(b, '=', '"')
-		b = appendLabelValue(b, t.Value)
-		b = append(b, '"')
-	}
-	return b
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer putBuf(buf)
+	rw := runtimeWriter{b: buf.Bytes(), consts: p.constLabels}
+	rw.writeGo()
+	rw.writeProcess()
+	_, _ = w.Write(rw.b)
+	*buf = *bytes.NewBuffer(rw.b[:0])
 }

@@ -9,7 +9,7 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		// Idle keep-alive connections of http.DefaultTransport, used by
-		// VictoriaMetrics' push client, outlive the test that pushed.
+		// the registry's push client, outlive the test that pushed.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 	)

@@ -15,8 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -121,15 +119,6 @@ type Options struct {
 	// Default: false (they are exposed).
 	DisableRuntimeMetrics bool
 
-	// UseGlobalSet makes the registry write into the VictoriaMetrics
-	// package's default set (metrics.GetDefaultSet()) instead of a set of
-	// its own, so that metrics.WritePrometheus includes its families. The
-	// go_* and process_* families are then left to VictoriaMetrics:
-	// metrics.WritePrometheus(w, true) writes its own, and never ours as
-	// well; the registry's WritePrometheus, ServeHTTP and Push still add
-	// ours, once. Default: false.
-	UseGlobalSet bool
-
 	// Logger receives the warnings about rejected names, tags and values,
 	// each logged once per name and reason, never while the registry holds
 	// a lock. Default: slog.Default() at the time of each warning.
@@ -142,14 +131,12 @@ type Options struct {
 // mapped and which samples are dropped. All methods are safe for
 // concurrent use.
 type Registry struct {
-	set         *metrics.Set
 	namespace   string
 	constLabels []Tag // sorted by key
 	buckets     []float64
 	maxSeries   int // per metric
 	maxTotal    int
 	runtime     bool
-	runtimeTail []byte // const labels rendered for runtime lines: `k="v",...`
 	logger      *slog.Logger
 
 	// lookup finds the entry of a raw op, name and tags without a lock:
@@ -255,20 +242,6 @@ func New(opts *Options) (*Registry, error) {
 		p.constLabels = append(p.constLabels, Tag{Key: k, Value: v})
 		reserved = append(reserved, k)
 	}
-	for i, t := range p.constLabels {
-		if i > 0 {
-			p.runtimeTail = append(p.runtimeTail, ',')
-		}
-		p.runtimeTail = append(p.runtimeTail, t.Key...)
-		p.runtimeTail = append(p.runtimeTail, '=', '"')
-		p.runtimeTail = appendLabelValue(p.runtimeTail, t.Value)
-		p.runtimeTail = append(p.runtimeTail, '"')
-	}
-	if o.UseGlobalSet {
-		p.set = metrics.GetDefaultSet()
-	} else {
-		p.set = metrics.NewSet()
-	}
 	p.guard = metricsink.NewGuard(maxValueLen, reserved...)
 	p.drops = metricsink.NewDrops("prometheus", o.Logger)
 	p.funcs = metricsink.NewFuncs(cbTimeout, p.drops, false)
@@ -293,8 +266,6 @@ func New(opts *Options) (*Registry, error) {
 	p.pushFam = p.newFamilyLocked("metricsink_push_errors_total", metricsink.Counter,
 		"Pushes of the registry to a remote endpoint that failed.", "", nil, true)
 	p.mu.Unlock()
-
-	p.set.RegisterMetricsWriter(p.writeFamilies)
 	return p, nil
 }
 
@@ -338,7 +309,9 @@ func (p *Registry) Increment(name string, value float64, tags metricsink.Tags) {
 		p.drops.Drop(drop.InvalidValue, metricsink.Counter, name, "counter increments must be finite and not negative")
 		return
 	}
-	if e := p.find(metricsink.OpIncrement, name, &tags); e != nil {
+	if e := p.lookup.Find(metricsink.OpIncrement, name, &tags, (*resolver)(p)); e.s == nil {
+		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
+	} else {
 		e.s.addCounter(value)
 		if e.ov != nil {
 			e.ov.addCounter(1)
@@ -349,7 +322,9 @@ func (p *Registry) Increment(name string, value float64, tags metricsink.Tags) {
 // Gauge sets the gauge name to value. NaN and ±Inf are recorded as they
 // are: the text format carries them.
 func (p *Registry) Gauge(name string, value float64, tags metricsink.Tags) {
-	if e := p.find(metricsink.OpGauge, name, &tags); e != nil {
+	if e := p.lookup.Find(metricsink.OpGauge, name, &tags, (*resolver)(p)); e.s == nil {
+		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
+	} else {
 		e.s.bits.Store(math.Float64bits(value))
 		if e.ov != nil {
 			e.ov.addCounter(1)
@@ -365,7 +340,9 @@ func (p *Registry) Histogram(name string, value float64, tags metricsink.Tags) {
 		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "histogram observations must be finite and not negative")
 		return
 	}
-	if e := p.find(metricsink.OpHistogram, name, &tags); e != nil {
+	if e := p.lookup.Find(metricsink.OpHistogram, name, &tags, (*resolver)(p)); e.s == nil {
+		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
+	} else {
 		e.s.observe(value)
 		if e.ov != nil {
 			e.ov.addCounter(1)
@@ -383,7 +360,9 @@ func (p *Registry) Duration(name string, d time.Duration, tags metricsink.Tags) 
 		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "durations must not be negative")
 		return
 	}
-	if e := p.find(metricsink.OpDuration, name, &tags); e != nil {
+	if e := p.lookup.Find(metricsink.OpDuration, name, &tags, (*resolver)(p)); e.s == nil {
+		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
+	} else {
 		e.s.observe(d.Seconds())
 		if e.ov != nil {
 			e.ov.addCounter(1)
@@ -393,45 +372,32 @@ func (p *Registry) Duration(name string, d time.Duration, tags metricsink.Tags) 
 
 func validNonNegative(v float64) bool { return v >= 0 && v <= math.MaxFloat64 }
 
-// find returns the entry of a sample, or nil when it was dropped (and
-// counted). A known op, name and tags are found by the lookup, without a
-// lock or an allocation; anything else is resolved under the lock.
-//
-// metricsink.Tags holds MaxTags tags by value, and its methods copy it:
-// metricsink.View reads it through the pointer instead, once.
-func (p *Registry) find(op metricsink.Op, name string, tags *metricsink.Tags) *entry {
-	list, err := metricsink.View(tags)
+// The Sink methods find the entry of a sample with p.lookup.Find,
+// inlined: a known op, name and tags cost one call, no lock and no
+// allocation; anything else is resolved under the lock
+// (resolver.Resolve). An entry without series is a rejected sample the
+// lookup remembers (counted by the caller) or counted (why 0).
+
+// counted is what resolver.Resolve returns for a sample it dropped and
+// counted already.
+var counted = &entry{}
+
+// resolver is the Registry as the metricsink.Resolver of its lookup.
+type resolver Registry
+
+// Resolve is find's slow path: misbuilt tags, or a key the lookup does
+// not know, resolved and remembered.
+func (r *resolver) Resolve(op metricsink.Op, name string, tags metricsink.Tags) *entry {
+	p := (*Registry)(r)
+	list, err := metricsink.View(&tags)
 	if err != nil {
-		p.dropTags(op, name, err)
-		return nil
+		p.drops.Drop(drop.InvalidTags, op.Kind(), name, err.Error())
+		return counted
 	}
-	if e, ok := p.lookup.Get(op, name, list); ok {
-		if e.s == nil {
-			p.drops.Add(e.why, 1)
-			return nil
-		}
+	if e := p.resolve(op, name, &tags, list, true); e.s != nil {
 		return e
 	}
-	return p.resolveSample(op, name, tags, list)
-}
-
-// dropTags counts and reports a sample dropped for its misbuilt tags. It
-// is kept out of find, whose frame it would otherwise enlarge.
-//
-//go:noinline
-func (p *Registry) dropTags(op metricsink.Op, name string, err error) {
-	p.drops.Drop(drop.InvalidTags, op.Kind(), name, err.Error())
-}
-
-// resolveSample is find's slow path: resolve, remembered in the lookup.
-//
-//go:noinline
-func (p *Registry) resolveSample(op metricsink.Op, name string, tags *metricsink.Tags, list []Tag) *entry {
-	e := p.resolve(op, name, tags, list, true)
-	if e.s == nil {
-		return nil
-	}
-	return e
+	return counted
 }
 
 // resolve finds or creates the series of a sample under the lock, counts
@@ -453,6 +419,7 @@ func (p *Registry) resolve(op metricsink.Op, name string, tags *metricsink.Tags,
 		if old, ok := p.lookup.Get(op, name, list); ok { // resolved meanwhile
 			if old.s == nil {
 				p.drops.Add(old.why, 1)
+				return counted
 			}
 			return old
 		}
@@ -706,12 +673,6 @@ func appendLabelPairs(dst []byte, labels []Tag) []byte {
 	}
 	return dst
 }
-
-// Set returns the VictoriaMetrics set the registry writes into, for metrics
-// that need the library directly. Metrics registered on it are written
-// first, as VictoriaMetrics writes them: without # HELP and # TYPE unless
-// metrics.ExposeMetadata(true) was called, so promtool will flag them.
-func (p *Registry) Set() *metrics.Set { return p.set }
 
 // Flush pushes the exposition now to every endpoint a running Push sends
 // to, and returns their errors, by ctx's end. Without Push there is

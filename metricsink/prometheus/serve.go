@@ -1,18 +1,20 @@
 package prometheus
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/VictoriaMetrics/metrics"
 )
 
 // Serve listens on the TCP address addr (":9568") and serves the
@@ -80,8 +82,10 @@ type PushOptions struct {
 // ends, then makes one last push (bounded by the timeout) so that the final
 // values are delivered, and returns nil. pushURL is an import endpoint that
 // reads the Prometheus text format, such as VictoriaMetrics'
-// http://host:8428/api/v1/import/prometheus; requests are POSTs made by
-// VictoriaMetrics/metrics' push support. An invalid pushURL or option is
+// http://host:8428/api/v1/import/prometheus; each push is one POST of the
+// whole exposition, gzipped unless PushOptions.DisableCompression is set,
+// and fails unless the endpoint answers 2xx. Close ends it (with its last
+// push) and Flush pushes at once. An invalid pushURL or option is
 // returned at once as an error. A failed push is counted in
 // metricsink_push_errors_total{url}, url being scheme://host/path only
 // (no user, password, query or fragment, which may hold tokens), logged
@@ -115,7 +119,11 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 			return fmt.Errorf("prometheus: PushOptions.Headers entry %q is not accepted: want \"Name: value\"", h)
 		}
 	}
-	vmOpts := &metrics.PushOptions{Headers: o.Headers, DisableCompression: o.DisableCompression, Method: http.MethodPost}
+	headers := make(http.Header)
+	for _, h := range o.Headers {
+		name, value, _ := strings.Cut(h, ":")
+		headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
 	redacted := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 	hide := hidePushURL(u, pushURL, redacted)
 	p.mu.Lock()
@@ -130,7 +138,7 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 	push := func(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
-		err := metrics.PushMetricsExt(pctx, pushURL, p.WritePrometheus, vmOpts)
+		err := p.pushOnce(pctx, pushURL, headers, !o.DisableCompression)
 		l := p.logger
 		if l == nil {
 			l = slog.Default()
@@ -171,6 +179,43 @@ func (p *Registry) Push(ctx context.Context, pushURL string, opts *PushOptions) 
 			push(ctx)
 		}
 	}
+}
+
+// pushOnce POSTs the exposition to pushURL, gzipped when compress is set,
+// and returns an error unless the endpoint answers with a 2xx status.
+func (p *Registry) pushOnce(ctx context.Context, pushURL string, headers http.Header, compress bool) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer putBuf(buf)
+	if compress {
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(buf)
+		p.WritePrometheus(zw)
+		_ = zw.Close()
+		zw.Reset(io.Discard)
+		gzipPool.Put(zw)
+	} else {
+		p.WritePrometheus(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pushURL, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return err
+	}
+	maps.Copy(req.Header, headers)
+	req.Header.Set("Content-Type", ContentType)
+	if compress {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("unexpected status %d; response: %q", resp.StatusCode, body)
+	}
+	return nil
 }
 
 // pushers are the running Pushes of a registry, for Flush and Close.
