@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/realtimeserver/observability/internal/secret"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -85,19 +86,19 @@ type Options struct {
 // keep their errors.Is chain but not their errors.As one. Errors of
 // statements on an open connection are the driver's own, unchanged.
 func Open(driverName, dsn string, opts *Options) (*sqlx.DB, error) {
-	scrub := dsnScrubber(dsn)
+	scrub := secret.New(nil, secret.DSNPasswords(dsn))
 	probe, err := sql.Open(driverName, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("dbmetrics: %w", scrub.err(err))
+		return nil, fmt.Errorf("dbmetrics: %w", scrub.Err(err))
 	}
 	d := probe.Driver()
 	if err := probe.Close(); err != nil {
-		return nil, fmt.Errorf("dbmetrics: %w", scrub.err(err))
+		return nil, fmt.Errorf("dbmetrics: %w", scrub.Err(err))
 	}
 	var c driver.Connector
 	if dc, ok := d.(driver.DriverContext); ok {
 		if c, err = dc.OpenConnector(dsn); err != nil {
-			return nil, fmt.Errorf("dbmetrics: %w", scrub.err(err))
+			return nil, fmt.Errorf("dbmetrics: %w", scrub.Err(err))
 		}
 	} else {
 		c = dsnConnector{dsn: dsn, d: d}
@@ -119,7 +120,7 @@ func OpenConnector(c driver.Connector, driverName string, opts *Options) *sqlx.D
 
 // openConnector is OpenConnector with the scrubber of the connection
 // errors (nil: none).
-func openConnector(c driver.Connector, driverName string, opts *Options, scrub *scrubber) *sqlx.DB {
+func openConnector(c driver.Connector, driverName string, opts *Options, scrub *secret.Scrubber) *sqlx.DB {
 	in := newInstrument(opts)
 	if in.system == "other_sql" {
 		in.system = dbSystem(driverName)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/realtimeserver/observability/internal/secret"
 )
 
 // How the wrappers keep the driver's optional interfaces.
@@ -52,18 +54,18 @@ var (
 func (d *wrappedDriver) Open(name string) (driver.Conn, error) {
 	c, err := d.inner.Open(name)
 	if err != nil {
-		return nil, dsnScrubber(name).err(err)
+		return nil, secret.New(nil, secret.DSNPasswords(name)).Err(err)
 	}
 	return wrapConn(c, d.in), nil
 }
 
 func (d *wrappedDriver) OpenConnector(name string) (driver.Connector, error) {
-	scrub := dsnScrubber(name)
+	scrub := secret.New(nil, secret.DSNPasswords(name))
 	var c driver.Connector = dsnConnector{dsn: name, d: d.inner}
 	if dc, ok := d.inner.(driver.DriverContext); ok {
 		var err error
 		if c, err = dc.OpenConnector(name); err != nil {
-			return nil, scrub.err(err)
+			return nil, scrub.Err(err)
 		}
 	}
 	return &connector{inner: c, drv: d, in: d.in, scrub: scrub}, nil
@@ -85,8 +87,8 @@ type connector struct {
 	inner      driver.Connector
 	drv        *wrappedDriver
 	in         *instrument
-	scrub      *scrubber // removes the DSN's password from connection errors; nil: nothing to remove
-	unregister func()    // set once after sql.OpenDB, before the DB is shared
+	scrub      *secret.Scrubber // removes the DSN's password from connection errors; nil: nothing to remove
+	unregister func()           // set once after sql.OpenDB, before the DB is shared
 	closeOnce  sync.Once
 }
 
@@ -98,7 +100,7 @@ var (
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	ci, err := c.inner.Connect(ctx)
 	if err != nil {
-		return nil, c.scrub.err(err)
+		return nil, c.scrub.Err(err)
 	}
 	return wrapConn(ci, c.in), nil
 }

@@ -12,7 +12,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/realtimeserver/observability/dbmetrics"
-	"github.com/realtimeserver/observability/dbmetrics/internal/dbtest"
+	"github.com/realtimeserver/observability/internal/secret/secrettest"
 	"github.com/realtimeserver/observability/internal/testenv"
 )
 
@@ -21,7 +21,7 @@ import (
 // nothing listens: no part of the password is in the error or in a log
 // record. It needs no server.
 func TestPostgresPasswordClosedPort(t *testing.T) {
-	checkPasswords(t, dbtest.Server{Host: "127.0.0.1", Port: strconv.Itoa(testenv.FreePort(t)), User: "obs", Database: "app",
+	checkPasswords(t, secrettest.Server{Host: "127.0.0.1", Port: strconv.Itoa(testenv.FreePort(t)), User: "obs", Database: "app",
 		Params: url.Values{"sslmode": {"disable"}, "connect_timeout": {"5"}}})
 }
 
@@ -48,7 +48,7 @@ func TestPostgresPasswordWrong(t *testing.T) {
 	}
 	params := u.Query()
 	params.Set("connect_timeout", "5")
-	checkPasswords(t, dbtest.Server{Host: u.Hostname(), Port: u.Port(), User: u.User.Username(),
+	checkPasswords(t, secrettest.Server{Host: u.Hostname(), Port: u.Port(), User: u.User.Username(),
 		Database: strings.TrimPrefix(u.Path, "/"), Params: params})
 }
 
@@ -56,11 +56,11 @@ func TestPostgresPasswordWrong(t *testing.T) {
 // pgx, for each hostile password in each DSN form pointing at srv, then
 // logs the error as an application would; the connection must fail, and
 // neither the error nor any log record may hold a part of the password.
-func checkPasswords(t *testing.T, srv dbtest.Server) {
-	for i, password := range dbtest.Passwords() {
+func checkPasswords(t *testing.T, srv secrettest.Server) {
+	for i, password := range secrettest.Passwords() {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			t.Parallel()
-			for _, d := range dbtest.DSNs(srv, password) {
+			for _, d := range secrettest.DSNs(srv, password) {
 				var logs testenv.Buffer
 				logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				err := connect(d.DSN, &dbmetrics.Options{Logger: logger, SlowThreshold: time.Nanosecond})
@@ -69,10 +69,10 @@ func checkPasswords(t *testing.T, srv dbtest.Server) {
 					continue
 				}
 				logger.Error("database unreachable", "err", err)
-				if leaks := dbtest.Leaks(err.Error(), password); len(leaks) > 0 {
+				if leaks := secrettest.Leaks(err.Error(), password); len(leaks) > 0 {
 					t.Errorf("password %q, %s: the error holds %q:\n%v", password, d.Name, leaks, err)
 				}
-				if leaks, err := dbtest.LogLeaks(logs.String(), password); err != nil || len(leaks) > 0 {
+				if leaks, err := secrettest.LogLeaks(logs.String(), password); err != nil || len(leaks) > 0 {
 					t.Errorf("password %q, %s: the log holds %q (%v):\n%s", password, d.Name, leaks, err, logs.String())
 				}
 				if testing.Verbose() {
