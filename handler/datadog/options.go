@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/realtimeserver/observability/internal/deliver"
+	"github.com/realtimeserver/observability/internal/secret"
 )
 
 // Limits of Datadog's HTTP logs intake, used as defaults and as upper bounds.
@@ -394,7 +394,7 @@ func controlName(r rune) string {
 	return fmt.Sprintf("U+%04X", r)
 }
 
-// redact keeps the API key, in every form deliver.Scrubber knows, out of
+// redact keeps the API key, in every form secret.Scrubber knows, out of
 // s: errors quote URLs and sites, which a careless configuration could
 // give the key.
-func redact(s, key string) string { return deliver.NewScrubber(key).Scrub(s) }
+func redact(s, key string) string { return secret.New([]string{key}, nil).Scrub(s) }

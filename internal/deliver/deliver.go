@@ -17,7 +17,7 @@
 //     it works again, both written to a local ErrorOutput, never through a
 //     logger;
 //   - one drop vocabulary (package drop) and one Stats shape;
-//   - one way to keep secrets out of every error text (Scrubber);
+//   - one way to keep secrets out of every error text (secret.Scrubber);
 //   - one Flush and Close that retry until their deadline, bounding each
 //     attempt by a share of the time left so that a request that hangs
 //     leaves room for a retry.
@@ -105,7 +105,7 @@ type Options struct {
 	// Default: slog.TextHandler's form.
 	ErrorJSON bool
 	// Secrets are kept out of every error text, diagnostic line and
-	// Stats.LastError, in every form Scrubber covers.
+	// Stats.LastError, in every form secret.Scrubber covers for a key.
 	Secrets []string
 	// AuthHint is written once, at level ERROR, when the receiver answers
 	// 401 or 403. Default: no hint.

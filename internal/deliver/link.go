@@ -10,6 +10,7 @@ import (
 
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/internal/budget"
+	"github.com/realtimeserver/observability/internal/secret"
 )
 
 // maxErrorText bounds an error text kept in Stats.LastError or returned.
@@ -22,7 +23,7 @@ const maxErrorText = 1024
 type link struct {
 	o     Options
 	diag  *slog.Logger // over ErrorOutput, never the user's handlers
-	scrub *Scrubber
+	scrub *secret.Scrubber
 	// queued returns the items queued, with mu held; nil without a queue.
 	queued func() int64
 
@@ -67,7 +68,7 @@ func (l *link) init(opts *Options) {
 		h = slog.NewTextHandler(l.o.ErrorOutput, nil)
 	}
 	l.diag = slog.New(h)
-	l.scrub = NewScrubber(l.o.Secrets...)
+	l.scrub = secret.New(l.o.Secrets, nil)
 }
 
 // Scrub returns text with the secrets of Options.Secrets scrubbed.
