@@ -38,6 +38,7 @@ import (
 	"github.com/realtimeserver/observability/dbmetrics"
 	"github.com/realtimeserver/observability/handler"
 	"github.com/realtimeserver/observability/httpmetrics"
+	"github.com/realtimeserver/observability/internal/secret"
 	"github.com/realtimeserver/observability/livedash"
 	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/operate/profiling"
@@ -146,8 +147,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return err
 	}
 	// Whatever a driver puts in its errors, no part of the database
-	// password leaves the program through the error it returns.
-	defer func() { err = hideSecret(err, urlPassword(o.databaseURL)) }()
+	// password leaves the program through the error it returns: with
+	// -telemetry=false the database is opened by sqlx alone, whose
+	// connection errors nothing else scrubs.
+	defer func() { err = secret.New(nil, secret.DSNPasswords(o.databaseURL)).Err(err) }()
 	cfg, err := observability.ConfigFromLookup(lookup)
 	if err != nil {
 		return err
@@ -366,36 +369,4 @@ func redactURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
-}
-
-// urlPassword returns the password of a database URL, or "".
-func urlPassword(s string) string {
-	u, err := neturl.Parse(s)
-	if err != nil || u.User == nil {
-		return ""
-	}
-	p, _ := u.User.Password()
-	return p
-}
-
-// hideSecret returns err with every occurrence of secret, of its
-// percent-encoded forms and of its parts between '@', ':' and '/' (those
-// of four bytes or more, as a misread URL would cut it) replaced by xxxxx.
-func hideSecret(err error, secret string) error {
-	if err == nil || secret == "" {
-		return err
-	}
-	msg := err.Error()
-	parts := []string{secret, neturl.QueryEscape(secret), neturl.PathEscape(secret),
-		neturl.UserPassword("", secret).String()[1:]}
-	parts = append(parts, strings.FieldsFunc(secret, func(r rune) bool { return r == '@' || r == ':' || r == '/' })...)
-	for _, p := range parts {
-		if len(p) >= 4 {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return errors.New(msg)
 }
