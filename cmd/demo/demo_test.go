@@ -448,6 +448,17 @@ func TestOptionsAndURLs(t *testing.T) {
 			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+	// Passwords that net/url cuts where it misreads them: no part of 4
+	// characters or more is shown.
+	for _, pw := range []string{"Lima@127.0.0.1:5/Mike9", "p@ss/word?x#y", "a b@c:d/e"} {
+		got := redactURL("postgres://app:" + pw + "@db:5432/x")
+		for i := 0; i+4 <= len(pw); i++ {
+			if part := pw[i : i+4]; strings.Contains(got, part) {
+				t.Errorf("redactURL with the password %q = %q: shows %q", pw, got, part)
+				break
+			}
+		}
+	}
 	_, _, err := database("pgx://app:s3cret@db/x")
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("database() error = %v, want one naming DATABASE_URL without the password", err)

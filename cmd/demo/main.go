@@ -368,5 +368,7 @@ func redactURL(s string) string {
 		q.Set("password", "xxxxx")
 		u.RawQuery = q.Encode()
 	}
-	return u.Redacted()
+	// A password net/url misreads (an '@' or '/' in it, unencoded) is cut
+	// where it parsed: what is left of it goes too.
+	return secret.New(nil, secret.DSNPasswords(s)).Scrub(u.Redacted())
 }
