@@ -345,31 +345,31 @@ func TestStreamsRenewAndResume(t *testing.T) {
 			t.Errorf("logs from a foreign id = %+v, want both records", tk.Logs)
 		}
 	})
-	t.Run("home", func(t *testing.T) {
-		r, stop := streamFrom(t, srv, "page=home", "")
-		defer stop()
-		if tk := event(t, r); tk.Hist == nil {
-			t.Fatal("first update without history")
-		}
-		id, _ := untilRenew(t, r)
-		r, stop = streamFrom(t, srv, "page=home", id)
-		defer stop()
-		if tk := event(t, r); tk.Hist != nil {
-			t.Errorf("resumed home page got the history again")
-		}
-	})
-	t.Run("rates", func(t *testing.T) {
-		r, stop := streamFrom(t, srv, "page=http", "")
-		defer stop()
-		id, _ := untilRenew(t, r)
-		r, stop = streamFrom(t, srv, "page=http", id)
-		defer stop()
-		if rate := float64(event(t, r).Charts["rate"]["POST /api"]); rate < 5 {
-			t.Errorf("resumed page's first rate = %v, want about 10 req/s", rate)
-		}
-	})
-	if st := d.Stats(); st.Streams < 7 || st.Viewers > 3 {
-		t.Errorf("Stats = %+v, want 7 streams served", st)
+	for _, page := range []string{"home", "http", "runtime"} {
+		t.Run(page, func(t *testing.T) {
+			waitTicks(t, d, 3)
+			r, stop := streamFrom(t, srv, "page="+page, "")
+			defer stop()
+			if tk := event(t, r); tk.Hist == nil || len(tk.Hist.T) < 3 {
+				t.Fatalf("first update without the history: %+v", tk.Hist)
+			}
+			id, _ := untilRenew(t, r)
+			time.Sleep(1100 * time.Millisecond) // a point or two sampled meanwhile
+			r, stop = streamFrom(t, srv, "page="+page, id)
+			defer stop()
+			tk := event(t, r)
+			if tk.Hist == nil || len(tk.Hist.T) > 3 {
+				t.Errorf("the resumed page got %+v, want the one or two points since", tk.Hist)
+			}
+			if page == "http" {
+				if rate := float64(tk.Charts["rate"]["POST /api"]); rate < 5 {
+					t.Errorf("resumed page's first rate = %v, want about 10 req/s", rate)
+				}
+			}
+		})
+	}
+	if st := d.Stats(); st.Streams < 9 || st.Viewers > 3 {
+		t.Errorf("Stats = %+v, want 9 streams served", st)
 	}
 }
 
@@ -378,5 +378,35 @@ func TestNewRefusesNegativeBounds(t *testing.T) {
 		if d, err := New(&o); err == nil || d != nil {
 			t.Errorf("New(%+v) = %v, %v; want an error", o, d, err)
 		}
+	}
+}
+
+// Past MaxHistorySeries, a series the Metrics page shows takes the place
+// of the one viewed least recently: its history starts then, and the
+// series dropped is counted.
+func TestHistoryBoundOnTheMetricsPage(t *testing.T) {
+	d, srv := newTestDashboard(t, &Options{Source: &trafficSource{}, maxSeries: 40})
+	waitTicks(t, d, 2)
+	st := d.Stats()
+	if st.HistorySeries != 40 || st.HistoryUntracked == 0 {
+		t.Fatalf("Stats = %+v, want 40 series kept and some not", st)
+	}
+	// go_goroutines, last of the Source, found no place.
+	group := metricsGroup("go_goroutines", "")
+	if c, _ := d.hist.read(group, 0); c != nil && len(c.lines) > 0 {
+		t.Fatalf("go_goroutines has a history past the bound: %+v", c)
+	}
+	r, stop := openStream(t, srv, "page=metrics&family=go_goroutines")
+	defer stop()
+	var tk *update
+	waitFor(t, 10*time.Second, "go_goroutines charted", func() bool {
+		tk = event(t, r)
+		return tk.Hist.points("series", "value") > 0
+	})
+	if v := float64(tk.Charts["series"]["value"]); v != 12 {
+		t.Errorf("go_goroutines charted %v, want 12", v)
+	}
+	if st := d.Stats(); st.HistorySeries != 40 || st.Dropped.Get(drop.Overflow) == 0 {
+		t.Errorf("Stats = %+v, want 40 series and one dropped as overflow", st)
 	}
 }

@@ -15,26 +15,33 @@
 //
 // Each page has its own URL under Options.Path: Home (/, the process and
 // the headline charts), HTTP (/http), Database (/db), WebSockets (/ws),
-// Metrics (/metrics, every family of the registry, searchable, and a
-// chart of any series), Logs (/logs, a live tail with level, text and
-// request_id filters) and Runtime (/runtime, from runtime/metrics). Rates
-// and quantiles are computed over the last 5 seconds, one point a second;
+// Metrics (/metrics, every family of the Source, searchable, and a chart of
+// any series), Logs (/logs, a live tail with level, text and request_id
+// filters) and Runtime (/runtime, from runtime/metrics). Rates and
+// quantiles are computed over the last 5 seconds, one point a second;
 // quantiles interpolate within histogram buckets as Prometheus's
 // histogram_quantile does.
 //
+// Every chart shows the last 15 minutes as soon as its page opens, however
+// the page was reached, and a series picked on the Metrics page shows its
+// history from the moment the dashboard first saw it.
+//
 // # Cost
 //
-// From New to Close, one goroutine samples the headline series (request
-// rate, 5xx ratio, p95 latency, runtime memory, goroutines) once a second:
-// one Source.Snapshot and one runtime/metrics read. They are kept for 15
-// minutes in fixed rings of HistoryBytes (43 KiB), so the Home page shows
-// them as soon as it opens. Everything else is computed only while a page
-// that shows it is open: each open page holds one server-sent-events
-// connection, reads the Source once a second and keeps at most six
-// snapshots. The Ring keeps the recent records within its own bounds
-// (RingOptions), in buffers allocated on its first record: keeping a
-// record renders it and copies its text in, and allocates nothing. While
-// no page is open, and 15 minutes after the last one closed
+// From New to Close, one goroutine reads the Source and the runtime once a
+// second, whoever watches: one Source.Snapshot and one runtime/metrics
+// read. It keeps 15 minutes of every page's chart series and of every
+// series of the Source (a counter's rate, a gauge's value, a histogram's
+// p50, p95 and p99), at most MaxHistorySeries (1024) series of
+// HistoryPoints (900) float32 values: 3.5 KiB a series, HistoryBytes (3.5
+// MiB) at most. Past the bound a new series is kept only once a page shows
+// it, in the place of the series viewed least recently, which is dropped
+// and counted (Stats). Open pages read nothing more of the Source: their
+// tables come from the sampler's last reading and their charts from the
+// history. The Ring keeps the recent records within its own bounds
+// (RingOptions), in buffers allocated on its first record: keeping a record
+// renders it and copies its text in, and allocates nothing. While no page
+// is open, and 15 minutes after the last one closed
 // (RingOptions.IdleAfter), it keeps only warnings and errors
 // (RingOptions.IdleLevel) and is not even called for other records: a
 // dashboard nobody watches costs the service its once-a-second sample and
@@ -45,16 +52,16 @@
 // What a request costs is bounded, however many arrive. Options.MaxViewers
 // bounds the open pages and Options.MaxQueries the Logs page's searches of
 // the Ring (its request-id links) running at once; past either, a request
-// is refused at once with 503 and Retry-After, never queued, and counted
-// in Stats. A search copies the Ring out 64 KiB at a time and writes its
-// answer as it goes: at most 2000 records and 4 MiB. A live update
-// carries at most 500 records and 128 KiB of their text, and must be
-// written within 10 s. A page's connection is a lease of StreamLifetime
-// (20 s): the dashboard then ends it and the page's EventSource opens the
-// next one and carries on where it was, so that a client that stopped
-// reading loses its place, and what it held, within the lease and two
-// seconds (its last writes' deadlines), whatever the socket buffers could
-// still absorb.
+// is refused at once with 503 and Retry-After, never queued, and counted in
+// Stats. A search copies the Ring out 64 KiB at a time and writes its
+// answer as it goes: at most 2000 records and 4 MiB. A live update carries
+// at most 500 records and 128 KiB of their text, or a page's first update
+// at most 24 lines of 900 points a chart, and must be written within 10 s.
+// A page's connection is a lease of StreamLifetime (20 s): the dashboard
+// then ends it and the page's EventSource opens the next one and carries on
+// where it was, so that a client that stopped reading loses its place, and
+// what it held, within the lease and two seconds (its last writes'
+// deadlines), whatever the socket buffers could still absorb.
 //
 // # Security
 //
@@ -63,6 +70,7 @@
 // it. The token is accepted as a bearer token or once as ?token=, after
 // which an HttpOnly, SameSite=Strict cookie carries it; it is compared in
 // constant time and never logged. Pages carry a Content-Security-Policy
-// that allows this origin alone: the HTML, CSS and JavaScript are
-// embedded in the binary (about 32 KB), with no external resource.
+// that allows this origin alone: the HTML, CSS and JavaScript are embedded
+// in the binary (about 33 KB), with no external resource. Logs, metric
+// names and labels are shown as text, never as HTML.
 package livedash

@@ -75,18 +75,23 @@ type Options struct {
 	// an error.
 	MaxQueries int
 
-	// streamLife replaces StreamLifetime in tests, when not zero.
+	// streamLife replaces StreamLifetime, and maxSeries
+	// MaxHistorySeries, in tests, when not zero.
 	streamLife time.Duration
+	maxSeries  int
 }
 
 // Dashboard is the live dashboard: an http.Handler serving the pages, their
-// assets and their live updates. It samples the headline series once a
-// second from New until Close, and everything else only while a page that
-// shows it is open. Memory is bounded whatever the requests: the headline
-// history takes HistoryBytes; each open page keeps at most six snapshots
-// of the Source and sends at most 500 records (128 KiB of their text) an
-// update; a log query copies the Ring out 64 KiB at a time and writes its
-// answer as it goes; Options.MaxViewers and Options.MaxQueries bound how
+// assets and their live updates. From New until Close it reads the Source
+// and the runtime once a second, whoever watches, and keeps 15 minutes of
+// every page's chart series and of every series of the Source, so that
+// each chart shows them as soon as it opens. Memory is bounded whatever
+// the requests and the Source: the history takes at most HistoryBytes
+// (MaxHistorySeries series); the sampler keeps six readings of the
+// Source; an open page's first update carries at most 24 lines a chart,
+// and each update at most 500 records (128 KiB of their text); a log
+// query copies the Ring out 64 KiB at a time and writes its answer as it
+// goes; Options.MaxViewers and Options.MaxQueries bound how
 // many of each run at once, and the others are refused at once, never
 // queued. The Ring has its own bounds.
 type Dashboard struct {
@@ -98,7 +103,8 @@ type Dashboard struct {
 	info    info
 	nonce   string // tells this Dashboard's stream ids from another's
 
-	hist       history
+	hist       *histStore
+	latest     atomic.Pointer[sampled] // the sampler's latest reading
 	viewers    gate
 	queries    gate
 	streams    atomic.Uint64
@@ -121,18 +127,24 @@ type Stats struct {
 	// Streams counts the live connections served since New, those that
 	// browsers reopened after StreamLifetime included.
 	Streams uint64
+	// HistorySeries is the series the history keeps now, at most
+	// MaxHistorySeries; HistoryUntracked the series the last sample could
+	// not keep, past that bound (a page that shows one gives it a place).
+	HistorySeries, HistoryUntracked int
 	// Dropped counts the requests refused or cut short, by reason:
 	// queue_full for a live connection or a log query past its bound
-	// (answered 503 with Retry-After), closed for a live connection
-	// asked for after Close, and timeout for a live connection ended
-	// because an update could not be written within 10 s.
+	// (answered 503 with Retry-After), closed for a live
+	// connection asked for after Close, and timeout for a live connection
+	// ended because an update could not be written within 10 s. Under
+	// overflow it counts the series dropped from the history past
+	// MaxHistorySeries: each the least recently viewed, to give its place
+	// to one a page shows.
 	Dropped drop.Counts
 }
 
 var _ http.Handler = (*Dashboard)(nil)
 
-// New returns a Dashboard and starts its headline sampler; Close stops
-// it. It returns an error for a negative Options.MaxViewers or
+// New returns a Dashboard and starts its sampler; Close stops it. It returns an error for a negative Options.MaxViewers or
 // MaxQueries. Mount it on a mux at Options.Path:
 //
 //	dash, err := livedash.New(&livedash.Options{Source: registry, Logs: ring})
@@ -163,6 +175,7 @@ func New(opts *Options) (*Dashboard, error) {
 		return int32(min(n, math.MaxInt32))
 	}
 	d := &Dashboard{src: o.Source, ring: o.Logs, path: o.Path,
+		hist:       newHistStore(cmp.Or(o.maxSeries, MaxHistorySeries)),
 		viewers:    gate{max: orDefault(o.MaxViewers, DefaultMaxViewers)},
 		queries:    gate{max: orDefault(o.MaxQueries, DefaultMaxQueries)},
 		streamLife: cmp.Or(o.streamLife, StreamLifetime)}
@@ -216,8 +229,11 @@ func (d *Dashboard) join() bool {
 
 // Stats returns the Dashboard's counts.
 func (d *Dashboard) Stats() Stats {
-	return Stats{Viewers: int(d.viewers.n.Load()), Queries: int(d.queries.n.Load()),
-		Streams: d.streams.Load(), Dropped: d.dropped.Snapshot()}
+	lines, untracked, evicted := d.hist.stats()
+	st := Stats{Viewers: int(d.viewers.n.Load()), Queries: int(d.queries.n.Load()),
+		Streams: d.streams.Load(), HistorySeries: lines, HistoryUntracked: untracked, Dropped: d.dropped.Snapshot()}
+	st.Dropped[drop.Overflow] += evicted
+	return st
 }
 
 // pages maps a page's path (after Path) to its id.
@@ -307,19 +323,26 @@ func (d *Dashboard) tokenOK(tok string) bool {
 	return subtle.ConstantTimeCompare(h[:], d.token[:]) == 1
 }
 
-// sample records the headline series once a second until Close.
+// sample reads the Source and the runtime once a second until Close,
+// keeps what the charts show in the history, and publishes the reading
+// for the pages' tables.
 func (d *Dashboard) sample() {
 	defer d.wg.Done()
-	s := newHeadlineSampler(d.src)
+	s := newSampler(d.src)
 	tk := time.NewTicker(time.Second)
 	defer tk.Stop()
-	d.hist.add(s.sample(time.Now()))
+	record := func(now time.Time) {
+		smp, batch := s.sample(now)
+		d.hist.commit(now.UnixMilli(), batch)
+		d.latest.Store(smp)
+	}
+	record(time.Now())
 	for {
 		select {
 		case <-d.ctx.Done():
 			return
 		case now := <-tk.C:
-			d.hist.add(s.sample(now))
+			record(now)
 		}
 	}
 }

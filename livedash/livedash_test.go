@@ -54,13 +54,15 @@ func (s *trafficSource) Snapshot() []Family {
 			{Labels: kv("route", "POST /api", "method", "POST", "status", "201"), Count: 9 * c, Sum: n,
 				Buckets: []Bucket{{UpperBound: 0.1, Count: 8 * c}, {UpperBound: 0.5, Count: 9 * c}, {UpperBound: inf, Count: 9 * c}}},
 		}},
-		{Name: famDBCount, Type: "counter", Series: []Series{{Labels: kv("source", "comments", "operation", "insert"), Value: 3 * n}}},
+		{Name: famDBCount, Type: "counter", Series: []Series{{Labels: kv("source", "comments", "operation", "insert"), Value: 3 * n},
+			{Labels: kv("source", "", "operation", "begin")}}},
 		{Name: famDBDuration, Type: "histogram", Series: []Series{{Labels: kv("source", "comments", "operation", "insert"), Count: 3 * c,
 			Buckets: []Bucket{{UpperBound: 0.01, Count: 3 * c}, {UpperBound: inf, Count: 3 * c}}}}},
 		{Name: famPoolInUse, Type: "gauge", Series: []Series{{Labels: kv("db", "main"), Value: 2}}},
 		{Name: famPoolMax, Type: "gauge", Series: []Series{{Labels: kv("db", "main"), Value: 4}}},
 		{Name: famWSConnections, Type: "gauge", Series: []Series{{Labels: kv("channel", "video"), Value: 5}}},
 		{Name: famWSMessages, Type: "counter", Series: []Series{{Labels: kv("channel", "video", "event", "comment.created", "direction", "out"), Value: 7 * n}}},
+		{Name: "go_goroutines", Type: "gauge", Help: "Goroutines.", Series: []Series{{Value: 12}}},
 	}
 }
 
@@ -226,8 +228,32 @@ func TestToken(t *testing.T) {
 
 // update is a live update as a test reads it.
 type update struct {
-	*tick
-	Logs []logJSON
+	T    int64
+	Hist *histJSON
+	// Charts is the last value of each line in Hist (NaN for none).
+	Charts map[string]map[string]jsonFloat
+	Tables map[string][]row
+	Meta   map[string]string
+	Logs   []logJSON
+}
+
+// histJSON is a histChunk as a test reads it.
+type histJSON struct {
+	T      []int64
+	Charts map[string]map[string][]*float64
+}
+
+// points returns how many values line name of chart has in h.
+func (h *histJSON) points(chart, name string) int {
+	n := 0
+	if h != nil {
+		for _, v := range h.Charts[chart][name] {
+			if v != nil {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // event reads the next update: the data of the next server-sent event
@@ -248,48 +274,45 @@ func event(t *testing.T, r *bufio.Reader) *update {
 		}
 		if data, ok := strings.CutPrefix(line, "data: "); ok && !named {
 			var tk update
-			tk.tick = new(tick)
-			var raw map[string]json.RawMessage
-			if err := json.Unmarshal([]byte(data), &raw); err != nil {
+			// jsonFloat has no UnmarshalJSON: tables' numbers are float64.
+			if err := json.Unmarshal([]byte(data), &tk); err != nil {
 				t.Fatalf("event %q: %v", data, err)
 			}
-			// jsonFloat has no UnmarshalJSON: decode the parts by hand.
-			_ = json.Unmarshal(raw["t"], &tk.T)
-			var charts map[string]map[string]*float64
-			_ = json.Unmarshal(raw["charts"], &charts)
 			tk.Charts = map[string]map[string]jsonFloat{}
-			for id, c := range charts {
-				tk.Charts[id] = map[string]jsonFloat{}
-				for k, v := range c {
-					if v == nil {
-						tk.Charts[id][k] = jsonFloat(math.NaN())
-					} else {
-						tk.Charts[id][k] = jsonFloat(*v)
-					}
+			if tk.Hist != nil {
+				if len(tk.Hist.T) == 0 {
+					t.Errorf("an update with a history of no point: %s", data)
 				}
-			}
-			var tables map[string][]row
-			_ = json.Unmarshal(raw["tables"], &tables)
-			tk.Tables = tables
-			_ = json.Unmarshal(raw["logs"], &tk.Logs)
-			_ = json.Unmarshal(raw["meta"], &tk.Meta)
-			if h, ok := raw["hist"]; ok {
-				tk.Hist = &histJSON{}
-				var hj struct {
-					Names  []string
-					Points []struct {
-						T int64
-						V []*float64
+				for id, c := range tk.Hist.Charts {
+					tk.Charts[id] = map[string]jsonFloat{}
+					for k, vs := range c {
+						if len(vs) != len(tk.Hist.T) {
+							t.Errorf("chart %s line %s has %d values for %d times", id, k, len(vs), len(tk.Hist.T))
+						}
+						last := math.NaN()
+						for _, v := range vs {
+							if v != nil {
+								last = *v
+							}
+						}
+						tk.Charts[id][k] = jsonFloat(last)
 					}
-				}
-				_ = json.Unmarshal(h, &hj)
-				tk.Hist.Names = hj.Names
-				for _, p := range hj.Points {
-					tk.Hist.Points = append(tk.Hist.Points, point{T: p.T, V: make([]jsonFloat, len(p.V))})
 				}
 			}
 			return &tk
 		}
+	}
+}
+
+// waitTicks waits until d has sampled n times.
+func waitTicks(t *testing.T, d *Dashboard, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for d.hist.now() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard sampled %d times in 20 s, want %d", d.hist.now(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -312,17 +335,17 @@ func TestStreams(t *testing.T) {
 	ring := NewRing(nil)
 	l := slog.New(ring)
 	d, srv := newTestDashboard(t, &Options{Source: src, Logs: ring})
-	l.Warn(SlowQueryMessage, "source", "comments", "operation", "select", "duration", 150*time.Millisecond,
+	l.Warn(SlowQueryMessage, "source", "comments", "operation", "select", "duration", 174584668*time.Nanosecond,
 		"sql", "SELECT * FROM comments WHERE id = ?", "request_id", "req-1")
 	l.Info("comment created", "request_id", "req-0")
+	waitTicks(t, d, 3) // rates over two seconds
 
 	t.Run("http", func(t *testing.T) {
 		r, stop := openStream(t, srv, "page=http")
 		defer stop()
-		event(t, r) // the first has no rates yet
 		tk := event(t, r)
 		rate := float64(tk.Charts["rate"]["POST /api"])
-		if math.Abs(rate-10) > 3 { // 10 a snapshot, one snapshot a second per page
+		if math.Abs(rate-10) > 3 {
 			t.Errorf("rate = %v, want about 10 req/s (%v)", rate, tk.Charts)
 		}
 		if e := float64(tk.Charts["errors"]["POST /api"]); math.Abs(e-0.1) > 0.001 {
@@ -332,8 +355,16 @@ func TestStreams(t *testing.T) {
 		if p := float64(tk.Charts["p95"]["POST /api"]); !(p > 0.1 && p <= 0.5) {
 			t.Errorf("p95 = %v, want in (0.1, 0.5]", p)
 		}
+		if n := tk.Hist.points("rate", "POST /api"); n < 2 {
+			t.Errorf("the first update has %d points of history, want the 2 or more sampled before it", n)
+		}
 		if rows := tk.Tables["requests"]; len(rows) != 2 || rows[0]["status"] != "201" {
 			t.Errorf("requests table = %v", rows)
+		}
+		// The next update carries the points since, not the history again.
+		tk = event(t, r)
+		if tk.Hist != nil && len(tk.Hist.T) > 2 {
+			t.Errorf("the second update carries %d points, want those of the last second", len(tk.Hist.T))
 		}
 	})
 	t.Run("db", func(t *testing.T) {
@@ -342,13 +373,12 @@ func TestStreams(t *testing.T) {
 		tk := event(t, r)
 		slow := tk.Tables["slow"]
 		if len(slow) != 1 || slow[0]["sql"] != "SELECT * FROM comments WHERE id = ?" || slow[0]["request_id"] != "req-1" ||
-			slow[0]["duration"] != "150ms" {
+			slow[0]["duration"] != "174.584668ms" {
 			t.Errorf("slow queries = %v", slow)
 		}
 		if p := tk.Tables["pool"]; len(p) != 1 || p[0]["in_use"] != 2.0 || p[0]["max"] != 4.0 {
 			t.Errorf("pool = %v", p)
 		}
-		tk = event(t, r)
 		if q := float64(tk.Charts["rate"]["comments insert"]); math.Abs(q-3) > 1 {
 			t.Errorf("query rate = %v, want about 3", q)
 		}
@@ -368,16 +398,20 @@ func TestStreams(t *testing.T) {
 		r, stop := openStream(t, srv, "page=metrics&family="+famHTTPDuration)
 		defer stop()
 		tk := event(t, r)
-		if f := tk.Tables["families"]; len(f) != 8 {
-			t.Errorf("families = %d, want 8", len(f))
+		if f := tk.Tables["families"]; len(f) != 9 {
+			t.Errorf("families = %d, want 9", len(f))
 		}
 		if tk.Meta["family"] != famHTTPDuration || tk.Meta["series"] == "" {
 			t.Errorf("meta = %v", tk.Meta)
 		}
-		tk = event(t, r)
+		// The series was sampled from the start: its history is there.
 		if p := float64(tk.Charts["series"]["p95"]); !(p > 0.1 && p <= 0.5) {
 			t.Errorf("charted p95 = %v (%v)", p, tk.Charts)
 		}
+		if n := tk.Hist.points("series", "p95"); n < 2 {
+			t.Errorf("the picked series has %d points of history, want 2 or more", n)
+		}
+		tk = event(t, r)
 		if _, again := tk.Tables["families"]; again {
 			t.Error("the family list is sent again though it did not change")
 		}
@@ -412,7 +446,6 @@ func TestStreams(t *testing.T) {
 	t.Run("runtime", func(t *testing.T) {
 		r, stop := openStream(t, srv, "page=runtime")
 		defer stop()
-		event(t, r)
 		tk := event(t, r)
 		if g := float64(tk.Charts["goroutines"]["goroutines"]); g < 1 {
 			t.Errorf("goroutines = %v", g)
@@ -423,24 +456,33 @@ func TestStreams(t *testing.T) {
 		if c := float64(tk.Charts["cpu"]["process"]); math.IsNaN(c) || c < 0 {
 			t.Errorf("cpu = %v", c)
 		}
+		if n := tk.Hist.points("goroutines", "goroutines"); n < 3 {
+			t.Errorf("goroutines have %d points of history, want 3 or more", n)
+		}
+		if len(tk.Tables["runtime"]) < 5 {
+			t.Errorf("runtime table = %v", tk.Tables["runtime"])
+		}
 	})
 	t.Run("home", func(t *testing.T) {
-		time.Sleep(1100 * time.Millisecond) // at least two headline points
 		r, stop := openStream(t, srv, "page=home")
 		defer stop()
 		tk := event(t, r)
-		if tk.Hist == nil || len(tk.Hist.Points) < 2 || len(tk.Hist.Names) != len(headline) {
-			t.Fatalf("home's first update has no history: %+v", tk.Hist)
+		for _, c := range []string{"rps", "errors", "p95", "memory", "goroutines"} {
+			if len(tk.Hist.Charts[c]) != 1 {
+				t.Errorf("home chart %s = %v, want one line", c, tk.Hist.Charts[c])
+			}
+		}
+		if n := tk.Hist.points("goroutines", "goroutines"); n < 3 {
+			t.Errorf("home's first update has %d points of history, want 3 or more", n)
 		}
 		if len(tk.Tables["info"]) < 8 {
 			t.Errorf("info = %v", tk.Tables["info"])
 		}
 	})
-	_ = d
 }
 
 // With nobody watching, the Source is read once a second, by the
-// headline sampler; each open page adds one read a second.
+// sampler, and an open page reads no more of it.
 func TestSamplingWhenNobodyWatches(t *testing.T) {
 	src := &trafficSource{}
 	_, srv := newTestDashboard(t, &Options{Source: src})
@@ -449,13 +491,17 @@ func TestSamplingWhenNobodyWatches(t *testing.T) {
 		t.Errorf("%d snapshots in 2.5 s with no viewer, want 3", n)
 	}
 	r, stop := openStream(t, srv, "page=http")
-	before := src.calls.Load()
-	event(t, r)
-	event(t, r)
-	event(t, r)
+	r2, stop2 := openStream(t, srv, "page=metrics")
+	began, before := time.Now(), src.calls.Load()
+	for range 3 {
+		event(t, r)
+		event(t, r2)
+	}
 	stop()
-	if n := src.calls.Load() - before; n < 3 || n > 6 {
-		t.Errorf("%d snapshots while one page was open for 3 updates, want 3 to 6", n)
+	stop2()
+	secs := time.Since(began).Seconds()
+	if n := float64(src.calls.Load() - before); n > secs+2 {
+		t.Errorf("%v snapshots in %.1f s while two pages were open, want one a second", n, secs)
 	}
 }
 

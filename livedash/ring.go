@@ -75,7 +75,7 @@ type RingOptions struct {
 	IdleLevel slog.Leveler
 	// IdleAfter is how long the Ring goes on keeping every record (at
 	// Level) after the last dashboard page closed. Default:
-	// DefaultRingIdleAfter (15 minutes), the headline charts' history.
+	// DefaultRingIdleAfter (15 minutes), the charts' history.
 	IdleAfter time.Duration
 }
 

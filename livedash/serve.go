@@ -168,9 +168,8 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	end := now.Add(d.streamLife)
 	v := d.newView(page, q.Get("family"), q.Get("series"))
-	wait := false
 	if cur, ok := d.lastEventCursor(r); ok {
-		wait = v.resume(cur, now)
+		v.resume(cur)
 	}
 	// write writes b and flushes it within the write deadline, and no
 	// later than a second past the end of the lease.
@@ -208,13 +207,7 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 		buf.WriteByte('\n')
 		return write(buf.Bytes())
 	}
-	if wait {
-		// The first update waits for a rate; the client hears now that
-		// it is connected.
-		if !write(nil) {
-			return
-		}
-	} else if !send(now) {
+	if !send(now) {
 		return
 	}
 	tk := time.NewTicker(time.Second)

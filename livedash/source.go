@@ -4,9 +4,9 @@ import "github.com/realtimeserver/observability/metricsink/prometheus"
 
 // Source is where the dashboard reads metrics: a structured snapshot of a
 // registry, every family with every series. A *prometheus.Registry is a
-// Source. The dashboard calls Snapshot once a second for the headline
-// series and once a second more for each open page that shows metrics,
-// never while holding a lock; it must be safe for concurrent use.
+// Source. The dashboard calls Snapshot once a second, from New to Close,
+// whatever the pages open, never while holding a lock; it must be safe for
+// concurrent use. The Metrics page lists every family it returns.
 type Source interface {
 	Snapshot() []Family
 }

@@ -10,17 +10,29 @@ import (
 	"github.com/realtimeserver/observability/metricsink"
 )
 
-// snap is one snapshot of the Source, indexed by family name.
+// snap is one snapshot of the Source, indexed by family name and, within
+// each family, by series (its label string). It is not changed once made,
+// so that views read it while the sampler goes on.
 type snap struct {
 	at   time.Time
-	fams map[string]*Family
 	list []Family
+	fams map[string]int   // family name -> index in list
+	ids  [][]string       // per family, each series' labelString
+	byID []map[string]int // per family, labelString -> index in Series
 }
 
 func newSnap(at time.Time, fams []Family) *snap {
-	s := &snap{at: at, fams: make(map[string]*Family, len(fams)), list: fams}
+	s := &snap{at: at, fams: make(map[string]int, len(fams)), list: fams,
+		ids: make([][]string, len(fams)), byID: make([]map[string]int, len(fams))}
 	for i := range fams {
-		s.fams[fams[i].Name] = &fams[i]
+		s.fams[fams[i].Name] = i
+		ids := make([]string, len(fams[i].Series))
+		by := make(map[string]int, len(ids))
+		for j := range fams[i].Series {
+			ids[j] = labelString(fams[i].Series[j].Labels)
+			by[ids[j]] = j
+		}
+		s.ids[i], s.byID[i] = ids, by
 	}
 	return s
 }
@@ -29,7 +41,26 @@ func (s *snap) family(name string) *Family {
 	if s == nil {
 		return nil
 	}
-	return s.fams[name]
+	if i, ok := s.fams[name]; ok {
+		return &s.list[i]
+	}
+	return nil
+}
+
+// series returns the series of family fam whose labelString is id, or nil.
+func (s *snap) series(fam, id string) *Series {
+	if s == nil {
+		return nil
+	}
+	i, ok := s.fams[fam]
+	if !ok {
+		return nil
+	}
+	j, ok := s.byID[i][id]
+	if !ok {
+		return nil
+	}
+	return &s.list[i].Series[j]
 }
 
 // label returns the value of key among ls, or "".

@@ -2,6 +2,7 @@ package livedash
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -77,31 +78,110 @@ func TestRate(t *testing.T) {
 	}
 }
 
-// The headline history has a fixed size, whatever is added to it.
+// The history keeps at most its bound of series, HistoryPoints points
+// each: past the bound a new series waits for a page to show it, and then
+// takes the place of the one viewed least recently, which is counted.
 func TestHistoryIsBounded(t *testing.T) {
-	var h history
-	if size := int(unsafe.Sizeof(h)); size > HistoryBytes+256 {
-		t.Errorf("history takes %d bytes, documented as %d", size, HistoryBytes)
+	if size := int(unsafe.Sizeof(line{})); size > HistoryPoints*4+64 || MaxHistorySeries*size > HistoryBytes+MaxHistorySeries*64 {
+		t.Errorf("a series takes %d bytes, %d for %d: documented as %d", size, MaxHistorySeries*size, MaxHistorySeries, HistoryBytes)
+	}
+	h := newHistStore(4)
+	batch := func(groups ...string) []sample {
+		var b []sample
+		for _, g := range groups {
+			b = append(b, sample{g, "c", "a", 1}, sample{g, "c", "b", 2})
+		}
+		return b
 	}
 	for i := range 3 * HistoryPoints {
-		h.add(int64(i), [len(headline)]float64{float64(i)})
+		h.commit(int64(i), batch("x", "y", "z"))
 	}
-	pts := h.points()
-	if len(pts) != HistoryPoints {
-		t.Fatalf("%d points kept, want %d", len(pts), HistoryPoints)
+	lines, untracked, evicted := h.stats()
+	if lines != 4 || untracked != 2 || evicted != 0 {
+		t.Errorf("lines, untracked, evicted = %d, %d, %d; want 4, 2, 0", lines, untracked, evicted)
 	}
-	if pts[0].T != 2*HistoryPoints || pts[len(pts)-1].T != 3*HistoryPoints-1 {
-		t.Errorf("kept points from %d to %d, want the newest %d", pts[0].T, pts[len(pts)-1].T, HistoryPoints)
+	c, tick := h.read("x", 0)
+	if tick != 3*HistoryPoints || len(c.t) != HistoryPoints || c.t[0] != 2*HistoryPoints || c.t[len(c.t)-1] != 3*HistoryPoints-1 {
+		t.Fatalf("read %d points from %d to %d at tick %d, want the newest %d", len(c.t), c.t[0], c.t[len(c.t)-1], tick, HistoryPoints)
 	}
-	for i, p := range pts {
-		if float64(p.V[0]) != float64(p.T) {
-			t.Fatalf("point %d = %+v: value does not match its time", i, p)
+	if c.last("c", "b") != 2 {
+		t.Errorf("last value of x/c/b = %v, want 2", c.last("c", "b"))
+	}
+	// Nothing new since: nothing read.
+	if c, _ := h.read("x", tick); c != nil {
+		t.Errorf("read after the last tick = %+v, want nil", c)
+	}
+	xy := batch("x", "y")
+	if a := testing.AllocsPerRun(100, func() { h.commit(1, xy) }); a != 0 {
+		t.Errorf("commit allocates %v times", a)
+	}
+
+	// A page shows z: its series take the places of y's, viewed never.
+	h.read("z", 0)
+	h.commit(1, batch("x", "y", "z"))
+	h.commit(1, batch("x", "y", "z"))
+	lines, untracked, evicted = h.stats()
+	if lines != 4 || untracked != 2 || evicted != 2 {
+		t.Errorf("after z was shown: lines, untracked, evicted = %d, %d, %d; want 4, 2, 2", lines, untracked, evicted)
+	}
+	if c, _ := h.read("z", 0); c == nil || len(c.t) != 2 || c.last("c", "a") != 1 {
+		t.Errorf("z's history once shown = %+v, want the two points since", c)
+	}
+	if c, _ := h.read("y", 0); c == nil || len(c.lines) != 0 {
+		t.Errorf("y's history once dropped = %+v, want no line", c)
+	}
+
+	// Series without a value for the whole history are let go.
+	for range HistoryPoints {
+		h.commit(1, nil)
+	}
+	if lines, _, _ := h.stats(); lines != 0 {
+		t.Errorf("%d lines kept after %d ticks without values, want 0", lines, HistoryPoints)
+	}
+}
+
+// A chart sends at most maxLinesSent lines in full, the largest.
+func TestHistoryFirstReadIsBounded(t *testing.T) {
+	h := newHistStore(MaxHistorySeries)
+	var b []sample
+	for i := range 3 * maxLinesSent {
+		b = append(b, sample{"p", "c", strconv.Itoa(i), float64(i)}, sample{"p", "d", strconv.Itoa(i), float64(i)})
+	}
+	for range 10 {
+		h.commit(1, b)
+	}
+	c, _ := h.read("p", 0)
+	per := map[string]int{}
+	for _, l := range c.lines {
+		per[l.chart]++
+		if n, _ := strconv.Atoi(l.name); n < 2*maxLinesSent {
+			t.Errorf("line %s/%s sent, want the %d largest alone", l.chart, l.name, maxLinesSent)
 		}
 	}
-	if a := testing.AllocsPerRun(100, func() { h.add(1, [len(headline)]float64{}) }); a != 0 {
-		t.Errorf("add allocates %v times", a)
+	if per["c"] != maxLinesSent || per["d"] != maxLinesSent {
+		t.Errorf("lines sent per chart = %v, want %d", per, maxLinesSent)
 	}
-	if HistoryBytes > 50<<10 {
-		t.Errorf("HistoryBytes = %d, over the 50 KiB the package documents", HistoryBytes)
+	// Later reads carry every line's new points.
+	h.commit(2, b)
+	if c, _ := h.read("p", 10); len(c.lines) != len(b) || len(c.t) != 1 {
+		t.Errorf("an update carries %d lines of %d points, want %d of 1", len(c.lines), len(c.t), len(b))
+	}
+}
+
+// The points before any series had a value are not sent; NaN is null.
+func TestHistoryChunkJSON(t *testing.T) {
+	h := newHistStore(8)
+	h.commit(1, nil)
+	h.commit(2, []sample{{"p", "c", "a", math.NaN()}})
+	h.commit(3, []sample{{"p", "c", "a", 1.5}, {"p", "c", "b\"<", 2}})
+	h.commit(4, []sample{{"p", "c", "a", math.Inf(1)}})
+	c, _ := h.read("p", 0)
+	b, err := c.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"t":[3,4],"charts":{"c":{"a":[1.5,null],"b\"<":[2,null]}}}`
+	if string(b) != want {
+		t.Errorf("chunk = %s\nwant    %s", b, want)
 	}
 }

@@ -60,19 +60,23 @@ var dashboardPages = []pageCheck{
 
 // pageState is what the test reads from a page.
 type pageState struct {
-	Charts map[string]int    `json:"charts"` // id -> points drawn
-	Paths  map[string]string `json:"paths"`  // id -> its lines' d attributes
-	Tables map[string]int    `json:"tables"` // id -> rows of data
-	Status string            `json:"status"`
-	Title  string            `json:"title"`
+	Charts  map[string]int     `json:"charts"`  // id -> points drawn
+	Paths   map[string]string  `json:"paths"`   // id -> its lines' d attributes
+	History map[string]float64 `json:"history"` // id -> seconds from its first point drawn to its last
+	Empty   []string           `json:"empty"`   // charts that say "no data yet"
+	Tables  map[string]int     `json:"tables"`  // id -> rows of data
+	Status  string             `json:"status"`
+	Title   string             `json:"title"`
 }
 
 const readState = `(() => {
-	const s = {charts: {}, paths: {}, tables: {}, status: document.getElementById('status').textContent, title: document.title};
+	const s = {charts: {}, paths: {}, history: {}, empty: [], tables: {}, status: document.getElementById('status').textContent, title: document.title};
 	for (const c of document.querySelectorAll('[data-chart]')) {
 		const paths = [...c.querySelectorAll('path.line')].map(p => p.getAttribute('d')).filter(d => d && d.length > 1);
 		s.charts[c.dataset.chart] = paths.length ? Number(c.dataset.points || 0) : 0;
 		s.paths[c.dataset.chart] = paths.join('|');
+		s.history[c.dataset.chart] = c.dataset.first ? (Number(c.dataset.last) - Number(c.dataset.first)) / 1000 : 0;
+		if ([...c.querySelectorAll('text.empty')].some(t => t.textContent === 'no data yet')) s.empty.push(c.dataset.chart);
 	}
 	for (const t of document.querySelectorAll('[data-table]')) {
 		s.tables[t.dataset.table] = [...t.querySelectorAll('tbody tr')].filter(r => !r.querySelector('td.muted[colspan]')).length;
@@ -94,16 +98,16 @@ func (c pageCheck) ready(s pageState) string {
 	return ""
 }
 
-func TestDashboardInChromium(t *testing.T) {
-	exe := chromium(t)
-	const token = "browser-test-token"
-	d := startDemo(t, map[string]string{"DASHBOARD_TOKEN": token, "LOG_LEVEL": "info"},
-		"-simulate", "20")
-	dash := waitFor(t, "the dashboard URL", d.stdout, dashboardRE)
-	if strings.Contains(d.stdout.String(), token) {
-		t.Errorf("the token was printed:\n%s", d.stdout)
-	}
+// browser is a headless Chromium whose every console error, failed load
+// and uncaught exception fails the test at its end.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
 
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	exe := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -115,14 +119,12 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		cancel()
+		cancelAlloc()
 		t.Fatalf("starting %s: %v", exe, err)
 	}
-
-	// Every console error, failed load and uncaught exception of any page.
 	var mu sync.Mutex
 	var jsErrors []string
 	consoleDone := make(chan struct{})
@@ -139,50 +141,91 @@ func TestDashboardInChromium(t *testing.T) {
 			}
 		}
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
+		cancelAlloc()
 		<-consoleDone
 		mu.Lock()
 		defer mu.Unlock()
 		for _, e := range jsErrors {
 			t.Errorf("JavaScript: %s", e)
 		}
-	}()
+	})
+	return &browser{t: t, ctx: ctx}
+}
 
-	run := func(a ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := do(ctx, a...); err != nil {
-			t.Fatal(err)
+func (b *browser) run(a ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := do(b.ctx, a...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) state() pageState { return eval[pageState](b, readState) }
+
+// eval evaluates js in the page and returns its value.
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// until polls cond every 250 ms until it returns "", or fails the test
+// with its last answer after limit.
+func (b *browser) until(limit time.Duration, what string, cond func() string) {
+	b.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: not within %v: %s", what, limit, why)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (b *browser) waitReady(c pageCheck) pageState {
+	b.t.Helper()
+	var s pageState
+	b.until(20*time.Second, "page /"+c.path+" showing its data", func() string { s = b.state(); return c.ready(s) })
+	return s
+}
+
+// checkHistory fails for each chart of c that draws less than want
+// seconds of history, or any chart that says "no data yet".
+func checkHistory(t *testing.T, c pageCheck, s pageState, want float64) {
+	t.Helper()
+	for _, id := range c.charts {
+		if s.History[id] < want {
+			t.Errorf("chart %s shows %.0f s of history as it opens, want at least %.0f s", id, s.History[id], want)
 		}
 	}
-	state := func() pageState {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](readState))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	if len(s.Empty) > 0 {
+		t.Errorf("charts %v say \"no data yet\"", s.Empty)
 	}
-	waitReady := func(c pageCheck) pageState {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			s := state()
-			why := c.ready(s)
-			if why == "" {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("page /%s never showed its data: %s (%+v)", c.path, why, s)
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+}
+
+func TestDashboardInChromium(t *testing.T) {
+	const token = "browser-test-token"
+	d := startDemo(t, map[string]string{"DASHBOARD_TOKEN": token, "LOG_LEVEL": "info"},
+		"-simulate", "20")
+	started := time.Now() // the dashboard samples from before this
+	dash := waitFor(t, "the dashboard URL", d.stdout, dashboardRE)
+	if strings.Contains(d.stdout.String(), token) {
+		t.Errorf("the token was printed:\n%s", d.stdout)
 	}
+	b := newBrowser(t)
 
 	// The token once, in the address: the dashboard keeps it in a cookie
 	// and sends the browser on without it.
-	run(chromedp.Navigate(dash + "?token=" + token))
-	loc, err := chromedp.Run(ctx, chromedp.Location())
+	b.run(chromedp.Navigate(dash + "?token=" + token))
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +234,8 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 
 	if *updateScreenshots {
-		// Let the home page's history and the demo's traffic build up.
-		time.Sleep(30 * time.Second)
+		// Let the history and the demo's traffic build up.
+		time.Sleep(60 * time.Second)
 		if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -205,28 +248,28 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
 			defer func() { t.Logf("page /%s checked in %v", c.path, time.Since(start).Round(time.Millisecond)) }()
-			run(chromedp.Navigate(dash + c.path))
-			before := waitReady(c)
+			b := &browser{t: t, ctx: b.ctx}
+			b.run(chromedp.Navigate(dash + c.path))
+			before := b.waitReady(c)
 			if !strings.Contains(before.Status, "live") {
 				t.Errorf("status = %q, want live", before.Status)
 			}
+			// Each chart opens with the history since the dashboard
+			// started (a few seconds less: rates need two samples).
+			checkHistory(t, c, before, time.Since(started).Seconds()-10)
 			// The charts move: new points arrive and are drawn.
 			if len(c.charts) > 0 {
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					time.Sleep(500 * time.Millisecond)
-					after := state()
+				b.until(10*time.Second, "chart "+c.charts[0]+" moving", func() string {
+					after := b.state()
 					if after.Paths[c.charts[0]] != before.Paths[c.charts[0]] && after.Charts[c.charts[0]] > before.Charts[c.charts[0]] {
-						break
+						return ""
 					}
-					if time.Now().After(deadline) {
-						t.Fatalf("chart %s did not change in 10 s: %d points then %d", c.charts[0], before.Charts[c.charts[0]], after.Charts[c.charts[0]])
-					}
-				}
+					return fmt.Sprintf("%d points then %d", before.Charts[c.charts[0]], after.Charts[c.charts[0]])
+				})
 			}
 			if *updateScreenshots {
-				time.Sleep(25 * time.Second) // charts with some history
-				png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+				time.Sleep(2 * time.Second)
+				png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -236,25 +279,43 @@ func TestDashboardInChromium(t *testing.T) {
 			}
 			switch c.path {
 			case "metrics":
-				checkMetricsPage(t, ctx, state)
+				checkMetricsPage(t, b)
 			case "logs":
-				checkLogFilter(t, ctx, state)
+				checkLogFilter(t, b)
 			}
 		})
 	}
+
+	// Away and back, after a minute of traffic: every chart opens with it.
+	if wait := time.Minute + 2*time.Second - time.Since(started); wait > 0 {
+		time.Sleep(wait)
+	}
+	for _, c := range dashboardPages {
+		if len(c.charts) == 0 {
+			continue
+		}
+		t.Run("again/"+c.path, func(t *testing.T) {
+			b := &browser{t: t, ctx: b.ctx}
+			b.run(chromedp.Navigate(dash + c.path))
+			var s pageState
+			b.until(5*time.Second, "the first update", func() string {
+				if s = b.state(); s.Charts[c.charts[0]] == 0 {
+					return "no point drawn"
+				}
+				return ""
+			})
+			checkHistory(t, c, s, 50)
+		})
+	}
+
 }
 
-// checkMetricsPage searches the families and charts another one.
-func checkMetricsPage(t *testing.T, ctx context.Context, state func() pageState) {
+// checkMetricsPage searches the families and charts another one, with
+// its history.
+func checkMetricsPage(t *testing.T, b *browser) {
 	t.Helper()
-	if err := do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), "db_query")); err != nil {
-		t.Fatal(err)
-	}
-	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
-		`[...document.querySelectorAll('[data-table=families] tbody tr td:first-child')].map(td => td.textContent)`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b.run(chromedp.SendKeys(chromedp.CSS("#search"), "db_query"))
+	names := eval[[]string](b, `[...document.querySelectorAll('[data-table=families] tbody tr td:first-child')].map(td => td.textContent)`)
 	if len(names) == 0 {
 		t.Fatal("searching db_query shows no family")
 	}
@@ -263,45 +324,36 @@ func checkMetricsPage(t *testing.T, ctx context.Context, state func() pageState)
 			t.Errorf("search db_query shows %q", n)
 		}
 	}
-	if err := do(ctx, chromedp.Click(chromedp.CSS(`[data-table=families] tbody tr`))); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := state()
-		if s.Charts["series"] >= 1 && s.Tables["series"] >= 1 {
-			title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-chart=series] h2').textContent`))
-			if strings.HasPrefix(title, names[0]+"{") {
-				return
+	b.run(chromedp.Click(chromedp.CSS(`[data-table=families] tbody tr`)))
+	b.until(10*time.Second, "clicking "+names[0]+" charts it", func() string {
+		s := b.state()
+		title := eval[string](b, `document.querySelector('[data-chart=series] h2').textContent`)
+		if s.Charts["series"] >= 2 && s.Tables["series"] >= 1 && strings.HasPrefix(title, names[0]+"{") {
+			// Sampled since the dashboard began, not since the click.
+			if s.History["series"] < 10 {
+				return fmt.Sprintf("%s charted with %.0f s of history", title, s.History["series"])
 			}
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("clicking %s did not chart it: %+v", names[0], s)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return fmt.Sprintf("title %q, %+v", title, s)
+	})
 }
 
 // checkLogFilter filters the tail by one request's id, then opens that
 // request from its link.
-func checkLogFilter(t *testing.T, ctx context.Context, state func() pageState) {
+func checkLogFilter(t *testing.T, b *browser) {
 	t.Helper()
-	rid, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`[...document.querySelectorAll('[data-table=logs] tbody tr')].map(r => r.dataset.rid).find(Boolean) || ''`))
-	if err != nil || rid == "" {
-		t.Fatalf("no record with a request id on the Logs page (%v)", err)
+	ctx := b.ctx
+	rid := eval[string](b, `[...document.querySelectorAll('[data-table=logs] tbody tr')].map(r => r.dataset.rid).find(Boolean) || ''`)
+	if rid == "" {
+		t.Fatal("no record with a request id on the Logs page")
 	}
 	// The page says which records the ring keeps, and when.
-	keeps, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#keeps').textContent`))
-	if err != nil || !strings.Contains(keeps, "while a dashboard page is open") {
-		t.Errorf("the Logs page's note on what is kept: %q (%v)", keeps, err)
+	if keeps := eval[string](b, `document.querySelector('#keeps').textContent`); !strings.Contains(keeps, "while a dashboard page is open") {
+		t.Errorf("the Logs page's note on what is kept: %q", keeps)
 	}
 	rowsFor := func() (all, matching int) {
-		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
-			`[...document.querySelectorAll('[data-table=logs] tbody tr')].map(r => r.dataset.rid ?? '-')`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := eval[[]string](b, `[...document.querySelectorAll('[data-table=logs] tbody tr')].map(r => r.dataset.rid ?? '-')`)
 		for _, r := range got {
 			if r == rid {
 				matching++
@@ -309,9 +361,7 @@ func checkLogFilter(t *testing.T, ctx context.Context, state func() pageState) {
 		}
 		return len(got), matching
 	}
-	if err := do(ctx, chromedp.SendKeys(chromedp.CSS("#rid"), rid)); err != nil {
-		t.Fatal(err)
-	}
+	b.run(chromedp.SendKeys(chromedp.CSS("#rid"), rid))
 	time.Sleep(1500 * time.Millisecond) // a live update or two arrive meanwhile
 	all, matching := rowsFor()
 	if matching == 0 || all != matching {
@@ -319,18 +369,15 @@ func checkLogFilter(t *testing.T, ctx context.Context, state func() pageState) {
 	}
 	// Clear, then follow the request id's link: every record of that
 	// request, and only those.
-	if err := do(ctx, chromedp.Click(chromedp.CSS("button"))); err != nil {
-		t.Fatal(err)
-	}
+	b.run(chromedp.Click(chromedp.CSS("button")))
 	time.Sleep(500 * time.Millisecond)
 	if all, matching := rowsFor(); all <= matching {
 		t.Errorf("after clearing the filter: %d rows, %d of request %s", all, matching, rid)
 	}
 	// Read and click one link in one step: the tail moves every second.
-	rid, err = chromedp.Run(ctx, chromedp.Evaluate[string](
-		`(() => { const a = document.querySelector('[data-table=logs] a.rid'); if (!a) return ''; a.click(); return a.textContent; })()`))
-	if err != nil || rid == "" {
-		t.Fatalf("no request id link to click (%v)", err)
+	rid = eval[string](b, `(() => { const a = document.querySelector('[data-table=logs] a.rid'); if (!a) return ''; a.click(); return a.textContent; })()`)
+	if rid == "" {
+		t.Fatal("no request id link to click")
 	}
 	time.Sleep(1000 * time.Millisecond)
 	all, matching = rowsFor()

@@ -168,6 +168,16 @@
         for (const arr of this.series.values()) arr.shift();
       }
     }
+    // addChunk appends the points of a history chunk's chart: times, and
+    // for each series its values aligned with them.
+    addChunk(times, lines) {
+      const names = Object.keys(lines || {});
+      for (let i = 0; i < times.length; i++) {
+        const v = {};
+        for (const n of names) v[n] = lines[n][i];
+        this.push(times[i], v);
+      }
+    }
     // shown returns the series drawn: the MAXLINES largest by last value.
     shown() {
       const last = (arr) => { for (let i = arr.length - 1; i >= 0; i--) if (arr[i] != null) return arr[i]; return -Infinity; };
@@ -193,6 +203,7 @@
         svg.append(tx);
         this.legend.replaceChildren();
         this.card.dataset.points = '0';
+        delete this.card.dataset.first;
         return;
       }
       let t1 = times[times.length - 1];
@@ -252,6 +263,9 @@
       this.geom = { x, t0, t1, L, R, W, lines };
       this.card.dataset.points = String(times.length);
       this.card.dataset.last = String(t1);
+      let first = t1;
+      for (const { arr } of lines) { const j = arr.findIndex((v) => v != null); if (j >= 0) first = Math.min(first, times[j]); }
+      this.card.dataset.first = String(first); // the earliest point drawn
       this.legend.replaceChildren(...lines.map(({ name, arr, color }) => {
         let v = null;
         for (let j = arr.length - 1; j >= 0 && v == null; j--) v = arr[j];
@@ -404,6 +418,12 @@
     };
   }
 
+  // addHist gives each chart its points of an update's history chunk.
+  function addHist(charts, h) {
+    if (!h) return;
+    for (const id in h.charts) if (charts[id]) charts[id].addChunk(h.t, h.charts[id]);
+  }
+
   function standardPage(layout) {
     const grid = el('div', { cls: 'grid' });
     main.append(grid);
@@ -412,25 +432,10 @@
     const tables = {};
     for (const [id, title, cols, opts] of layout.tables) tables[id] = new Table(main, id, title, cols, opts);
     connect({}, (u) => {
-      if (u.hist) {
-        const names = u.hist.names;
-        for (const p of u.hist.points) names.forEach((n, i) => charts[n] && charts[n].push(p.t, { [chartSeries(n)]: p.v[i] }));
-      }
-      for (const id in u.charts || {}) {
-        if (!charts[id]) continue;
-        const vals = u.charts[id];
-        if (PAGE === 'home') {
-          const v = {};
-          for (const k in vals) v[chartSeries(k)] = vals[k];
-          charts[id].push(u.t, v);
-        } else charts[id].push(u.t, vals);
-      }
+      addHist(charts, u.hist);
       for (const id in charts) charts[id].render();
       for (const id in u.tables || {}) if (tables[id]) tables[id].render(u.tables[id]);
     });
-  }
-  function chartSeries(n) {
-    return { rps: 'requests/s', errors: '5xx ratio', p95: 'p95', memory: 'memory', goroutines: 'goroutines' }[n] || n;
   }
 
   function metricsPage() {
@@ -489,7 +494,7 @@
           if (chart.titleEl.textContent !== title) chart.reset(title, unitOf(m));
           if (m.series && m.series !== series) series = m.series;
         }
-        if (u.charts && u.charts.series) chart.push(u.t, u.charts.series);
+        if (u.hist && u.hist.charts.series) chart.addChunk(u.hist.t, u.hist.charts.series);
         chart.render();
         if (u.tables && u.tables.series) serTable.render(u.tables.series);
       });
