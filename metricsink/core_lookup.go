@@ -87,11 +87,15 @@ type Resolver[V any] interface {
 func (l *Lookup[V]) Find(op Op, name string, tags *Tags, r Resolver[V]) V {
 	list, err := View(tags)
 	if err == nil {
-		h := lookupIndex(op, name, list)
+		h := indexName(op, name)
+		for i := range list {
+			h = indexTag(h, &list[i])
+		}
+		h = indexEnd(h)
 		if b := l.tab.Load().slot(h).Load(); b != nil {
 			for i := range *b {
 				e := &(*b)[i]
-				if e.h == h && e.op == op && e.name == name && equalTags(e.tags, list) {
+				if e.h == h && e.op == op && equal(e.name, name) && equalTags(e.tags, list) {
 					return e.v
 				}
 			}
@@ -123,11 +127,41 @@ func equalTags(a, b []Tag) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].Key != b[i].Key || a[i].Value != b[i].Value {
+		if !equal(a[i].Key, b[i].Key) || !equal(a[i].Value, b[i].Value) {
 			return false
 		}
 	}
 	return true
+}
+
+// equal reports whether a == b, comparing strings of 4 to 16 bytes with
+// two overlapping word loads each instead of a call: the keys the lookup
+// compares are mostly that short, and its copies never share memory with
+// the caller's strings, so the comparison cannot stop at equal pointers.
+func equal(a, b string) bool {
+	n := len(a)
+	switch {
+	case n != len(b):
+		return false
+	case n >= 8 && n <= 16:
+		return load8(a) == load8(b) && load8(a[n-8:]) == load8(b[n-8:])
+	case n >= 4 && n < 8:
+		return load4(a) == load4(b) && load4(a[n-4:]) == load4(b[n-4:])
+	}
+	return a == b
+}
+
+// load8 and load4 return the first eight or four bytes of s,
+// little-endian; the compiler makes each one load.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func load4(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // Put remembers v for op, name and tags, copying them, and reports
@@ -239,22 +273,35 @@ func (l *Lookup[V]) Len() int {
 }
 
 // lookupIndex mixes the op, the name's length and its first, middle and
-// last bytes, and for each tag the value's length and first and last bytes
-// and the key's length: a few loads, where hashing every byte would cost
-// more than the rest of a sample. Keys alike in all of these share an
-// index: see Lookup.
+// last bytes, and for each tag the value's length and first, middle and
+// last bytes and the key's length: a few loads, where hashing every byte
+// would cost more than the rest of a sample. Keys alike in all of these
+// share an index: see Lookup.
 func lookupIndex(op Op, name string, tags []Tag) uint64 {
+	h := indexName(op, name)
+	for i := range tags {
+		h = indexTag(h, &tags[i])
+	}
+	return indexEnd(h)
+}
+
+// indexName, indexTag and indexEnd are lookupIndex in parts small enough
+// to be inlined, so that Find computes the index without a call.
+func indexName(op Op, name string) uint64 {
 	h := uint64(op) | uint64(len(name))<<8
 	if n := len(name); n > 0 {
 		h |= uint64(name[0])<<24 | uint64(name[n>>1])<<32 | uint64(name[n-1])<<40
 	}
-	for i := range tags {
-		v := tags[i].Value
-		x := uint64(len(v)) | uint64(len(tags[i].Key))<<40
-		if n := len(v); n > 0 {
-			x |= uint64(v[0])<<16 | uint64(v[n-1])<<24 | uint64(v[n>>1])<<32
-		}
-		h = bits.RotateLeft64(h, 21) ^ x
-	}
-	return h * 0x9e3779b97f4a7c15
+	return h
 }
+
+func indexTag(h uint64, t *Tag) uint64 {
+	v := t.Value
+	x := uint64(len(v)) | uint64(len(t.Key))<<40
+	if n := len(v); n > 0 {
+		x |= uint64(v[0])<<16 | uint64(v[n-1])<<24 | uint64(v[n>>1])<<32
+	}
+	return bits.RotateLeft64(h, 21) ^ x
+}
+
+func indexEnd(h uint64) uint64 { return h * 0x9e3779b97f4a7c15 }
