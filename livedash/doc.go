@@ -71,6 +71,6 @@
 // which an HttpOnly, SameSite=Strict cookie carries it; it is compared in
 // constant time and never logged. Pages carry a Content-Security-Policy
 // that allows this origin alone: the HTML, CSS and JavaScript are embedded
-// in the binary (about 33 KB), with no external resource. Logs, metric
+// in the binary (about 46 KB), with no external resource. Logs, metric
 // names and labels are shown as text, never as HTML.
 package livedash

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -373,7 +374,7 @@ func TestStreams(t *testing.T) {
 		tk := event(t, r)
 		slow := tk.Tables["slow"]
 		if len(slow) != 1 || slow[0]["sql"] != "SELECT * FROM comments WHERE id = ?" || slow[0]["request_id"] != "req-1" ||
-			slow[0]["duration"] != "174.584668ms" {
+			slow[0]["duration"] != "174.6 ms" {
 			t.Errorf("slow queries = %v", slow)
 		}
 		if p := tk.Tables["pool"]; len(p) != 1 || p[0]["in_use"] != 2.0 || p[0]["max"] != 4.0 {
@@ -381,6 +382,15 @@ func TestStreams(t *testing.T) {
 		}
 		if q := float64(tk.Charts["rate"]["comments insert"]); math.Abs(q-3) > 1 {
 			t.Errorf("query rate = %v, want about 3", q)
+		}
+		// A begin that never ran is neither a row nor a line.
+		for _, r := range tk.Tables["queries"] {
+			if r["operation"] == "begin" {
+				t.Errorf("a query that never ran is listed: %v", r)
+			}
+		}
+		if _, ok := tk.Charts["rate"]["- begin"]; ok {
+			t.Errorf("a query that never ran is charted: %v", tk.Charts["rate"])
 		}
 	})
 	t.Run("ws", func(t *testing.T) {
@@ -414,6 +424,28 @@ func TestStreams(t *testing.T) {
 		tk = event(t, r)
 		if _, again := tk.Tables["families"]; again {
 			t.Error("the family list is sent again though it did not change")
+		}
+	})
+	t.Run("metrics counter", func(t *testing.T) {
+		r, stop := openStream(t, srv, "page=metrics&family="+famHTTPCount)
+		defer stop()
+		tk := event(t, r)
+		rows := tk.Tables["series"]
+		if len(rows) != 2 {
+			t.Fatalf("series = %v, want 2", rows)
+		}
+		for _, r := range rows {
+			if _, ok := r["rate"].(float64); !ok {
+				t.Errorf("a counter's row has no rate: %v", r)
+			}
+			for _, col := range []string{"count", "sum", "p50", "p95", "p99"} {
+				if _, ok := r[col]; ok {
+					t.Errorf("a counter's row has %s: %v", col, r)
+				}
+			}
+		}
+		if rate := float64(tk.Charts["series"]["rate"]); math.Abs(rate-9) > 3 {
+			t.Errorf("the counter's charted rate = %v, want about 9/s (%v)", rate, tk.Charts)
 		}
 	})
 	t.Run("logs", func(t *testing.T) {
@@ -467,7 +499,7 @@ func TestStreams(t *testing.T) {
 		r, stop := openStream(t, srv, "page=home")
 		defer stop()
 		tk := event(t, r)
-		for _, c := range []string{"rps", "errors", "p95", "memory", "goroutines"} {
+		for _, c := range []string{"rps", "errors", "p95", "cpu", "memory", "goroutines"} {
 			if len(tk.Hist.Charts[c]) != 1 {
 				t.Errorf("home chart %s = %v, want one line", c, tk.Hist.Charts[c])
 			}
@@ -475,8 +507,15 @@ func TestStreams(t *testing.T) {
 		if n := tk.Hist.points("goroutines", "goroutines"); n < 3 {
 			t.Errorf("home's first update has %d points of history, want 3 or more", n)
 		}
-		if len(tk.Tables["info"]) < 8 {
+		info := map[string]any{}
+		for _, r := range tk.Tables["info"] {
+			info[r["name"].(string)] = r["value"]
+		}
+		if len(info) < 8 {
 			t.Errorf("info = %v", tk.Tables["info"])
+		}
+		if up, _ := info["uptime"].(string); !regexp.MustCompile(`^(\d+ min )?\d+ s$`).MatchString(up) {
+			t.Errorf("uptime = %q, want it as \"7 min 57 s\"", up)
 		}
 	})
 }

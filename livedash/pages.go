@@ -72,16 +72,18 @@ func newInfo(o Options) info {
 	return info{started: time.Now(), static: rows}
 }
 
+// rows are the process's facts, the running time among the first.
 func (in info) rows(now time.Time) []row {
 	out := make([]row, 0, len(in.static)+3)
-	for _, r := range in.static {
+	for i, r := range in.static {
 		out = append(out, row{"name": r[0], "value": r[1]})
+		if i == 2 { // after service, environment and version
+			out = append(out,
+				row{"name": "uptime", "value": spokenSpan(now.Sub(in.started))},
+				row{"name": "started", "value": in.started.Format(time.RFC3339)},
+				row{"name": "GOMAXPROCS", "value": strconv.Itoa(runtime.GOMAXPROCS(0))})
+		}
 	}
-	out = append(out,
-		row{"name": "started", "value": in.started.Format(time.RFC3339)},
-		row{"name": "uptime", "value": now.Sub(in.started).Truncate(time.Second).String()},
-		row{"name": "GOMAXPROCS", "value": strconv.Itoa(runtime.GOMAXPROCS(0))},
-	)
 	return out
 }
 
@@ -110,7 +112,7 @@ func (t *tick) table(id string, rows []row) {
 }
 
 // home gives the headline series: request rate, 5xx ratio, p95 latency,
-// runtime memory and goroutines.
+// process CPU, runtime memory and goroutines.
 func (s *sampled) home(e *emit) {
 	secs, have := s.secs()
 	all := newGrouper()
@@ -125,6 +127,7 @@ func (s *sampled) home(e *emit) {
 	e.chart("errors", "5xx ratio", ratio)
 	d := g.h.minus(&g.ph)
 	e.chart("p95", "p95", q(have, &d, 0.95))
+	e.chart("cpu", "process", s.cpuRate())
 	e.chart("memory", "memory", s.rt.total-s.rt.released)
 	e.chart("goroutines", "goroutines", s.rt.gor)
 }
@@ -190,7 +193,9 @@ func q(have bool, h *hist, quant float64) float64 {
 	return h.quantile(quant)
 }
 
-// db gives the queries by source and operation, and the connection pools.
+// db gives the queries by source and operation, leaving out those that
+// never ran (a begin, commit or rollback the program never uses), and the
+// connection pools.
 func (s *sampled) db(e *emit) {
 	cur, old := s.cur, s.old
 	secs, have := s.secs()
@@ -202,6 +207,9 @@ func (s *sampled) db(e *emit) {
 	var rows []row
 	g.each(func(gr *group) {
 		e2 := errs.get(gr.labels)
+		if gr.total == 0 && e2.total == 0 {
+			return
+		}
 		name := gr.name(" ")
 		d := gr.h.minus(&gr.ph)
 		r := rate(gr.total, gr.prev, secs, have)
@@ -249,7 +257,8 @@ func (s *sampled) db(e *emit) {
 const maxSlowShown = 25
 
 // slowQueries lists the latest slow-query records in the ring, newest
-// first: time, source, operation, duration, SQL (shortened) and request id.
+// first: time, source, operation, duration (as a person reads it, "174.6
+// ms"), SQL (shortened) and request id.
 func (v *view) slowQueries() []row {
 	if v.d.ring == nil {
 		return nil
@@ -261,8 +270,10 @@ func (v *view) slowQueries() []row {
 		r := row{"time": e.time.Format("15:04:05.000"), "request_id": e.rid}
 		each := func(k, val []byte) {
 			switch string(k) {
-			case "source", "operation", "duration":
+			case "source", "operation":
 				r[string(k)] = string(val)
+			case "duration":
+				r["duration"] = readableDuration(string(val))
 			case "sql":
 				r["sql"] = truncate(string(val), 240)
 			}
@@ -272,6 +283,58 @@ func (v *view) slowQueries() []row {
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// readableDuration writes a duration as time.Duration writes it
+// ("174.584668ms") the way a person reads it ("174.6 ms"), and other text
+// as it is.
+func readableDuration(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	x, unit, prec := d.Seconds(), "s", 2
+	switch a := d.Abs(); {
+	case a >= time.Minute:
+		return spokenSpan(d)
+	case a >= time.Second:
+	case a >= time.Millisecond:
+		x, unit, prec = x*1e3, "ms", 1
+	case a >= time.Microsecond:
+		x, unit, prec = x*1e6, "µs", 1
+	default:
+		x, unit, prec = x*1e9, "ns", 0
+	}
+	num := strconv.FormatFloat(x, 'f', prec, 64)
+	if strings.Contains(num, ".") {
+		num = strings.TrimRight(strings.TrimRight(num, "0"), ".")
+	}
+	return num + " " + unit
+}
+
+// spokenSpan writes d, to the second, as "7 min 57 s", "2 h 5 s" or
+// "3 d 4 h 0 s": each unit from the largest one that is not zero, those
+// in between that are zero left out but the seconds.
+func spokenSpan(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	if d < 0 {
+		return "-" + spokenSpan(-d)
+	}
+	var b []byte
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "min"}} {
+		if n := d / u.d; n > 0 {
+			b = strconv.AppendInt(b, int64(n), 10)
+			b = append(b, ' ')
+			b = append(b, u.name...)
+			b = append(b, ' ')
+			d -= n * u.d
+		}
+	}
+	b = strconv.AppendInt(b, int64(d/time.Second), 10)
+	return string(append(b, " s"...))
 }
 
 func (s *sampled) ws(e *emit) {
@@ -497,7 +560,8 @@ func (v *view) resume(cur uint64) {
 	}
 }
 
-// runtime gives the Go runtime's charts and table.
+// runtime gives the Go runtime's charts and table. The GC pause and GC
+// CPU lines hold their values between collections (see sampler).
 func (s *sampled) runtime(e *emit) {
 	st, old := s.rt, s.rtOld
 	have := old != nil
@@ -511,27 +575,19 @@ func (s *sampled) runtime(e *emit) {
 	e.chart("heap", "heap goal", st.goal)
 	e.chart("heap", "runtime total", st.total-st.released)
 	e.chart("gc", "GC cycles", rate(st.cycles, old.cycles, secs, have))
+	e.chart("pauses", "p50", s.pause[0])
+	e.chart("pauses", "p99", s.pause[1])
+	e.chart("pauses", "max", s.pause[2])
+	e.chart("goroutines", "goroutines", st.gor)
 	if e.batch != nil {
-		pd := st.pauses.minus(&old.pauses)
-		e.chart("pauses", "p50", q(have, &pd, 0.5))
-		e.chart("pauses", "p99", q(have, &pd, 0.99))
-		maxPause := math.NaN()
-		if have {
-			maxPause = pd.maxObserved()
-		}
-		e.chart("pauses", "max", maxPause)
 		ld := st.lat.minus(&old.lat)
 		e.chart("sched", "p50", q(have, &ld, 0.5))
 		e.chart("sched", "p99", q(have, &ld, 0.99))
 	}
-	e.chart("goroutines", "goroutines", st.gor)
 	e.chart("cpu", "process", s.cpuRate())
-	gcShare := math.NaN()
-	if dt := st.cpuTotal - old.cpuTotal; have && dt > 0 {
-		gcShare = math.Max(0, st.cpuGC-old.cpuGC) / dt * st.procs
-	}
-	e.chart("cpu", "GC (estimate)", gcShare)
+	e.chart("cpu", "GC (estimate)", s.gcCPU)
 	e.chart("alloc", "allocated", rate(st.allocs, old.allocs, secs, have))
+	e.chart("objects", "live objects", st.objs)
 
 	if !e.tables() {
 		return

@@ -1,6 +1,7 @@
 package livedash
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -15,6 +16,12 @@ type sampler struct {
 	rt    *runtimeReader
 	snaps []*snap
 	rts   []*rtState
+	// pause holds the GC pause quantiles (p50, p99, max) of the latest
+	// collections, and gcCPU the share of CPU they took, between the
+	// collections that change them: the runtime updates its CPU estimates
+	// only at a collection, and a window without one has no pause.
+	pause [3]float64
+	gcCPU float64
 	batch []sample
 }
 
@@ -32,10 +39,13 @@ type rtState struct {
 type sampled struct {
 	cur, old  *snap
 	rt, rtOld *rtState
+	pause     [3]float64
+	gcCPU     float64
 }
 
 func newSampler(src Source) *sampler {
-	return &sampler{src: src,
+	nan := math.NaN()
+	return &sampler{src: src, pause: [3]float64{nan, nan, nan}, gcCPU: nan,
 		rt: newRuntimeReader(rtHeapObjects, rtHeapGoal, rtTotal, rtReleased, rtGCCycles, rtPauses,
 			rtGoroutines, rtLatencies, rtCPUGC, rtCPUTotal, rtGOMAXPROCS, rtAllocs, rtObjects)}
 }
@@ -59,7 +69,15 @@ func (s *sampler) sample(now time.Time) (*sampled, []sample) {
 	out := &sampled{cur: s.snaps[len(s.snaps)-1], rt: st}
 	if len(s.snaps) > 1 {
 		out.old, out.rtOld = s.snaps[0], s.rts[0]
+		old := s.rts[0]
+		if pd := st.pauses.minus(&old.pauses); pd.count > 0 {
+			s.pause = [3]float64{pd.quantile(0.5), pd.quantile(0.99), pd.maxObserved()}
+		}
+		if dt := st.cpuTotal - old.cpuTotal; dt > 0 {
+			s.gcCPU = math.Max(0, st.cpuGC-old.cpuGC) / dt * st.procs
+		}
 	}
+	out.pause, out.gcCPU = s.pause, s.gcCPU
 
 	b := s.batch[:0]
 	for _, p := range chartPages {
@@ -136,9 +154,9 @@ type seriesValue struct {
 // seriesValues returns what the Metrics page charts of series cur of f:
 // a counter's rate, a gauge's value, a histogram's p50, p95 and p99 over
 // the window, prev being the series window seconds before (nil when it
-// did not exist).
-func seriesValues(f *Family, cur, prev *Series, secs float64, have bool) ([3]seriesValue, int) {
-	var out [3]seriesValue
+// did not exist). A histogram's rate of observations comes fourth.
+func seriesValues(f *Family, cur, prev *Series, secs float64, have bool) ([4]seriesValue, int) {
+	var out [4]seriesValue
 	switch f.Type {
 	case "counter":
 		pv := 0.0
@@ -150,15 +168,18 @@ func seriesValues(f *Family, cur, prev *Series, secs float64, have bool) ([3]ser
 	case "histogram":
 		var h, ph hist
 		h.add(cur)
+		var pc float64
 		if prev != nil {
 			ph.add(prev)
+			pc = float64(prev.Count)
 		}
 		d := h.minus(&ph)
 		ok := have && prev != nil
 		out[0] = seriesValue{"p50", q(ok, &d, 0.5)}
 		out[1] = seriesValue{"p95", q(ok, &d, 0.95)}
 		out[2] = seriesValue{"p99", q(ok, &d, 0.99)}
-		return out, 3
+		out[3] = seriesValue{"rate", rate(float64(cur.Count), pc, secs, ok)}
+		return out, 4
 	}
 	out[0] = seriesValue{"value", cur.Value}
 	return out, 1
@@ -169,9 +190,13 @@ func (s *sampled) metricsLines(b *[]sample) {
 	secs, have := s.secs()
 	for fi := range s.cur.list {
 		f := &s.cur.list[fi]
+		n := 3 // a histogram's chart: its quantiles
+		if f.Type != "histogram" {
+			n = 1
+		}
 		for i := range f.Series {
 			id := s.cur.ids[fi][i]
-			vals, n := seriesValues(f, &f.Series[i], s.old.series(f.Name, id), secs, have)
+			vals, _ := seriesValues(f, &f.Series[i], s.old.series(f.Name, id), secs, have)
 			g := metricsGroup(f.Name, id)
 			for _, sv := range vals[:n] {
 				*b = append(*b, sample{g, "series", sv.name, sv.v})

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -183,5 +184,20 @@ func TestHistoryChunkJSON(t *testing.T) {
 	want := `{"t":[3,4],"charts":{"c":{"a":[1.5,null],"b\"<":[2,null]}}}`
 	if string(b) != want {
 		t.Errorf("chunk = %s\nwant    %s", b, want)
+	}
+}
+
+func TestReadableDurations(t *testing.T) {
+	for in, want := range map[string]string{
+		"174.584668ms": "174.6 ms", "150ms": "150 ms", "1.5s": "1.5 s", "12.3456s": "12.35 s",
+		"850.26µs": "850.3 µs", "999ns": "999 ns", "7m57.2s": "7 min 57 s", "2h0m5s": "2 h 5 s",
+		"not a duration": "not a duration",
+	} {
+		if got := readableDuration(in); got != want {
+			t.Errorf("readableDuration(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := spokenSpan(50*time.Hour + 3*time.Second); got != "2 d 2 h 3 s" {
+		t.Errorf("spokenSpan(50 h 3 s) = %q", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,13 +50,13 @@ type pageCheck struct {
 }
 
 var dashboardPages = []pageCheck{
-	{"", []string{"rps", "errors", "p95", "memory", "goroutines"}, map[string]int{"info": 8, "ring": 1}},
+	{"", []string{"rps", "errors", "p95", "cpu", "memory", "goroutines"}, map[string]int{"info": 8, "ring": 1}},
 	{"http", []string{"rate", "p95", "latency"}, map[string]int{"requests": 2}},
 	{"db", []string{"rate", "p95", "pool"}, map[string]int{"queries": 2, "pool": 1}},
 	{"ws", []string{"connections", "messages"}, map[string]int{"channels": 1, "messages": 2}},
 	{"metrics", []string{"series"}, map[string]int{"families": 10, "series": 1}},
 	{"logs", nil, map[string]int{"logs": 5}},
-	{"runtime", []string{"heap", "goroutines", "sched", "cpu", "alloc"}, map[string]int{"runtime": 5}},
+	{"runtime", []string{"heap", "goroutines", "sched", "cpu", "alloc", "objects"}, map[string]int{"runtime": 5}},
 }
 
 // pageState is what the test reads from a page.
@@ -278,10 +279,18 @@ func TestDashboardInChromium(t *testing.T) {
 				}
 			}
 			switch c.path {
+			case "":
+				checkHomePage(t, b)
+			case "db":
+				checkDatabasePage(t, b)
+			case "ws":
+				checkWebSocketsPage(t, b)
 			case "metrics":
 				checkMetricsPage(t, b)
 			case "logs":
 				checkLogFilter(t, b)
+			case "runtime":
+				checkRuntimePage(t, b)
 			}
 		})
 	}
@@ -305,15 +314,84 @@ func TestDashboardInChromium(t *testing.T) {
 				return ""
 			})
 			checkHistory(t, c, s, 50)
+			if c.path == "runtime" {
+				checkRuntimeLines(t, b)
+			}
 		})
 	}
 
 }
 
-// checkMetricsPage searches the families and charts another one, with
-// its history.
+// checkHomePage: the process facts above the fold, the uptime as a
+// person reads it, and no empty cell in the charts' grid.
+func checkHomePage(t *testing.T, b *browser) {
+	t.Helper()
+	got := eval[map[string]any](b, `(() => {
+		const info = document.querySelector('[data-table=info]').getBoundingClientRect();
+		const grid = document.querySelector('.grid');
+		const cols = getComputedStyle(grid).gridTemplateColumns.split(' ').length;
+		const up = [...document.querySelectorAll('[data-table=info] tr')].find(r => r.firstChild.textContent === 'uptime');
+		return {bottom: info.bottom, fold: innerHeight, cells: grid.children.length, cols, uptime: up ? up.lastChild.textContent : ''};
+	})()`)
+	if got["bottom"].(float64) > got["fold"].(float64) {
+		t.Errorf("the process facts end at %v px, below the fold at %v px", got["bottom"], got["fold"])
+	}
+	if cells, cols := int(got["cells"].(float64)), int(got["cols"].(float64)); cols < 1 || cells%cols != 0 {
+		t.Errorf("%d charts in %d columns leave a cell empty", cells, cols)
+	}
+	if up := got["uptime"].(string); !regexp.MustCompile(`^(\d+ h )?(\d+ min )?\d+ s$`).MatchString(up) {
+		t.Errorf("uptime = %q, want it as 7 min 57 s", up)
+	}
+}
+
+// checkDatabasePage: no query that never ran, durations as a person
+// reads them.
+func checkDatabasePage(t *testing.T, b *browser) {
+	t.Helper()
+	rows := eval[[][]string](b, `[...document.querySelectorAll('[data-table=queries] tbody tr')].map(r => [...r.children].map(td => td.textContent))`)
+	for _, r := range rows {
+		if len(r) > 3 && slices.Contains([]string{"begin", "commit", "rollback"}, r[1]) && r[3] == "0" {
+			t.Errorf("a %s row that never ran: %v", r[1], r)
+		}
+	}
+	durs := eval[[]string](b, `[...document.querySelectorAll('[data-table=slow] tbody tr')].filter(r => r.children.length > 3).map(r => r.children[3].textContent)`)
+	for _, d := range durs {
+		if !regexp.MustCompile(`^\d+(\.\d)? (µs|ms)$|^\d+(\.\d\d?)? s$|min`).MatchString(d) {
+			t.Errorf("a slow query's duration reads %q, want it as 174.6 ms", d)
+		}
+	}
+	t.Logf("%d query rows, %d slow queries", len(rows), len(durs))
+}
+
+// checkWebSocketsPage: the event labels the kit makes are explained.
+func checkWebSocketsPage(t *testing.T, b *browser) {
+	t.Helper()
+	note := eval[string](b, `(document.getElementById('event-labels') || {}).textContent || ''`)
+	if !strings.Contains(note, "unknown") || !strings.Contains(note, "not JSON") {
+		t.Errorf("the WebSockets page does not explain the event label unknown: %q", note)
+	}
+}
+
+// checkMetricsPage: the family list in the page's own scroll, a
+// counter's series with their rate and no histogram columns; then it
+// searches the families and charts another one, with its history.
 func checkMetricsPage(t *testing.T, b *browser) {
 	t.Helper()
+	box := eval[map[string]float64](b, `(() => { const s = document.querySelector('[data-table=families] .scroll'); return {scroll: s.scrollHeight, client: s.clientHeight}; })()`)
+	if box["scroll"] > box["client"]+1 {
+		t.Errorf("the family table scrolls inside a box: %v px of %v shown", box["client"], box["scroll"])
+	}
+	b.until(10*time.Second, "a counter's rate", func() string {
+		cols := eval[[]string](b, `[...document.querySelectorAll('[data-table=series] th')].map(th => th.dataset.col)`)
+		rates := eval[[]string](b, `[...document.querySelectorAll('[data-table=series] tbody tr')].map(r => r.lastChild.textContent)`)
+		if !slices.Equal(cols, []string{"labels", "value", "rate"}) {
+			return fmt.Sprintf("counter columns %v, want labels, value, rate", cols)
+		}
+		if !slices.ContainsFunc(rates, func(r string) bool { return strings.HasSuffix(r, "/s") }) {
+			return fmt.Sprintf("rates %v", rates)
+		}
+		return ""
+	})
 	b.run(chromedp.SendKeys(chromedp.CSS("#search"), "db_query"))
 	names := eval[[]string](b, `[...document.querySelectorAll('[data-table=families] tbody tr td:first-child')].map(td => td.textContent)`)
 	if len(names) == 0 {
@@ -337,6 +415,46 @@ func checkMetricsPage(t *testing.T, b *browser) {
 		}
 		return fmt.Sprintf("title %q, %+v", title, s)
 	})
+}
+
+// checkRuntimePage: the runtime's table and lines, as checkRuntimeLines.
+func checkRuntimePage(t *testing.T, b *browser) {
+	t.Helper()
+	b.until(10*time.Second, "a GC pause drawn", func() string {
+		if b.state().Charts["pauses"] < 2 {
+			return "no pause yet"
+		}
+		return ""
+	})
+	checkRuntimeLines(t, b)
+}
+
+// checkRuntimeLines: the GC pause and CPU lines are unbroken once they
+// begin, and each chart's axis ends just above the highest value its
+// legend gives.
+func checkRuntimeLines(t *testing.T, b *browser) {
+	t.Helper()
+	s := b.state()
+	for _, id := range []string{"pauses", "cpu"} {
+		for _, d := range strings.Split(s.Paths[id], "|") {
+			if n := strings.Count(d, "M"); n != 1 {
+				t.Errorf("a line of chart %s is broken in %d pieces", id, n)
+			}
+		}
+	}
+	axes := eval[map[string]map[string]float64](b, `(() => {
+		const out = {};
+		for (const c of document.querySelectorAll('[data-chart]')) {
+			const peaks = [...c.querySelectorAll('.legend [data-peak]')].map(e => Number(e.dataset.peak)).filter(Number.isFinite);
+			out[c.dataset.chart] = {ymax: Number(c.dataset.ymax), peak: Math.max(...peaks)};
+		}
+		return out;
+	})()`)
+	for id, a := range axes {
+		if a["peak"] > 0 && (a["ymax"] < a["peak"] || a["ymax"] > 2*a["peak"]) {
+			t.Errorf("chart %s: axis up to %v, legend's highest value %v", id, a["ymax"], a["peak"])
+		}
+	}
 }
 
 // checkLogFilter filters the tail by one request's id, then opens that

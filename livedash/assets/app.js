@@ -219,6 +219,7 @@
       smin = Math.floor(smin / step + 1e-9) * step;
       ymax = smax * sc.div;
       ymin = smin * sc.div;
+      this.card.dataset.ymax = String(ymax);
       const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
       const y = (v) => T + (1 - (v - ymin) / (ymax - ymin)) * (H - T - B);
       const dec = decimals(step);
@@ -266,10 +267,15 @@
       let first = t1;
       for (const { arr } of lines) { const j = arr.findIndex((v) => v != null); if (j >= 0) first = Math.min(first, times[j]); }
       this.card.dataset.first = String(first); // the earliest point drawn
-      this.legend.replaceChildren(...lines.map(({ name, arr, color }) => {
-        let v = null;
+      // Each line's last value, and its highest over the chart, which the
+      // axis is scaled to.
+      this.legend.replaceChildren(...lines.map(({ name, arr }) => {
+        let v = null, hi = null;
         for (let j = arr.length - 1; j >= 0 && v == null; j--) v = arr[j];
-        return el('span', {}, el('span', { cls: 'sw' }), name, el('b', { text: fmt(v, this.unit) }));
+        for (const x of arr) if (x != null && (hi == null || x > hi)) hi = x;
+        const item = el('span', { 'data-peak': String(hi) }, el('span', { cls: 'sw' }), name, el('b', { text: fmt(v, this.unit) }));
+        if (hi != null && hi !== v) item.append(el('small', { cls: 'hi', text: 'high ' + fmt(hi, this.unit) }));
+        return item;
       }));
       // Colours through the CSSOM, which the page's policy allows.
       [...this.legend.querySelectorAll('.sw')].forEach((s, i) => { s.style.background = lines[i].color; });
@@ -305,19 +311,27 @@
   }
 
   // ---- tables -----------------------------------------------------------
-  // A column is [key, title, unit]; unit 'text' (default), 'code', or a
-  // number unit for fmt.
+  // A column is [key, title, unit]; unit 'text' (default), 'code', 'rid'
+  // (a request id, linking to its records), or a number unit for fmt.
   class Table {
     constructor(parent, id, title, cols, opts) {
-      this.cols = cols;
       this.opts = opts || {};
       this.card = el('div', { cls: 'card wide', 'data-table': id });
       this.count = el('span', { cls: 'count' });
-      this.card.append(el('h2', { text: title }, this.count));
-      const head = el('tr', {}, ...cols.map(([, t, u]) => el('th', { cls: isNum(u) ? 'num' : '', text: t })));
+      this.titleEl = el('h2', { text: title }, this.count);
+      this.card.append(this.titleEl);
+      this.head = el('thead');
       this.tbody = el('tbody');
-      this.card.append(el('div', { cls: 'scroll' }, el('table', {}, el('thead', {}, head), this.tbody)));
+      // A 'full' table grows with its rows, in the page's own scroll.
+      this.box = el('div', { cls: this.opts.cls === 'full' ? 'scroll full' : 'scroll' }, el('table', { cls: this.opts.cls || '' }, this.head, this.tbody));
+      this.card.append(this.box);
+      if (this.opts.note) this.card.append(this.opts.note);
+      this.setCols(cols);
       parent.append(this.card);
+    }
+    setCols(cols) {
+      this.cols = cols;
+      this.head.replaceChildren(el('tr', {}, ...cols.map(([k, t, u]) => el('th', { cls: isNum(u) ? 'num' : '', 'data-col': k, text: t }))));
     }
     render(rows) {
       const o = this.opts;
@@ -353,9 +367,9 @@
   const LAYOUT = {
     home: {
       charts: [['rps', 'Requests', 'req/s'], ['errors', '5xx ratio', 'ratio', { min1: 0.01 }], ['p95', 'p95 latency', 's'],
-        ['memory', 'Memory (runtime: mapped − released)', 'bytes'], ['goroutines', 'Goroutines', '']],
-      tables: [['info', 'Process', [['name', 'Name'], ['value', 'Value', 'code']]],
-        ['ring', 'Log ring (records kept for the Logs page)', [['records', 'Records', 'n'], ['bytes', 'Memory', 'bytes'], ['handled', 'Handled', 'n'], ['evicted', 'Evicted', 'n']]]],
+        ['cpu', 'CPU', 'cores'], ['memory', 'Memory (runtime: mapped − released)', 'bytes'], ['goroutines', 'Goroutines', '']],
+      before: [['info', 'Process', [['name', 'Name'], ['value', 'Value', 'code']], { cls: 'kv' }]],
+      tables: [['ring', 'Log ring (records kept for the Logs page)', [['records', 'Records', 'n'], ['bytes', 'Memory', 'bytes'], ['handled', 'Handled', 'n'], ['evicted', 'Evicted', 'n']]]],
     },
     http: {
       charts: [['rate', 'Requests by route', 'req/s'], ['errors', '5xx ratio by route', 'ratio', { min1: 0.01 }],
@@ -366,7 +380,7 @@
     db: {
       charts: [['rate', 'Queries by source and operation', 'q/s'], ['p95', 'p95 query time', 's'],
         ['pool', 'Pool: connections in use against max', 'conns'], ['waits', 'Pool waits', 'waits/s']],
-      tables: [['queries', 'Queries (rates and p95 over the last 5 s)', [['source', 'Source', 'code'], ['operation', 'Operation'], ['rate', 'Rate', 'q/s'],
+      tables: [['queries', 'Queries (rates and p95 over the last 5 s; those that never ran are left out)', [['source', 'Source', 'code'], ['operation', 'Operation'], ['rate', 'Rate', 'q/s'],
         ['total', 'Total', 'n'], ['p95', 'p95', 's'], ['errors', 'Errors', 'n'], ['error_rate', 'Error rate', 'err/s']]],
       ['pool', 'Pool', [['db', 'Database'], ['in_use', 'In use', 'n'], ['open', 'Open', 'n'], ['idle', 'Idle', 'n'], ['max', 'Max', 'n'],
         ['waits', 'Waits', 'n'], ['wait_seconds', 'Time waited', 's']]],
@@ -376,12 +390,19 @@
     ws: {
       charts: [['connections', 'Connections by channel', 'conns'], ['messages', 'Messages by channel, event and direction', 'msg/s']],
       tables: [['channels', 'Channels', [['channel', 'Channel', 'code'], ['connections', 'Connections', 'n'], ['in_rate', 'In', 'msg/s'], ['out_rate', 'Out', 'msg/s']]],
-        ['messages', 'Messages (rates over the last 5 s)', [['channel', 'Channel', 'code'], ['event', 'Event', 'code'], ['direction', 'Direction'], ['rate', 'Rate', 'msg/s'], ['total', 'Total', 'n']]]],
+        ['messages', 'Messages (rates over the last 5 s)', [['channel', 'Channel', 'code'], ['event', 'Event', 'code'], ['direction', 'Direction'], ['rate', 'Rate', 'msg/s'], ['total', 'Total', 'n']],
+          { note: el('p', { cls: 'muted note', id: 'event-labels' },
+            el('code', { text: 'unknown' }), ': a text message with no readable top-level "event" string (not JSON, not an object, or no such key). ',
+            el('code', { text: 'binary' }), ': a binary message. ',
+            el('code', { text: 'other' }), ': an event name past the allowlist or the cap of distinct names, or not a valid label. ',
+            'Labels stay bounded whatever clients send.') }]],
     },
     runtime: {
       charts: [['heap', 'Heap', 'bytes'], ['goroutines', 'Goroutines', ''], ['gc', 'GC frequency', 'cycles/s'],
-        ['pauses', 'GC pauses (stop the world)', 's', { keepOrder: true }], ['sched', 'Scheduler latency (runnable to running)', 's', { keepOrder: true }],
-        ['cpu', 'CPU', 'cores'], ['alloc', 'Allocation rate', 'B/s']],
+        ['pauses', 'GC pauses (stop the world) of the latest collections', 's', { keepOrder: true }],
+        ['sched', 'Scheduler latency (runnable to running)', 's', { keepOrder: true }],
+        ['cpu', 'CPU (GC: the runtime\u2019s estimate, updated at each collection)', 'cores'], ['alloc', 'Allocation rate', 'B/s'],
+        ['objects', 'Live objects', '']],
       tables: [['runtime', 'Runtime (runtime/metrics)', [['name', 'Name'], ['value', 'Value', 'code']]]],
     },
   };
@@ -425,11 +446,12 @@
   }
 
   function standardPage(layout) {
+    const tables = {};
+    for (const [id, title, cols, opts] of layout.before || []) tables[id] = new Table(main, id, title, cols, opts);
     const grid = el('div', { cls: 'grid' });
     main.append(grid);
     const charts = {};
     for (const [id, title, unit, opts] of layout.charts) charts[id] = new Chart(grid, id, title, unit, opts);
-    const tables = {};
     for (const [id, title, cols, opts] of layout.tables) tables[id] = new Table(main, id, title, cols, opts);
     connect({}, (u) => {
       addHist(charts, u.hist);
@@ -442,6 +464,7 @@
     const params = new URLSearchParams(location.search);
     let family = params.get('family') || '';
     let series = params.get('series') || '';
+    let type = '';
     const filters = el('div', { cls: 'filters' });
     const search = el('input', { type: 'search', placeholder: 'search metric families', 'aria-label': 'search', id: 'search', size: 36 });
     filters.append(search);
@@ -452,16 +475,28 @@
     chart.card.classList.add('wide');
     let families = [];
     const famTable = new Table(main, 'families', 'Metric families', [['name', 'Name', 'code'], ['type', 'Type'], ['series', 'Series', 'n'], ['help', 'Help']],
-      { onclick: (r) => select(r.name, ''), selected: (r) => r.name === family });
-    const serTable = new Table(main, 'series', 'Series', [['labels', 'Labels', 'code'], ['value', 'Value', 'n'], ['rate', 'Rate', '/s'],
-      ['count', 'Count', 'n'], ['sum', 'Sum', 'n'], ['p50', 'p50', 'n'], ['p95', 'p95', 'n'], ['p99', 'p99', 'n']],
-    { onclick: (r) => select(family, r.labels), selected: (r) => r.labels === series, empty: 'click a family above' });
+      { onclick: (r) => select(r.name, ''), selected: (r) => r.name === family, cls: 'full' });
+    const serTable = new Table(main, 'series', 'Series', [['labels', 'Labels', 'code'], ['value', 'Value', 'n']],
+      { onclick: (r) => select(family, r.labels), selected: (r) => r.labels === series, empty: 'click a family above', cls: 'full' });
     famTable.card.before(serTable.card);
     const renderFamilies = () => {
       const s = search.value.trim().toLowerCase();
       famTable.render(families.filter((f) => !s || f.name.toLowerCase().includes(s) || (f.help || '').toLowerCase().includes(s)));
     };
     search.addEventListener('input', renderFamilies);
+    // Columns by the family's type: a counter's total and rate, a gauge's
+    // value, a histogram's count, sum, rate and quantiles, in its unit.
+    function columns(meta) {
+      const n = meta.family || '';
+      const hu = n.endsWith('_seconds') ? 's' : n.endsWith('_bytes') ? 'bytes' : 'n';
+      const ru = n.endsWith('_seconds_total') ? 's/s' : n.endsWith('_bytes_total') ? 'B/s' : '/s';
+      switch (meta.type) {
+        case 'counter': return [['labels', 'Labels', 'code'], ['value', 'Total', 'n'], ['rate', 'Rate (over 5 s)', ru]];
+        case 'histogram': return [['labels', 'Labels', 'code'], ['count', 'Count', 'n'], ['sum', 'Sum', hu], ['rate', 'Rate', '/s'],
+          ['p50', 'p50', hu], ['p95', 'p95', hu], ['p99', 'p99', hu]];
+        default: return [['labels', 'Labels', 'code'], ['value', 'Value', 'n']];
+      }
+    }
     function unitOf(meta) {
       const n = meta.family || '';
       if (meta.type === 'counter') return n.endsWith('_seconds_total') ? 's/s' : n.endsWith('_bytes_total') ? 'B/s' : '/s';
@@ -486,9 +521,7 @@
         if (u.meta) {
           const m = u.meta;
           if (!family && m.family) { family = m.family; renderFamilies(); }
-          // Histogram columns in the family's unit.
-          const hu = (m.family || '').endsWith('_seconds') ? 's' : (m.family || '').endsWith('_bytes') ? 'bytes' : 'n';
-          for (const col of serTable.cols) if (['sum', 'p50', 'p95', 'p99'].includes(col[0])) col[2] = hu;
+          if (m.type !== type) { type = m.type; serTable.setCols(columns(m)); }
           const what = m.type === 'counter' ? 'rate' : m.type === 'histogram' ? 'quantiles over 5 s' : 'value';
           const title = `${m.family}{${m.series || ''}} · ${what}`;
           if (chart.titleEl.textContent !== title) chart.reset(title, unitOf(m));
