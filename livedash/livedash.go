@@ -53,6 +53,10 @@ type Options struct {
 	// queries; it must also be one of the logger's handlers. Default:
 	// none, and the Logs page stays empty.
 	Logs *Ring
+	// Spans is the ring of recent spans for the Traces page, fed by a
+	// span processor (see Spans). Default: none, and there is no Traces
+	// page.
+	Spans *Spans
 	// Path is the URL path the dashboard is mounted at, without a
 	// trailing slash: pages are Path+"/", Path+"/http", and so on.
 	// Mount the handler at Path+"/" and at Path. Default: DefaultPath.
@@ -90,13 +94,15 @@ type Options struct {
 // (MaxHistorySeries series); the sampler keeps six readings of the
 // Source; an open page's first update carries at most 24 lines a chart,
 // and each update at most 500 records (128 KiB of their text); a log
-// query copies the Ring out 64 KiB at a time and writes its answer as it
-// goes; Options.MaxViewers and Options.MaxQueries bound how
-// many of each run at once, and the others are refused at once, never
-// queued. The Ring has its own bounds.
+// query copies the Ring out 64 KiB at a time, a trace query at most 2000
+// spans of Spans, and each writes its answer as it goes;
+// Options.MaxViewers and Options.MaxQueries bound how many of each run at
+// once, and the others are refused at once, never queued. The Ring and the
+// Spans have their own bounds.
 type Dashboard struct {
 	src     Source
 	ring    *Ring
+	spans   *Spans
 	path    string
 	token   [sha256.Size]byte
 	secured bool
@@ -132,8 +138,8 @@ type Stats struct {
 	// not keep, past that bound (a page that shows one gives it a place).
 	HistorySeries, HistoryUntracked int
 	// Dropped counts the requests refused or cut short, by reason:
-	// queue_full for a live connection or a log query past its bound
-	// (answered 503 with Retry-After), closed for a live
+	// queue_full for a live connection, a log query or a trace query past
+	// its bound (answered 503 with Retry-After), closed for a live
 	// connection asked for after Close, and timeout for a live connection
 	// ended because an update could not be written within 10 s. Under
 	// overflow it counts the series dropped from the history past
@@ -174,7 +180,7 @@ func New(opts *Options) (*Dashboard, error) {
 		}
 		return int32(min(n, math.MaxInt32))
 	}
-	d := &Dashboard{src: o.Source, ring: o.Logs, path: o.Path,
+	d := &Dashboard{src: o.Source, ring: o.Logs, spans: o.Spans, path: o.Path,
 		hist:       newHistStore(cmp.Or(o.maxSeries, MaxHistorySeries)),
 		viewers:    gate{max: orDefault(o.MaxViewers, DefaultMaxViewers)},
 		queries:    gate{max: orDefault(o.MaxQueries, DefaultMaxQueries)},
@@ -236,12 +242,6 @@ func (d *Dashboard) Stats() Stats {
 	return st
 }
 
-// pages maps a page's path (after Path) to its id.
-var pages = map[string]string{
-	"/": "home", "/http": "http", "/db": "db", "/ws": "ws",
-	"/metrics": "metrics", "/logs": "logs", "/runtime": "runtime",
-}
-
 // ServeHTTP serves the pages, the assets and the live updates under Path.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -265,7 +265,7 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, d.path+"/", http.StatusFound)
 		return
 	}
-	if page, ok := pages[rest]; ok {
+	if page, ok := d.pageAt(rest); ok {
 		d.servePage(w, r, page)
 		return
 	}
@@ -276,6 +276,8 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.serveStream(w, r)
 	case rest == "/api/logs":
 		d.serveLogs(w, r)
+	case rest == "/api/trace" && d.spans != nil:
+		d.serveTrace(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -236,6 +236,7 @@ type update struct {
 	Tables map[string][]row
 	Meta   map[string]string
 	Logs   []logJSON
+	Traces *traceSummary
 }
 
 // histJSON is a histChunk as a test reads it.

@@ -41,12 +41,30 @@ const (
 	maxLogTextPerTick = 128 << 10
 )
 
+// startQuery takes a place among Options.MaxQueries for a query's answer
+// to w, sets its write deadline and headers, and reports true; the caller
+// gives the place back with d.queries.leave. Without a place it refuses
+// the query (503) and reports false.
+func (d *Dashboard) startQuery(w http.ResponseWriter) bool {
+	if !d.queries.enter() {
+		d.refuse(w, drop.QueueFull, 1, "too many queries at once: try again in a second")
+		return false
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(queryWriteTimeout))
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	return true
+}
+
 // logFilter is what a log query asks for: records at minLevel or above,
-// with request id rid (when set), whose message or an attribute's key or
-// value contains text, ignoring ASCII case (when set).
+// with request id rid (when set), with a trace_id attribute of value
+// traceID (when set), whose message or an attribute's key or value
+// contains text, ignoring ASCII case (when set).
 type logFilter struct {
 	minLevel slog.Level
 	rid      string
+	traceID  string
 	text     []byte // lower-cased
 	scratch  []byte
 }
@@ -68,10 +86,10 @@ func parseLogQuery(qs url.Values, f *logFilter) (limit int, bad string) {
 			return 0, "level: accepted debug, info, warn, error"
 		}
 	}
-	f.rid = qs.Get("request_id")
+	f.rid, f.traceID = qs.Get("request_id"), qs.Get("trace_id")
 	text := qs.Get("q")
-	if len(f.rid) > maxQueryParam || len(text) > maxQueryParam {
-		return 0, "request_id, q: accepted at most 256 bytes each"
+	if len(f.rid) > maxQueryParam || len(f.traceID) > maxQueryParam || len(text) > maxQueryParam {
+		return 0, "request_id, trace_id, q: accepted at most 256 bytes each"
 	}
 	f.text = appendLower(f.text[:0], text)
 	return limit, ""
@@ -80,6 +98,17 @@ func parseLogQuery(qs url.Values, f *logFilter) (limit int, bad string) {
 func (f *logFilter) match(e *entry) bool {
 	if e.level < f.minLevel || f.rid != "" && e.rid != f.rid {
 		return false
+	}
+	if f.traceID != "" {
+		found := false
+		each := func(k, v []byte) {
+			found = found || string(k) == TraceIDKey && string(v) == f.traceID
+		}
+		eachKV(e.pre, each)
+		eachKV(e.own, each)
+		if !found {
+			return false
+		}
 	}
 	if len(f.text) == 0 || f.contains(e.msg) {
 		return true
@@ -136,8 +165,9 @@ func (q *logQuery) release() {
 }
 
 // serveLogs answers the Logs page's queries: records kept in the Ring
-// matching request_id, level (the minimum) and q (a substring of the
-// message or of an attribute's key or value, ignoring ASCII case), newest
+// matching request_id, trace_id (the value of that attribute), level (the
+// minimum) and q (a substring of the message or of an attribute's key or
+// value, ignoring ASCII case), newest
 // last, at most limit (default and maximum 2000) and 4 MiB of JSON. At most
 // Options.MaxQueries are answered at once, the others refused with 503.
 //
@@ -155,15 +185,10 @@ func (d *Dashboard) serveLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, bad, http.StatusBadRequest)
 		return
 	}
-	if !d.queries.enter() {
-		d.refuse(w, drop.QueueFull, 1, "too many log queries at once: try again in a second")
+	if !d.startQuery(w) {
 		return
 	}
 	defer d.queries.leave()
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(queryWriteTimeout))
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
 	q.out = append(q.out[:0], `{"records":[`...)
 	cut := false
 	if d.ring != nil {

@@ -99,6 +99,7 @@ type tick struct {
 	Tables map[string][]row  `json:"tables,omitempty"`
 	Meta   map[string]string `json:"meta,omitempty"`
 	Logs   logRecords        `json:"logs,omitempty"`
+	Traces *traceSummary     `json:"traces,omitempty"`
 }
 
 func (t *tick) table(id string, rows []row) {
@@ -495,6 +496,11 @@ func (v *view) next(now time.Time) *tick {
 	switch v.page {
 	case "logs":
 		v.logs(t)
+		group = ""
+	case "traces":
+		if v.d.spans != nil {
+			t.Traces = v.d.spans.summary()
+		}
 		group = ""
 	case "home":
 		t.table("info", v.d.info.rows(now))

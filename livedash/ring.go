@@ -121,12 +121,11 @@ const (
 )
 
 type ringStore struct {
-	level     slog.Leveler
-	idle      slog.Leveler
-	idleAfter time.Duration
-	watched   *atomic.Int32 // open pages, and closed ones within idleAfter
-	maxRecs   int
-	maxBytes  int
+	level    slog.Leveler
+	idle     slog.Leveler
+	watchers // IdleAfter
+	maxRecs  int
+	maxBytes int
 
 	once   sync.Once
 	stages []stage   // records not yet in the ring, per processor; see put
@@ -218,26 +217,15 @@ func NewRing(opts *RingOptions) *Ring {
 	if o.IdleAfter <= 0 {
 		o.IdleAfter = DefaultRingIdleAfter
 	}
-	return &Ring{st: &ringStore{level: o.Level, idle: o.IdleLevel, idleAfter: o.IdleAfter,
-		watched: new(atomic.Int32), maxRecs: o.MaxRecords, maxBytes: o.MaxBytes}}
+	return &Ring{st: &ringStore{level: o.Level, idle: o.IdleLevel, watchers: newWatchers(o.IdleAfter),
+		maxRecs: o.MaxRecords, maxBytes: o.MaxBytes}}
 }
 
 // Enabled reports whether level is at least RingOptions.Level and, while
 // the Ring is idle, at least RingOptions.IdleLevel.
 func (h *Ring) Enabled(_ context.Context, level slog.Level) bool {
 	s := h.st
-	return level >= s.level.Level() && (s.watched.Load() > 0 || level >= s.idle.Level())
-}
-
-// watch marks the Ring watched until release is called and IdleAfter
-// has passed since. Calling release again does nothing.
-func (s *ringStore) watch() (release func()) {
-	w := s.watched // the timer keeps this alive, not the Ring's buffers
-	w.Add(1)
-	var once sync.Once
-	return func() {
-		once.Do(func() { time.AfterFunc(s.idleAfter, func() { w.Add(-1) }) })
-	}
+	return level >= s.level.Level() && (s.watched() || level >= s.idle.Level())
 }
 
 // keeps says in a sentence what the Ring keeps, for the Logs page.
@@ -247,7 +235,7 @@ func (s *ringStore) keeps() string {
 		return fmt.Sprintf("Every record at %v and above is kept.", lv)
 	}
 	return fmt.Sprintf("Records at %v and above are kept while a dashboard page is open and for %v after the last one closes; "+
-		"at other times only those at %v and above.", lv, spoken(s.idleAfter), idle)
+		"at other times only those at %v and above.", lv, spoken(s.after), idle)
 }
 
 // spoken is d as a person would say it: "15 minutes", "30 seconds", or
@@ -738,11 +726,18 @@ func renderValue(dst []byte, v slog.Value) ([]byte, bool) {
 	default:
 		s = anyText(v.Any())
 	}
+	return appendPlain(dst, s, maxValueBytes)
+}
+
+// appendPlain appends s with invalid UTF-8 replaced, cut to max bytes
+// (at least 3) on a UTF-8 boundary and ended by "…", and reports whether
+// it cut: how the dashboard keeps text it shows.
+func appendPlain(dst []byte, s string, max int) ([]byte, bool) {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if len(s) > maxValueBytes {
-		return append(append(dst, budget.Cut(s, maxValueBytes-len("…"))...), "…"...), true
+	if len(s) > max {
+		return append(append(dst, budget.Cut(s, max-len("…"))...), "…"...), true
 	}
 	return append(dst, s...), false
 }
@@ -766,8 +761,12 @@ func anyText(x any) (s string) {
 }
 
 // RequestIDKey is the attribute whose value the Logs page offers as a
-// request filter: the key enrich adds.
-const RequestIDKey = "request_id"
+// request filter, and TraceIDKey the one it links to the trace's page:
+// the keys enrich adds.
+const (
+	RequestIDKey = "request_id"
+	TraceIDKey   = "trace_id"
+)
 
 func appendKV(dst []byte, k, v string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(k)))

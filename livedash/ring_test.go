@@ -387,7 +387,7 @@ func TestRingIdle(t *testing.T) {
 	if strings.Join(got, "") != "bcdeg" {
 		t.Errorf("kept %q, want b c d e g", got)
 	}
-	if w := r.st.watched.Load(); w != 0 {
+	if w := r.st.count.Load(); w != 0 {
 		t.Errorf("watched = %d after every page closed, want 0", w)
 	}
 	if k := r.st.keeps(); !strings.Contains(k, "INFO and above are kept while a dashboard page is open and for 50ms") || !strings.Contains(k, "WARN and above") {

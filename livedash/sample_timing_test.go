@@ -49,3 +49,25 @@ func BenchmarkSample(b *testing.B) {
 	b.ReportMetric(float64(lines), "series")
 	b.ReportMetric(float64(untracked), "untracked")
 }
+
+// BenchmarkSpansAdd keeps a span of ten attributes and an event, and
+// asks Wants while nobody watches (what a span processor pays then).
+func BenchmarkSpansAdd(b *testing.B) {
+	spans, _ := NewSpans(&SpansOptions{KeepAllWhenIdle: true})
+	s := testSpan(1)
+	b.Run("add", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			spans.Add(s)
+		}
+	})
+	idle, _ := NewSpans(nil)
+	b.Run("idle-wants", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if idle.Wants(StatusOK) {
+				b.Fatal("an idle Spans wants a span")
+			}
+		}
+	})
+}

@@ -83,14 +83,40 @@ func serveAsset(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 // pageTitles are the navigation's entries, in order.
-var pageTitles = []struct{ ID, Path, Title string }{
+var pageTitles = []pageTitle{
 	{"home", "/", "Home"},
 	{"http", "/http", "HTTP"},
 	{"db", "/db", "Database"},
 	{"ws", "/ws", "WebSockets"},
 	{"metrics", "/metrics", "Metrics"},
 	{"logs", "/logs", "Logs"},
+	{"traces", "/traces", "Traces"},
 	{"runtime", "/runtime", "Runtime"},
+}
+
+type pageTitle struct{ ID, Path, Title string }
+
+// nav returns the Dashboard's pages: every one but Traces without
+// Options.Spans.
+func (d *Dashboard) nav() []pageTitle {
+	out := make([]pageTitle, 0, len(pageTitles))
+	for _, p := range pageTitles {
+		if p.ID != "traces" || d.spans != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pageAt returns the id of the page at path (after Path), if it is one of
+// the Dashboard's.
+func (d *Dashboard) pageAt(path string) (string, bool) {
+	for _, p := range d.nav() {
+		if p.Path == path {
+			return p.ID, true
+		}
+	}
+	return "", false
 }
 
 // csp allows this origin's scripts, styles and connections only.
@@ -98,14 +124,15 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 
 func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request, page string) {
 	title := ""
-	for _, p := range pageTitles {
+	nav := d.nav()
+	for _, p := range nav {
 		if p.ID == page {
 			title = p.Title
 		}
 	}
 	var b bytes.Buffer
 	err := pageTmpl.Execute(&b, map[string]any{
-		"Base": d.path, "Page": page, "Title": title, "Nav": pageTitles, "Service": d.info.static[0][1],
+		"Base": d.path, "Page": page, "Title": title, "Nav": nav, "Service": d.info.static[0][1], "Traces": d.spans != nil,
 		"JS": strings.Trim(assets["app.js"].etag, `"`), "CSS": strings.Trim(assets["app.css"].etag, `"`),
 	})
 	if err != nil {
@@ -132,11 +159,13 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page := q.Get("page")
 	known := false
-	for _, p := range pageTitles {
+	var ids []string
+	for _, p := range d.nav() {
 		known = known || p.ID == page
+		ids = append(ids, p.ID)
 	}
 	if !known {
-		http.Error(w, "page: accepted home, http, db, ws, metrics, logs, runtime", http.StatusBadRequest)
+		http.Error(w, "page: accepted "+strings.Join(ids, ", "), http.StatusBadRequest)
 		return
 	}
 	if !d.join() {
@@ -152,6 +181,9 @@ func (d *Dashboard) serveStream(w http.ResponseWriter, r *http.Request) {
 	d.streams.Add(1)
 	if d.ring != nil {
 		defer d.ring.st.watch()()
+	}
+	if d.spans != nil {
+		defer d.spans.watch()()
 	}
 
 	rc := http.NewResponseController(w)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +18,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/internal/testenv"
+	"github.com/realtimeserver/observability/livedash"
 )
 
 // updateScreenshots regenerates the README's screenshots of the live
@@ -80,7 +85,7 @@ const readState = `(() => {
 		if ([...c.querySelectorAll('text.empty')].some(t => t.textContent === 'no data yet')) s.empty.push(c.dataset.chart);
 	}
 	for (const t of document.querySelectorAll('[data-table]')) {
-		s.tables[t.dataset.table] = [...t.querySelectorAll('tbody tr')].filter(r => !r.querySelector('td.muted[colspan]')).length;
+		s.tables[t.dataset.table] = [...t.querySelectorAll('tbody tr, .wf-row')].filter(r => !r.querySelector('td.muted[colspan]')).length;
 	}
 	return s;
 })()`
@@ -320,6 +325,25 @@ func TestDashboardInChromium(t *testing.T) {
 		})
 	}
 
+	// With spans fed to the dashboard, the Traces page shows the demo's.
+	t.Run("traces", func(t *testing.T) {
+		b := &browser{t: t, ctx: b.ctx}
+		b.run(chromedp.Navigate(dash))
+		if !eval[bool](b, `!!document.querySelector('nav a[href$="/traces"]')`) {
+			t.Skip("the demo feeds no spans to the dashboard (Options.Spans): no Traces page")
+		}
+		b.run(chromedp.Navigate(dash + "traces"))
+		checkTracesPage(t, b, dash, "POST ", []string{"INSERT"})
+		if *updateScreenshots {
+			png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(screenshotDir, "dashboard-traces.png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
 
 // checkHomePage: the process facts above the fold, the uptime as a
@@ -487,13 +511,13 @@ func checkLogFilter(t *testing.T, b *browser) {
 	}
 	// Clear, then follow the request id's link: every record of that
 	// request, and only those.
-	b.run(chromedp.Click(chromedp.CSS("button")))
+	b.run(chromedp.Click(chromedp.CSS("#clear")))
 	time.Sleep(500 * time.Millisecond)
 	if all, matching := rowsFor(); all <= matching {
 		t.Errorf("after clearing the filter: %d rows, %d of request %s", all, matching, rid)
 	}
 	// Read and click one link in one step: the tail moves every second.
-	rid = eval[string](b, `(() => { const a = document.querySelector('[data-table=logs] a.rid'); if (!a) return ''; a.click(); return a.textContent; })()`)
+	rid = eval[string](b, `(() => { const a = document.querySelector('[data-table=logs] a.rid:not([data-trace])'); if (!a) return ''; a.click(); return a.textContent; })()`)
 	if rid == "" {
 		t.Fatal("no request id link to click")
 	}
@@ -505,6 +529,156 @@ func checkLogFilter(t *testing.T, b *browser) {
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	if !strings.Contains(loc, "request_id="+rid) {
 		t.Errorf("after clicking a request id the address is %q, want it to name the request", loc)
+	}
+}
+
+// checkTracesPage opens the latest trace whose root span starts with
+// root from the Traces page's list: a waterfall of its spans, children
+// under their parents, with the spans named in want among them, and its
+// log records. Then it goes to those records on the Logs page, and back
+// to the trace from a record's trace_id.
+func checkTracesPage(t *testing.T, b *browser, dash, root string, want []string) string {
+	t.Helper()
+	b.until(20*time.Second, "a trace of "+root+" listed", func() string {
+		n := eval[int](b, fmt.Sprintf(`[...document.querySelectorAll('[data-table=traces] tbody tr')].filter(r => r.children[1].textContent.startsWith(%q)).length`, root))
+		if n == 0 || b.state().Tables["routes"] == 0 {
+			return fmt.Sprintf("%d traces of it, %d routes", n, b.state().Tables["routes"])
+		}
+		return ""
+	})
+	id := eval[string](b, fmt.Sprintf(`(() => { const r = [...document.querySelectorAll('[data-table=traces] tbody tr')].find(r => r.children[1].textContent.startsWith(%q)); r.click(); return r.querySelector('a[data-trace]').dataset.trace; })()`, root))
+	type span struct {
+		Name  string
+		Depth int
+		Error bool
+	}
+	var spans []span
+	b.until(10*time.Second, "trace "+id+" as a waterfall", func() string {
+		spans = eval[[]span](b, `[...document.querySelectorAll('[data-trace-view] .wf-row')].map(r => ({name: r.dataset.name, depth: Number(r.dataset.depth), error: r.classList.contains('error')}))`)
+		if len(spans) < 1+len(want) {
+			return fmt.Sprintf("spans %+v", spans)
+		}
+		return ""
+	})
+	if spans[0].Depth != 0 || !strings.HasPrefix(spans[0].Name, root) {
+		t.Errorf("the waterfall starts with %+v, want the root span %s…", spans[0], root)
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(spans, func(s span) bool { return strings.Contains(s.Name, w) && s.Depth > 0 }) {
+			t.Errorf("no span %s under the root: %+v", w, spans)
+		}
+	}
+	// A span's attributes open under it.
+	b.run(chromedp.Click(chromedp.CSS(`[data-trace-view] .wf-row:nth-of-type(1)`)))
+	if n := eval[int](b, `document.querySelectorAll('[data-trace-view] .wf-detail:not([hidden]) tr').length`); n < 4 {
+		t.Errorf("the root span's details show %d rows", n)
+	}
+	b.until(10*time.Second, "the trace's log records", func() string {
+		if n := b.state().Tables["trace-logs"]; n == 0 {
+			return "none"
+		}
+		return ""
+	})
+	// To its records on the Logs page, and back from one's trace_id.
+	b.run(chromedp.Click(chromedp.CSS(`#trace-logs-link`)))
+	b.until(10*time.Second, "the Logs page showing the trace's records", func() string {
+		got := eval[[]string](b, `[...document.querySelectorAll('[data-table=logs] tbody tr')].map(r => r.dataset.trace ?? '-')`)
+		if len(got) == 0 || slices.ContainsFunc(got, func(s string) bool { return s != id }) {
+			return fmt.Sprintf("rows of traces %v, want %s alone", got, id)
+		}
+		return ""
+	})
+	b.run(chromedp.Click(chromedp.CSS(`[data-table=logs] a[data-trace]`)))
+	b.until(10*time.Second, "back to the trace", func() string {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		n := eval[int](b, fmt.Sprintf(`document.querySelectorAll('[data-trace-view=%q] .wf-row').length`, id))
+		if !strings.HasSuffix(loc, "/traces?trace="+id) || n != len(spans) {
+			return fmt.Sprintf("at %s, %d spans", loc, n)
+		}
+		return ""
+	})
+	return id
+}
+
+// The Traces page on spans fed by hand: the waterfall, the errors marked,
+// the attributes, the log records of a trace and the way from the Logs
+// page and back; names and values from users shown as text.
+func TestTracesInChromium(t *testing.T) {
+	ring := livedash.NewRing(&livedash.RingOptions{IdleLevel: slog.LevelInfo})
+	spans, err := livedash.NewSpans(&livedash.SpansOptions{KeepAllWhenIdle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := livedash.New(&livedash.Options{Logs: ring, Spans: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dash.Close(context.Background()) })
+	mux := http.NewServeMux()
+	mux.Handle(livedash.DefaultPath+"/", dash)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	log := slog.New(ring)
+	at := time.Now().Add(-time.Minute)
+	var n byte
+	id := func() (trace.TraceID, trace.SpanID) {
+		n++
+		return trace.TraceID{1, 2, n}, trace.SpanID{9, n}
+	}
+	const xss = `<img src=x id=xss onerror="document.title='pwned'">`
+	for i := range 3 {
+		tid, root := id()
+		_, store := id()
+		_, insert := id()
+		_, bcast := id()
+		t0 := at.Add(time.Duration(i) * time.Second)
+		ms := func(d float64) time.Time { return t0.Add(time.Duration(d * float64(time.Millisecond))) }
+		// Children end first, as they do.
+		spans.Add(livedash.Span{TraceID: tid, SpanID: insert, ParentID: store, Name: "INSERT comments", Kind: trace.SpanKindClient,
+			Start: ms(2), End: ms(6.5), Service: "demo",
+			Attrs: []livedash.SpanAttr{{Key: "db.system.name", Value: "sqlite"}, {Key: "db.query.text", Value: "INSERT INTO comments " + xss}}})
+		spans.Add(livedash.Span{TraceID: tid, SpanID: store, ParentID: root, Name: "store comment", Kind: trace.SpanKindInternal,
+			Start: ms(1), End: ms(7), Service: "demo"})
+		spans.Add(livedash.Span{TraceID: tid, SpanID: bcast, ParentID: root, Name: "broadcast " + xss, Kind: trace.SpanKindProducer,
+			Start: ms(7.5), End: ms(9), Service: "demo",
+			Events: []livedash.SpanEvent{{Time: ms(8), Name: "sent", Attrs: []livedash.SpanAttr{{Key: "subscribers", Value: "3"}}}}})
+		spans.Add(livedash.Span{TraceID: tid, SpanID: root, Name: "POST /api/videos/{id}/comments", Kind: trace.SpanKindServer,
+			Start: ms(0), End: ms(10 + float64(i)), Service: "demo",
+			Attrs: []livedash.SpanAttr{{Key: "http.response.status_code", Value: "201"}}})
+		log.Info("comment created", "trace_id", tid.String(), "span_id", store.String(), "request_id", fmt.Sprintf("req-%d", i))
+		log.Info("http request "+xss, "trace_id", tid.String(), "span_id", root.String(), "request_id", fmt.Sprintf("req-%d", i))
+	}
+	tid, root := id()
+	spans.Add(livedash.Span{TraceID: tid, SpanID: root, Name: "GET /api/videos/{id}/comments", Kind: trace.SpanKindServer,
+		Start: at, End: at.Add(3 * time.Millisecond), Status: livedash.StatusError, StatusMessage: "database is locked", Service: "demo",
+		Events: []livedash.SpanEvent{{Time: at.Add(2 * time.Millisecond), Name: "exception", Attrs: []livedash.SpanAttr{{Key: "exception.message", Value: "database is locked"}}}}})
+
+	b := newBrowser(t)
+	base := srv.URL + livedash.DefaultPath + "/"
+	b.run(chromedp.Navigate(base + "traces"))
+	checkTracesPage(t, b, base, "POST ", []string{"store comment", "INSERT comments", "broadcast"})
+	// The INSERT is under the store, the broadcast beside it.
+	depth := eval[map[string]int](b, `Object.fromEntries([...document.querySelectorAll('[data-trace-view] .wf-row')].map(r => [r.dataset.name.split(' ')[0], Number(r.dataset.depth)]))`)
+	if depth["POST"] != 0 || depth["store"] != 1 || depth["INSERT"] != 2 || depth["broadcast"] != 1 {
+		t.Errorf("depths = %v, want POST 0, store 1, INSERT 2, broadcast 1", depth)
+	}
+	// The error trace, marked.
+	b.run(chromedp.Navigate(base + "traces?trace=" + tid.String()))
+	b.until(10*time.Second, "the error trace", func() string {
+		got := eval[map[string]any](b, `(() => { const r = document.querySelector('[data-trace-view] .wf-row'); return r ? {error: r.classList.contains('error'), badge: r.textContent.includes('error')} : {}; })()`)
+		if got["error"] != true || got["badge"] != true {
+			return fmt.Sprintf("%v", got)
+		}
+		return ""
+	})
+	b.run(chromedp.Click(chromedp.CSS(`[data-trace-view] .wf-row`)))
+	if txt := eval[string](b, `document.querySelector('[data-trace-view] .wf-detail').textContent`); !strings.Contains(txt, "database is locked") || !strings.Contains(txt, "exception") {
+		t.Errorf("the error span's details: %q", txt)
+	}
+	// Users' text is text.
+	if eval[bool](b, `!!document.getElementById('xss')`) || eval[string](b, `document.title`) == "pwned" {
+		t.Error("a span's name was rendered as HTML")
 	}
 }
 

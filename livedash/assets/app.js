@@ -312,7 +312,8 @@
 
   // ---- tables -----------------------------------------------------------
   // A column is [key, title, unit]; unit 'text' (default), 'code', 'rid'
-  // (a request id, linking to its records), or a number unit for fmt.
+  // (a request id, linking to its records), 'trace' (a trace id, linking
+  // to its trace), 'time' (Unix ms), or a number unit for fmt.
   class Table {
     constructor(parent, id, title, cols, opts) {
       this.opts = opts || {};
@@ -351,13 +352,22 @@
       }));
     }
   }
-  function isNum(u) { return u && u !== 'text' && u !== 'code' && u !== 'rid'; }
+  function isNum(u) { return u && !['text', 'code', 'rid', 'trace', 'time'].includes(u); }
+  function traceLink(id, text) {
+    const a = el('a', { cls: 'rid', href: `${BASE}/traces?trace=${encodeURIComponent(id)}`, 'data-trace': id, text: text || id });
+    // On the Traces page a trace opens in place.
+    a.addEventListener('click', (e) => { if (openTrace) { e.preventDefault(); e.stopPropagation(); openTrace(id); } });
+    return a;
+  }
+  let openTrace = null;
   function cell(r, k, u) {
     const v = r[k];
     if (u === 'rid') {
       if (!v) return el('td', { cls: 'muted', text: '–' });
       return el('td', {}, el('a', { cls: 'rid', href: `${BASE}/logs?request_id=${encodeURIComponent(v)}`, text: v }));
     }
+    if (u === 'trace') return el('td', {}, traceLink(v, v.slice(0, 12) + '…'));
+    if (u === 'time') return el('td', { cls: 'num', text: v ? hms(v) : '' });
     // Counts in full; rates and times rounded for reading.
     if (isNum(u)) return el('td', { cls: 'num', text: fmt(v, u === 'n' ? '' : u, u === 'n') });
     return el('td', { cls: u === 'code' ? 'code' : '', text: v == null ? '' : String(v) });
@@ -542,8 +552,9 @@
       ...['all', 'DEBUG', 'INFO', 'WARN', 'ERROR'].map((l) => el('option', { value: l, text: l === 'all' ? 'all levels' : l + ' and above' })));
     const text = el('input', { type: 'search', placeholder: 'text in message or attributes', id: 'text', size: 30 });
     const rid = el('input', { type: 'search', placeholder: 'request_id', id: 'rid', size: 26, value: params.get('request_id') || '' });
-    const clear = el('button', { type: 'button', text: 'clear filters' });
-    filters.append(level, text, rid, clear);
+    const tid = el('input', { type: 'search', placeholder: 'trace_id', id: 'trace', size: 30, value: params.get('trace_id') || '' });
+    const clear = el('button', { type: 'button', id: 'clear', text: 'clear filters' });
+    filters.append(level, text, rid, tid, clear);
     main.append(filters);
     const card = el('div', { cls: 'card wide', 'data-table': 'logs' });
     const count = el('span', { cls: 'count' });
@@ -571,13 +582,15 @@
       }
     }
     function lvl(l) { const b = l.replace(/[+-]\d+$/, ''); return (LEVELS[b] ?? 0) + (parseInt(l.slice(b.length)) || 0); }
+    const traceOf = (r) => { const a = r.attrs.find(([k]) => k === 'trace_id'); return a ? a[1] : ''; };
     function render() {
       if (!dirty) return;
       dirty = false;
       const min = level.value === 'all' ? -Infinity : LEVELS[level.value];
       const t = text.value.trim().toLowerCase();
       const id = rid.value.trim();
-      const match = records.filter((r) => lvl(r.level) >= min && (!id || r.rid === id) &&
+      const tr = tid.value.trim();
+      const match = records.filter((r) => lvl(r.level) >= min && (!id || r.rid === id) && (!tr || traceOf(r) === tr) &&
         (!t || r.msg.toLowerCase().includes(t) || r.attrs.some(([k, v]) => k.toLowerCase().includes(t) || v.toLowerCase().includes(t))));
       match.sort((a, b) => b.seq - a.seq);
       const shown = match.slice(0, 500);
@@ -586,39 +599,167 @@
         const base = r.level.replace(/[+-]\d+$/, '');
         const ridCell = r.rid ? el('td', {}, el('a', { cls: 'rid', text: r.rid, onclick: (e) => { e.preventDefault(); byRequest(r.rid); } })) : el('td', { cls: 'muted', text: '–' });
         const attrs = el('td', { cls: 'attrs code' });
-        for (const [k, v] of r.attrs) if (!HIDDEN.has(k) && k !== 'request_id') attrs.append(el('span', {}, el('i', { text: k + '=' }), v));
-        return el('tr', { 'data-rid': r.rid || '' }, el('td', { cls: 'num', text: r.t ? hms(r.t) + '.' + String(r.t % 1000).padStart(3, '0') : '' }),
+        for (const [k, v] of r.attrs) {
+          if (HIDDEN.has(k) || k === 'request_id') continue;
+          // A trace id opens its trace, when the dashboard keeps spans.
+          const val = k === 'trace_id' && TRACES && /^[0-9a-f]{32}$/.test(v) ? traceLink(v) : v;
+          attrs.append(el('span', {}, el('i', { text: k + '=' }), val));
+        }
+        return el('tr', { 'data-rid': r.rid || '', 'data-trace': traceOf(r) }, el('td', { cls: 'num', text: r.t ? hms(r.t) + '.' + String(r.t % 1000).padStart(3, '0') : '' }),
           el('td', {}, el('span', { cls: 'lvl ' + base, text: r.level })), el('td', { cls: 'msg', text: r.msg }), ridCell, attrs);
       }));
       if (!shown.length) tbody.replaceChildren(el('tr', {}, el('td', { colspan: 5, cls: 'muted', text: records.length ? 'no record matches the filters' : 'waiting for records…' })));
     }
-    // byRequest shows every record of one request that the ring still has.
-    function byRequest(id) {
-      rid.value = id;
-      history.replaceState(null, '', `${location.pathname}?request_id=${encodeURIComponent(id)}`);
+    function address() {
+      const q = new URLSearchParams();
+      if (rid.value.trim()) q.set('request_id', rid.value.trim());
+      if (tid.value.trim()) q.set('trace_id', tid.value.trim());
+      history.replaceState(null, '', `${location.pathname}${q.toString() ? '?' + q : ''}`);
+    }
+    // query shows every record of one request or trace that the ring
+    // still has.
+    function query(key, id) {
+      address();
       dirty = true;
       render();
-      fetch(`${BASE}/api/logs?request_id=${encodeURIComponent(id)}`, { credentials: 'same-origin' })
+      fetch(`${BASE}/api/logs?${key}=${encodeURIComponent(id)}`, { credentials: 'same-origin' })
         .then((r) => (r.ok ? r.json() : { records: [] }))
         .then((j) => { add(j.records || []); dirty = true; render(); })
         .catch(() => {});
     }
+    function byRequest(id) { rid.value = id; query('request_id', id); }
     // Typing re-filters once it pauses, not on every key.
     let pending = 0;
     const later = () => { dirty = true; clearTimeout(pending); pending = setTimeout(render, 120); };
-    for (const c of [level, text, rid]) c.addEventListener('input', later);
+    for (const c of [level, text, rid, tid]) c.addEventListener('input', later);
     rid.addEventListener('change', () => { if (rid.value.trim()) byRequest(rid.value.trim()); });
+    tid.addEventListener('change', () => { if (tid.value.trim()) query('trace_id', tid.value.trim()); });
     clear.addEventListener('click', () => {
-      level.value = 'all'; text.value = ''; rid.value = '';
-      history.replaceState(null, '', location.pathname);
+      level.value = 'all'; text.value = ''; rid.value = ''; tid.value = '';
+      address();
       dirty = true; render();
     });
     if (rid.value) byRequest(rid.value);
+    if (tid.value) query('trace_id', tid.value);
     connect({}, (u) => { if (u.meta && u.meta.keeps) keeps.textContent = u.meta.keeps; add(u.logs || []); render(); });
     render();
   }
 
+  // ---- traces -----------------------------------------------------------
+  function tracesPage() {
+    const keeps = el('p', { cls: 'muted', id: 'keeps' });
+    main.append(keeps);
+    const view = el('div', { id: 'trace-view' });
+    main.append(view);
+    const latest = new Table(main, 'traces', 'Latest traces', [['start', 'Time', 'time'], ['root', 'Root span', 'code'], ['dur', 'Duration', 's'],
+      ['spans', 'Spans', 'n'], ['errors', 'Errors', 'n'], ['service', 'Service'], ['trace', 'Trace', 'trace']],
+    { onclick: (r) => open(r.trace), empty: 'no trace kept yet' });
+    const slow = new Table(main, 'routes', 'Slowest trace of each route (root span name)', [['route', 'Route', 'code'], ['count', 'Traces', 'n'],
+      ['errors', 'Errors', 'n'], ['p50', 'p50', 's'], ['max', 'Slowest', 's'], ['trace', 'Slowest trace', 'trace']],
+    { onclick: (r) => open(r.trace), empty: 'no trace kept yet' });
+    let shown = '';
+    // open shows one trace: a waterfall of its spans, then its records.
+    function open(id) {
+      shown = id;
+      history.replaceState(null, '', `${location.pathname}?trace=${encodeURIComponent(id)}`);
+      const card = el('div', { cls: 'card wide', 'data-trace-view': id });
+      card.append(el('h2', { text: 'Trace ' + id }));
+      view.replaceChildren(card);
+      const get = (u) => fetch(u, { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status + ' ' + r.statusText))));
+      get(`${BASE}/api/trace?id=${encodeURIComponent(id)}`).then((j) => {
+        if (shown !== id) return;
+        waterfall(card, id, j.spans || [], j.truncated);
+        return get(`${BASE}/api/logs?trace_id=${encodeURIComponent(id)}`).then((l) => { if (shown === id) traceLogs(card, id, l.records || []); });
+      }).catch((e) => card.append(el('p', { cls: 'muted', text: 'could not load the trace: ' + e.message })));
+      card.scrollIntoView({ block: 'start' });
+    }
+    openTrace = open;
+    function waterfall(card, id, spans, truncated) {
+      if (!spans.length) {
+        card.append(el('p', { cls: 'muted', text: 'No span of this trace is kept (the ring keeps the latest spans only).' }));
+        return;
+      }
+      const byId = new Map(spans.map((s) => [s.span, s]));
+      const kids = new Map();
+      const roots = [];
+      for (const s of spans) {
+        if (s.parent && byId.has(s.parent)) {
+          if (!kids.has(s.parent)) kids.set(s.parent, []);
+          kids.get(s.parent).push(s);
+        } else roots.push(s);
+      }
+      const t0 = Math.min(...spans.map((s) => s.start));
+      const t1 = Math.max(...spans.map((s) => s.end));
+      const span = Math.max(t1 - t0, 1);
+      const errors = spans.filter((s) => s.status === 'error').length;
+      const root = roots[0];
+      card.append(el('p', { cls: 'trace-sum' },
+        el('b', { text: root.name }), ` · ${fmt((t1 - t0) / 1e6, 's')} · ${spans.length} span${spans.length === 1 ? '' : 's'}`,
+        errors ? el('span', { cls: 'lvl ERROR', text: `${errors} error${errors === 1 ? '' : 's'}` }) : null,
+        truncated ? el('span', { cls: 'muted', text: ' (more spans than shown)' }) : null,
+        ' · ', el('a', { cls: 'rid', id: 'trace-logs-link', href: `${BASE}/logs?trace_id=${encodeURIComponent(id)}`, text: 'its records on the Logs page' })));
+      const wf = el('div', { cls: 'waterfall', 'data-table': 'waterfall' });
+      const walk = (s, depth) => {
+        const ok = s.status !== 'error';
+        const bar = el('div', { cls: 'wf-bar' + (ok ? '' : ' error') });
+        bar.style.left = ((s.start - t0) / span) * 100 + '%';
+        bar.style.width = Math.max(((s.end - s.start) / span) * 100, 0.3) + '%';
+        const end = ((s.end - t0) / span) * 100;
+        const label = el('span', { cls: end > 85 ? 'wf-dur in' : 'wf-dur', text: fmt((s.end - s.start) / 1e6, 's') });
+        // After the bar, or inside its end when there is no room after it.
+        if (end > 85) label.style.right = 100 - end + '%';
+        else label.style.left = end + '%';
+        const name = el('div', { cls: 'wf-name' }, el('span', { cls: 'kind', text: s.kind }), s.name,
+          ok ? null : el('span', { cls: 'lvl ERROR', text: 'error' }));
+        name.style.paddingLeft = 4 + depth * 14 + 'px';
+        const row = el('div', { cls: 'wf-row' + (ok ? '' : ' error'), 'data-span': s.span, 'data-depth': String(depth), 'data-name': s.name },
+          name, el('div', { cls: 'wf-track' }, bar, label));
+        const detail = el('div', { cls: 'wf-detail', hidden: '' });
+        row.addEventListener('click', () => {
+          if (!detail.childElementCount) spanDetail(detail, s, t0);
+          detail.hidden = !detail.hidden;
+        });
+        wf.append(row, detail);
+        for (const k of (kids.get(s.span) || []).sort((a, b) => a.start - b.start)) walk(k, depth + 1);
+      };
+      for (const r of roots.sort((a, b) => a.start - b.start)) walk(r, 0);
+      card.append(wf);
+    }
+    function kvTable(attrs) {
+      return el('table', { cls: 'kvt' }, el('tbody', {}, ...attrs.map(([k, v]) => el('tr', {}, el('td', { cls: 'muted', text: k }), el('td', { cls: 'code', text: v })))));
+    }
+    function spanDetail(box, s, t0) {
+      const facts = [['span_id', s.span], ['parent', s.parent || '–'], ['kind', s.kind], ['service', s.service],
+        ['start', `+${fmt((s.start - t0) / 1e6, 's')}`], ['duration', fmt((s.end - s.start) / 1e6, 's')]];
+      if (s.status) facts.push(['status', s.status + (s.message ? ': ' + s.message : '')]);
+      box.append(el('h3', { text: 'Attributes' }), kvTable(facts.concat(s.attrs)));
+      if (s.events.length) {
+        box.append(el('h3', { text: 'Events' }));
+        for (const e of s.events) {
+          box.append(el('div', { cls: 'wf-event' }, el('b', { text: e.name }), ` at +${fmt((e.t - t0) / 1e6, 's')}`), kvTable(e.attrs));
+        }
+      }
+    }
+    function traceLogs(card, id, records) {
+      const t = new Table(card, 'trace-logs', 'Its log records (kept in the log ring)', [['t', 'Time', 'time'], ['level', 'Level'], ['msg', 'Message'], ['span', 'Span', 'code'], ['attrs', 'Attributes', 'code']],
+        { empty: 'no record of this trace is kept in the log ring' });
+      const HIDDEN = new Set(['service', 'environment', 'version', 'host', 'pid', 'trace_id', 'span_id']);
+      t.render(records.map((r) => ({ t: r.t, level: r.level, msg: r.msg, span: (r.attrs.find(([k]) => k === 'span_id') || ['', ''])[1],
+        attrs: r.attrs.filter(([k]) => !HIDDEN.has(k)).map(([k, v]) => k + '=' + v).join(' ') })));
+    }
+    connect({}, (u) => {
+      if (!u.traces) return;
+      keeps.textContent = u.traces.keeps;
+      latest.render(u.traces.latest);
+      slow.render(u.traces.slowest);
+    });
+    const want = new URLSearchParams(location.search).get('trace');
+    if (want) open(want);
+  }
+
+  const TRACES = body.dataset.traces === '1';
   if (PAGE === 'metrics') metricsPage();
   else if (PAGE === 'logs') logsPage();
+  else if (PAGE === 'traces') tracesPage();
   else standardPage(LAYOUT[PAGE]);
 })();
