@@ -151,13 +151,27 @@ const (
 )
 
 func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
-	if h.over.name != "" {
-		r = h.over.record(r, h.b.MaxValueBytes)
-	} else {
-		h.lim.Apply(&r, len(h.groups), false)
-	}
 	cb := getLine()
 	s := consoleState{h: h, buf: cb.b[:0]}
+	var k budget.Check
+	if h.over.name != "" {
+		r = h.over.record(r, h.b.MaxValueBytes)
+		s.record(&r, cb, nil)
+	} else if !h.lim.Begin(&k, &r, len(h.groups), false) || !s.record(&r, cb, &k) {
+		// The record does not fit the budget as it is: write the one the
+		// budget makes of it instead.
+		h.lim.Apply(&r, len(h.groups), false)
+		s = consoleState{h: h, buf: s.buf[:0]}
+		s.record(&r, cb, nil)
+	}
+	return h.out.write(cb, s.buf, s.groups)
+}
+
+// record writes r's line, checking each attribute with k before it writes
+// it, and reports false, having written part of it, when one does not fit
+// (k nil: r fits).
+func (s *consoleState) record(r *slog.Record, cb *line, k *budget.Check) bool {
+	h := s.h
 	if h.rep == nil {
 		if !r.Time.IsZero() {
 			s.faint(func() { s.buf = r.Time.AppendFormat(s.buf, h.timeFormat) })
@@ -183,17 +197,24 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 		s.groups = append(cb.groups[:0], h.groups...)
 	}
 	s.buf = append(s.buf, h.pre...)
+	fits := true
 	r.Attrs(func(a slog.Attr) bool {
+		if k != nil && !k.Fits(a) {
+			fits = false
+			return false
+		}
 		s.attr(a, h.prefix, len(h.groups))
 		return true
 	})
+	if !fits {
+		return false
+	}
 	if n := len(s.buf); n > 0 && s.buf[n-1] == ' ' {
 		s.buf[n-1] = '\n'
 	} else {
 		s.buf = append(s.buf, '\n')
 	}
-
-	return h.out.write(cb, s.buf, s.groups)
+	return true
 }
 
 func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -138,13 +138,27 @@ type timeCache struct {
 }
 
 func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
-	if h.over.name != "" {
-		r = h.over.record(r, h.b.MaxValueBytes)
-	} else {
-		h.lim.Apply(&r, len(h.groups), false)
-	}
 	jb := getLine()
 	s := jsonState{h: h, buf: jb.b[:0]}
+	var k budget.Check
+	if h.over.name != "" {
+		r = h.over.record(r, h.b.MaxValueBytes)
+		s.record(&r, jb, nil)
+	} else if !h.lim.Begin(&k, &r, len(h.groups), false) || !s.record(&r, jb, &k) {
+		// The record does not fit the budget as it is: write the one the
+		// budget makes of it instead.
+		h.lim.Apply(&r, len(h.groups), false)
+		s = jsonState{h: h, buf: s.buf[:0]}
+		s.record(&r, jb, nil)
+	}
+	return h.out.write(jb, s.buf, s.groups)
+}
+
+// record writes r's line, checking each attribute with k before it writes
+// it, and reports false, having written part of it, when one does not fit
+// (k nil: r fits).
+func (s *jsonState) record(r *slog.Record, jb *line, k *budget.Check) bool {
+	h := s.h
 	s.buf = append(s.buf, '{')
 	if h.rep == nil {
 		if !r.Time.IsZero() {
@@ -156,7 +170,7 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 		s.buf = appendLevel(s.buf, r.Level)
 		s.sep = true
 		if h.addSource {
-			s.source(&r)
+			s.source(r)
 		}
 		s.buf = append(s.buf, `,"msg":`...)
 		s.str(r.Message)
@@ -167,7 +181,7 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 		}
 		s.attr(slog.Any(slog.LevelKey, r.Level), 0)
 		if h.addSource {
-			s.source(&r)
+			s.source(r)
 		}
 		s.attr(slog.String(slog.MessageKey, r.Message), 0)
 		s.groups = append(jb.groups[:0], h.groups[:h.nOpen]...)
@@ -186,11 +200,18 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 		pos, sep := len(s.buf), s.sep
 		s.openGroups()
 		depth := len(h.groups)
-		wrote := false
+		wrote, fits := false, true
 		r.Attrs(func(a slog.Attr) bool {
+			if k != nil && !k.Fits(a) {
+				fits = false
+				return false
+			}
 			wrote = s.attr(a, depth) || wrote
 			return true
 		})
+		if !fits {
+			return false
+		}
 		if wrote {
 			nOpen = len(h.groups)
 		} else {
@@ -201,8 +222,7 @@ func (h *jsonHandler) Handle(_ context.Context, r slog.Record) error {
 		s.buf = append(s.buf, '}')
 	}
 	s.buf = append(s.buf, '}', '\n')
-
-	return h.out.write(jb, s.buf, s.groups)
+	return true
 }
 
 // source writes the record's source, as slog does with AddSource.

@@ -310,38 +310,66 @@ func (l *Limiter) long(s string) bool {
 		!(len(s) <= l.b.MaxValueBytes+len(Truncated) && strings.HasSuffix(s, Truncated))
 }
 
-// recordNeeds reports whether r must be rewritten: the check of Record,
+// recordNeeds reports whether r must be rewritten: the check of Apply,
 // one pass over r's attributes without allocating or copying r.
 func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
-	n := r.NumAttrs()
-	if l.long(r.Message) || n > l.b.MaxAttrs+1 { // +1: the walk's own Attrs marker
+	var k Check
+	if !l.Begin(&k, r, depth, all) {
 		return true
 	}
-	c := counter{bytes: len(r.Message)}
-	b := &l.b
-	need, i := false, 0
+	fits := true
 	r.Attrs(func(a slog.Attr) bool {
-		i++
-		// The common attribute, a string or a scalar under a short key
-		// that is not sensitive, is told here, inline, as needs tells it.
-		if kind := a.Value.Kind(); slog.KindBool <= kind && kind <= slog.KindUint64 && // scalars and strings
-			c.attrs < b.MaxAttrs && c.bytes < b.MaxRecordBytes && len(a.Key) <= b.MaxValueBytes &&
-			(l.redact == nil || (!all && (len(a.Key) < l.minKey || !l.redact(a.Key)))) {
-			c.attrs++
-			c.bytes += len(a.Key)
-			if kind == slog.KindString {
-				s := a.Value.String()
-				c.bytes += len(s)
-				need = len(s) > b.MaxValueBytes && l.long(s)
-				return !need
-			}
+		fits = k.Fits(a)
+		return fits
+	})
+	return !fits
+}
+
+// Check is the check of Apply taken one attribute at a time, for a writer
+// that holds a record to the budget in the pass that writes it: it calls
+// [Limiter.Begin], then Fits before it writes each attribute of the
+// record, in order. When Begin or Fits reports false, the record does not
+// fit as it is: the writer drops what it wrote of it, calls Apply and
+// writes the record Apply made, which fits. A Check lives on the writer's
+// stack; it allocates nothing.
+type Check struct {
+	l     *Limiter
+	c     counter
+	depth int
+	all   bool
+	i, n  int
+}
+
+// Begin starts k, the check of r at depth open groups (all: every value
+// is sensitive), and reports false when r's message or number of
+// attributes already fail it.
+func (l *Limiter) Begin(k *Check, r *slog.Record, depth int, all bool) bool {
+	*k = Check{l: l, c: counter{bytes: len(r.Message)}, depth: depth, all: all, n: r.NumAttrs()}
+	return k.n <= l.b.MaxAttrs+1 && // +1: the walk's own Attrs marker
+		!l.long(r.Message)
+}
+
+// Fits reports whether a, the record's next attribute, fits what is left
+// of the budget and holds nothing to rewrite, and counts it. The common
+// attribute, a string or a scalar under a short key that is not
+// sensitive, costs a few comparisons.
+func (k *Check) Fits(a slog.Attr) bool {
+	k.i++
+	l, c := k.l, &k.c
+	if kind := a.Value.Kind(); slog.KindBool <= kind && kind <= slog.KindUint64 && // scalars and strings
+		c.attrs < l.b.MaxAttrs && c.bytes < l.b.MaxRecordBytes && len(a.Key) <= l.b.MaxValueBytes &&
+		(l.redact == nil || (!k.all && (len(a.Key) < l.minKey || !l.redact(a.Key)))) {
+		c.attrs++
+		c.bytes += len(a.Key)
+		if kind != slog.KindString {
 			c.bytes += scalarBytes
 			return true
 		}
-		need = l.needs(a, depth, all, i == n, &c)
-		return !need
-	})
-	return need
+		n := len(a.Value.String())
+		c.bytes += n
+		return n <= l.b.MaxValueBytes || !l.long(a.Value.String())
+	}
+	return !l.needs(a, k.depth, k.all, k.i == k.n, c)
 }
 
 // needs reports whether a must be rewritten, counting it in c; last says
