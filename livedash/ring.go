@@ -312,7 +312,7 @@ func (h *Ring) Handle(_ context.Context, r slog.Record) error {
 	sc := scratchPool.Get().(*scratch)
 	w := attrWriter{dst: sc.dst[:0], pfx: append(sc.pfx[:0], h.prefix...), n: h.preN, haveRID: h.preRID != "", cut: h.over}
 	if !h.over {
-		r, w.marks = ringBudget.Record(r, h.depth, false)
+		w.marks = ringBudget.Apply(&r, h.depth, false)
 	}
 	r.Attrs(func(a slog.Attr) bool {
 		w.attr(a)
