@@ -238,15 +238,8 @@ func (l *Limiter) Apply(r *slog.Record, depth int, all bool) bool {
 	return true
 }
 
-// Record is [Limiter.Apply] for a record passed by value: it returns r
-// unchanged and false, or the rewritten record and true.
-func (l *Limiter) Record(r slog.Record, depth int, all bool) (slog.Record, bool) {
-	changed := l.Apply(&r, depth, all)
-	return r, changed
-}
-
 // Attrs returns attrs when they fit a fresh budget and hold nothing to
-// rewrite, or a new slice with the same rewriting as Record otherwise.
+// rewrite, or a new slice with the same rewriting as Apply otherwise.
 // Handlers call it from WithAttrs, so that each WithAttrs call has a
 // budget of its own. attrs itself is never changed.
 func (l *Limiter) Attrs(attrs []slog.Attr, depth int, all bool) []slog.Attr {
@@ -262,7 +255,7 @@ func (l *Limiter) Attrs(attrs []slog.Attr, depth int, all bool) []slog.Attr {
 	return w.group(attrs, depth, all)
 }
 
-// Attr returns a rewritten as Record would rewrite it as the only
+// Attr returns a rewritten as Apply would rewrite it as the only
 // attribute of a record at the given depth.
 func (l *Limiter) Attr(a slog.Attr, depth int) slog.Attr {
 	var c counter
@@ -277,7 +270,7 @@ func (l *Limiter) Attr(a slog.Attr, depth int) slog.Attr {
 // Sanitize returns x as a plain acyclic tree within a fresh budget (see the
 // package documentation for the types it may hold), with sensitive map
 // entries and struct fields redacted when the Limiter redacts. Unlike
-// Record, maps stay map[string]any.
+// Apply, maps stay map[string]any.
 func (l *Limiter) Sanitize(x any) any {
 	w := walker{l: l}
 	return w.value(x, 0, false)
@@ -287,7 +280,7 @@ func (l *Limiter) Sanitize(x any) any {
 // MaxAttrs and the bytes against MaxRecordBytes. The check (needs) and the
 // rewriting walk (walker) count alike, so that a record the check passes
 // is one the walk would leave unchanged, and what the walk writes passes
-// the check: Record is applied once, however many handlers a record goes
+// the check: Apply rewrites once, however many handlers a record goes
 // through.
 type counter struct {
 	attrs, bytes int

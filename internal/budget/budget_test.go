@@ -175,7 +175,7 @@ func TestRecord(t *testing.T) {
 	g := slog.Group("g1", slog.Group("g2", slog.Group("g3", slog.Group("g4", slog.Int("x", 1)))))
 	r.AddAttrs(slog.String("password", "p"), slog.String("s", "0123456789"), g,
 		slog.Any("v", panicValuer{}), slog.Int("a", 1), slog.Int("b", 2), slog.Int("c", 3))
-	nr, changed := l.Record(r, 0, false)
+	nr, changed := record(l, r, 0, false)
 	if !changed {
 		t.Fatal("record not rewritten")
 	}
@@ -188,7 +188,7 @@ func TestRecord(t *testing.T) {
 	// A record within budget is passed on as it is, without allocating.
 	ok := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
 	ok.AddAttrs(slog.Int("a", 1), slog.String("b", "x"))
-	if _, changed := l.Record(ok, 0, false); changed {
+	if _, changed := record(l, ok, 0, false); changed {
 		t.Error("a record within budget was rewritten")
 	}
 }
@@ -197,7 +197,7 @@ func TestRecordAll(t *testing.T) {
 	l := New(Budget{}, &Redaction{Sensitive: redactPassword})
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
 	r.AddAttrs(slog.String("s", "x"), slog.Group("g", slog.Int("n", 1)), slog.Any("m", map[string]int{"a": 1}))
-	nr, _ := l.Record(r, 1, true)
+	nr, _ := record(l, r, 1, true)
 	var got []string
 	nr.Attrs(func(a slog.Attr) bool { got = append(got, a.String()); return true })
 	want := []string{"s=[REDACTED]", "g=[n=[REDACTED]]", "m=[REDACTED]"}
@@ -275,7 +275,7 @@ func TestLongSensitiveKey(t *testing.T) {
 	l := New(Budget{MaxValueBytes: 8}, &Redaction{Sensitive: func(k string) bool { return strings.HasSuffix(k, "password") }})
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
 	r.AddAttrs(slog.String("db_password", "s1"), slog.Any("m", map[string]string{"db_password": "s2"}))
-	nr, _ := l.Record(r, 0, false)
+	nr, _ := record(l, r, 0, false)
 	var got []string
 	nr.Attrs(func(a slog.Attr) bool { got = append(got, a.String()); return true })
 	want := []string{"db_passw!TRUNCATED=[REDACTED]", "m=[db_passw!TRUNCATED=[REDACTED]]"}
