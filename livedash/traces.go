@@ -155,10 +155,9 @@ type Spans struct {
 	added   atomic.Uint64
 	evicted uint64
 
-	sumMu   sync.Mutex // the summary cache; taken before mu
-	sumAt   uint64     // added when sum was made
-	sum     *traceSummary
-	scratch []spanHead
+	sumMu sync.Mutex // the summary cache; taken before mu
+	sumAt uint64     // added when sum was made
+	sum   *traceSummary
 }
 
 type keptSpan struct {
@@ -374,7 +373,9 @@ type routeRow struct {
 }
 
 // summary returns what the Traces page lists. It is made again only when
-// spans were added since: the pages open share it.
+// spans were added since: the pages open share it. Making it copies what
+// it needs of the kept spans under the lock (120 bytes a span), and
+// reads that copy after.
 func (p *Spans) summary() *traceSummary {
 	p.sumMu.Lock()
 	defer p.sumMu.Unlock()
@@ -383,14 +384,13 @@ func (p *Spans) summary() *traceSummary {
 	}
 	p.mu.Lock()
 	p.sumAt = p.added.Load()
-	hs := p.scratch[:0]
+	hs := make([]spanHead, 0, p.n)
 	for i := range p.n {
 		k := &p.slots[(p.head+i)%p.max]
 		hs = append(hs, spanHead{trace: k.TraceID, span: k.SpanID, par: k.ParentID, name: k.Name, svc: k.Service,
 			start: k.Start, end: k.End, err: k.Status == StatusError})
 	}
 	p.mu.Unlock()
-	p.scratch = hs
 
 	kept := make(map[trace.SpanID]struct{}, len(hs))
 	for i := range hs {
@@ -458,7 +458,6 @@ func (p *Spans) summary() *traceSummary {
 	if len(sum.Slowest) > maxTracesListed {
 		sum.Slowest = sum.Slowest[:maxTracesListed]
 	}
-	clear(hs) // the scratch keeps no strings alive
 	p.sum = sum
 	return sum
 }
