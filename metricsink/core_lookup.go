@@ -2,7 +2,7 @@ package metricsink
 
 import (
 	"math/bits"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -95,7 +95,7 @@ func (l *Lookup[V]) Find(op Op, name string, tags *Tags, r Resolver[V]) V {
 		if b := l.tab.Load().slot(h).Load(); b != nil {
 			for i := range *b {
 				e := &(*b)[i]
-				if e.h == h && e.op == op && equal(e.name, name) && equalTags(e.tags, list) {
+				if e.h == h && e.op == op && e.name == name && equalTags(e.tags, list) {
 					return e.v
 				}
 			}
@@ -127,46 +127,20 @@ func equalTags(a, b []Tag) bool {
 		return false
 	}
 	for i := range a {
-		if !equal(a[i].Key, b[i].Key) || !equal(a[i].Value, b[i].Value) {
+		if a[i].Key != b[i].Key || a[i].Value != b[i].Value {
 			return false
 		}
 	}
 	return true
 }
 
-// equal reports whether a == b, comparing strings of 4 to 16 bytes with
-// two overlapping word loads each instead of a call: the keys the lookup
-// compares are mostly that short, and its copies never share memory with
-// the caller's strings, so the comparison cannot stop at equal pointers.
-func equal(a, b string) bool {
-	n := len(a)
-	switch {
-	case n != len(b):
-		return false
-	case n >= 8 && n <= 16:
-		return load8(a) == load8(b) && load8(a[n-8:]) == load8(b[n-8:])
-	case n >= 4 && n < 8:
-		return load4(a) == load4(b) && load4(a[n-4:]) == load4(b[n-4:])
-	}
-	return a == b
-}
-
-// load8 and load4 return the first eight or four bytes of s,
-// little-endian; the compiler makes each one load.
-func load8(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-func load4(s string) uint32 {
-	_ = s[3]
-	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
-}
-
-// Put remembers v for op, name and tags, copying them, and reports
-// whether it did: not when the key is remembered already (the first value
-// stays), is longer than the bound, or its bucket or the table is full.
+// Put remembers v for op, name and tags and reports whether it did: not
+// when the key is remembered already (the first value stays), is longer
+// than the bound, or its bucket or the table is full. Like a map, Put
+// keeps the strings it is given rather than copies of them: later calls
+// with the same strings then compare equal at their first byte's address.
+// A caller whose strings alias memory that changes (unsafe.String over a
+// buffer) must pass copies.
 func (l *Lookup[V]) Put(op Op, name string, tags []Tag, v V) bool {
 	size := len(name)
 	for _, t := range tags {
@@ -201,13 +175,9 @@ func (l *Lookup[V]) Put(op Op, name string, tags []Tag, v V) bool {
 	if same >= LookupBucketLen {
 		return false
 	}
-	own := make([]Tag, len(tags))
-	for i, t := range tags {
-		own[i] = Tag{Key: strings.Clone(t.Key), Value: strings.Clone(t.Value)}
-	}
 	next := make([]lookupEntry[V], len(old), len(old)+1)
 	copy(next, old)
-	next = append(next, lookupEntry[V]{h: h, op: op, name: strings.Clone(name), tags: own, v: v})
+	next = append(next, lookupEntry[V]{h: h, op: op, name: name, tags: slices.Clone(tags), v: v})
 	slot.Store(&next)
 	l.n++
 	if l.n > 2*len(t.buckets) {

@@ -221,14 +221,14 @@ func messages[S label](t *Tracker, f *family, i int, raw S) msgCounter {
 		}
 	}
 	if s := unsafeString(raw); s != lbl && f.msgs.Len() < t.msgsPerFamily()/2 {
-		f.msgs.Put(op, s, nil, c)
+		f.msgs.Put(op, strings.Clone(s), nil, c) // raw may be a view of a buffer
 	}
 	return c
 }
 
 // unsafeString returns the bytes of raw as a string without copying
-// them, for a lookup that keeps nothing of its key (Lookup.Get, and Put,
-// which copies what it keeps).
+// them, for a lookup that keeps nothing of its key (Lookup.Get; what is
+// given to Put is copied first).
 func unsafeString[S label](raw S) string {
 	switch v := any(raw).(type) {
 	case string:
