@@ -333,7 +333,9 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Skip("the demo feeds no spans to the dashboard (Options.Spans): no Traces page")
 		}
 		b.run(chromedp.Navigate(dash + "traces"))
-		checkTracesPage(t, b, dash, "POST ", []string{"INSERT"})
+		// A comment posted: the server span, the store, its INSERT and
+		// the broadcast, in one waterfall.
+		checkTracesPage(t, b, dash, "POST /api/videos/", []string{"store comment", "INSERT comments", "broadcast"})
 		if *updateScreenshots {
 			png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 			if err != nil {
