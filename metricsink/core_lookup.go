@@ -24,8 +24,8 @@ import (
 // is lock-free; Put and DeleteFunc take a lock and copy one bucket (or,
 // as the table grows, the table: O(1) per key amortised).
 //
-// The zero Lookup is not usable; build it with NewLookup. Its methods are
-// safe for concurrent use.
+// The zero Lookup is not usable; build it with NewLookup, or Init it. Its
+// methods are safe for concurrent use.
 type Lookup[V any] struct {
 	tab atomic.Pointer[lookupTable[V]]
 
@@ -61,9 +61,17 @@ type lookupEntry[V any] struct {
 // NewLookup returns an empty Lookup that remembers at most max keys, each
 // of at most maxKeyBytes bytes (name, tag keys and values together).
 func NewLookup[V any](max, maxKeyBytes int) *Lookup[V] {
-	l := &Lookup[V]{max: max, maxKey: maxKeyBytes, initial: 64}
-	l.tab.Store(newLookupTable[V](l.initial))
+	l := new(Lookup[V])
+	l.Init(max, maxKeyBytes)
 	return l
+}
+
+// Init makes the zero Lookup l what NewLookup returns, for a Lookup held
+// by value in a backend's struct (one pointer fewer on its hot path). It
+// must be called once, before any other method.
+func (l *Lookup[V]) Init(max, maxKeyBytes int) {
+	l.max, l.maxKey, l.initial = max, maxKeyBytes, 64
+	l.tab.Store(newLookupTable[V](l.initial))
 }
 
 // newLookupTable returns a table of n buckets, n a power of two.
@@ -242,8 +250,8 @@ func (l *Lookup[V]) Len() int {
 	return l.n
 }
 
-// lookupIndex mixes the op, the name's length and its first, middle and
-// last bytes, and for each tag the value's length and first, middle and
+// lookupIndex mixes the op, the name's length and its first and last
+// eight bytes (all of a name of up to 16 bytes), and for each tag the value's length and first, middle and
 // last bytes and the key's length: a few loads, where hashing every byte
 // would cost more than the rest of a sample. Keys alike in all of these
 // share an index: see Lookup.
@@ -258,8 +266,12 @@ func lookupIndex(op Op, name string, tags []Tag) uint64 {
 // indexName, indexTag and indexEnd are lookupIndex in parts small enough
 // to be inlined, so that Find computes the index without a call.
 func indexName(op Op, name string) uint64 {
-	h := uint64(op) | uint64(len(name))<<8
-	if n := len(name); n > 0 {
+	n := len(name)
+	h := uint64(op) | uint64(n)<<8
+	switch {
+	case n >= 8:
+		h ^= load8(name) ^ bits.RotateLeft64(load8(name[n-8:]), 32)
+	case n > 0:
 		h |= uint64(name[0])<<24 | uint64(name[n>>1])<<32 | uint64(name[n-1])<<40
 	}
 	return h
@@ -275,3 +287,11 @@ func indexTag(h uint64, t *Tag) uint64 {
 }
 
 func indexEnd(h uint64) uint64 { return h * 0x9e3779b97f4a7c15 }
+
+// load8 returns the first eight bytes of s, little-endian; the compiler
+// makes it one load.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}

@@ -141,7 +141,7 @@ type Registry struct {
 
 	// lookup finds the entry of a raw op, name and tags without a lock:
 	// the registry's one lookup structure; a miss resolves under mu.
-	lookup *metricsink.Lookup[*entry]
+	lookup metricsink.Lookup[*entry]
 	guard  metricsink.Guard
 	drops  *metricsink.Drops
 	funcs  *metricsink.Funcs
@@ -246,7 +246,7 @@ func New(opts *Options) (*Registry, error) {
 	p.drops = metricsink.NewDrops("prometheus", o.Logger)
 	p.funcs = metricsink.NewFuncs(cbTimeout, p.drops, false)
 	p.kinds = metricsink.NewKinds("prometheus", p.drops, "Options.MaxMetrics", maxMetrics, p.maxSeries, p.maxTotal)
-	p.lookup = metricsink.NewLookup[*entry](2*p.maxTotal+maxRemembered, maxKeyBytes)
+	p.lookup.Init(2*p.maxTotal+maxRemembered, maxKeyBytes)
 	p.sorted.Store(&[]*family{})
 
 	p.mu.Lock()
