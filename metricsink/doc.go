@@ -63,4 +63,22 @@
 // Sinks never panic, never block the caller and never call a logger, a
 // callback or another sink while holding a lock of their own. What they
 // cannot record is dropped and counted under a drop.Reason.
+//
+// # Writing a backend
+//
+// The kit's backends (Prometheus, DogStatsD, OTLP) share one core, and a
+// new backend should use it rather than write its own: Kinds is the kind
+// table (one kind per name, the first use wins) with the bounds on names
+// and series; Guard the name, tag-key and tag-value rules (reserved keys,
+// the value-length cut ending with TruncationMarker); Drops the drop
+// counts by drop.Reason and their warnings, logged once per reason and
+// metric and never under a lock; Funcs the GaugeFunc and CounterFunc
+// callbacks, read with a timeout, each in a goroutine, never called again
+// while one runs; Lookup the one structure that finds a known series from
+// what a Sink method was given, without a lock or an allocation; Limit
+// the one meaning of a zero or negative option. What stays the backend's
+// is its format: how names and tags are written, and what it sends.
+//
+// Every backend that buffers or owns goroutines has Flush(ctx) error,
+// Close(ctx) error and Stats(), whose Dropped field is a drop.Counts.
 package metricsink

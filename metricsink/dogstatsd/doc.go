@@ -71,8 +71,16 @@
 // # Cost
 //
 // Each distinct name and Tags pair is converted once, to a sanitised name and
-// the client's []string of tags, and cached (up to [Options.MaxSeries]
-// pairs), so a call for a known series allocates nothing in this package.
-// The Datadog client never blocks the caller: it buffers, and drops and
-// counts what it cannot send.
+// the client's []string of tags, and remembered in a [metricsink.Lookup]
+// (up to [Options.MaxSeries] pairs), so a call for a known series takes no
+// lock and allocates nothing in this package. The kind table, the tag
+// rules, the drop counts and the reading of functions are metricsink's
+// core, shared with the other backends. The Datadog client never blocks
+// the caller: it buffers, and drops and counts what it cannot send.
+//
+// # Lifecycle
+//
+// [Sink.Flush] reads the functions and writes what the client holds, by
+// its context's end; [Sink.Close] does the same one last time and closes
+// the connection; [Sink.Stats] counts what was sent and dropped.
 package dogstatsd
