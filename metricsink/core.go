@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/internal/budget"
 )
 
 // This file and the other core*.go files are the metrics core: what
@@ -188,25 +189,13 @@ func (g Guard) Value(v string) string {
 	if len(v) <= g.maxValue {
 		return v
 	}
-	return cutUTF8(v, g.maxValue-len(TruncationMarker)) + TruncationMarker
-}
-
-// cutUTF8 returns the longest prefix of the valid UTF-8 string s of at
-// most n bytes that ends at a character boundary.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return budget.Cut(v, g.maxValue-len(TruncationMarker)) + TruncationMarker
 }
 
 // QuoteShort quotes s for a warning, cut to 64 bytes.
 func QuoteShort(s string) string {
 	if len(s) > 64 {
-		return strconv.Quote(cutUTF8(strings.ToValidUTF8(s[:64], "\uFFFD"), 64)) + "…"
+		return strconv.Quote(budget.Cut(strings.ToValidUTF8(s[:64], "\uFFFD"), 64)) + "…"
 	}
 	return strconv.Quote(s)
 }

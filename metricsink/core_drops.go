@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/realtimeserver/observability/drop"
+	"github.com/realtimeserver/observability/internal/budget"
 )
 
 // MaxWarnings bounds the distinct warnings a Drops logs; past it, one
@@ -118,7 +119,7 @@ func (d *Drops) Emit() {
 // cutName bounds a metric name in a warning.
 func cutName(s string) string {
 	if len(s) > MaxNameLen {
-		return cutUTF8(strings.ToValidUTF8(s[:MaxNameLen], "\uFFFD"), MaxNameLen) + "…"
+		return budget.Cut(strings.ToValidUTF8(s[:MaxNameLen], "\uFFFD"), MaxNameLen) + "…"
 	}
 	return s
 }

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
+	"github.com/realtimeserver/observability/internal/budget"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -268,14 +268,7 @@ func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, vi
 // truncateRef keeps at most maxRefLen bytes of a client's ref, cut on a
 // rune boundary.
 func truncateRef(ref string) string {
-	if len(ref) <= maxRefLen {
-		return ref
-	}
-	cut := maxRefLen
-	for cut > 0 && !utf8.RuneStart(ref[cut]) {
-		cut--
-	}
-	return ref[:cut]
+	return budget.Cut(ref, maxRefLen)
 }
 
 func (a *App) socketError(ctx context.Context, conn wsConn, ref, reason, msg string) {
