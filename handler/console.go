@@ -199,7 +199,7 @@ func (s *consoleState) record(r *slog.Record, cb *line, k *budget.Check) bool {
 	s.buf = append(s.buf, h.pre...)
 	fits := true
 	r.Attrs(func(a slog.Attr) bool {
-		if k != nil && !k.Fits(a) {
+		if k != nil && !s.h.lim.Fits(k, a) {
 			fits = false
 			return false
 		}

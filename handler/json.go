@@ -202,7 +202,7 @@ func (s *jsonState) record(r *slog.Record, jb *line, k *budget.Check) bool {
 		depth := len(h.groups)
 		wrote, fits := false, true
 		r.Attrs(func(a slog.Attr) bool {
-			if k != nil && !k.Fits(a) {
+			if k != nil && !s.h.lim.Fits(k, a) {
 				fits = false
 				return false
 			}

@@ -86,7 +86,7 @@ func Redact(next slog.Handler, opts *RedactOptions) slog.Handler {
 		ks = newKeySet(defaultRedactWords[:], o.Keys)
 	}
 	kf := newKeyFilter(ks)
-	lim := budget.New(o.Budget, &budget.Redaction{Sensitive: kf.match, MinKey: ks.minLen})
+	lim := budget.New(o.Budget, kf)
 	return &redactHandler{next: next, lim: lim, keys: kf, b: lim.Budget()}
 }
 
@@ -139,7 +139,7 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 		c.over.name = name
 	default:
 		c.next = h.next.WithGroup(name)
-		c.all = h.all || h.keys.match(name)
+		c.all = h.all || h.keys.Sensitive(name)
 		c.depth++
 	}
 	return &c

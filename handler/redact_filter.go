@@ -54,8 +54,12 @@ func newKeyFilter(ks *keySet) *keyFilter {
 	return f
 }
 
-// match reports whether k is sensitive, as keySet.match does.
-func (f *keyFilter) match(k string) bool {
+// MinLen returns the length of the shortest sensitive word: a key of
+// fewer bytes cannot match it (see keySet.add).
+func (f *keyFilter) MinLen() int { return f.ks.minLen }
+
+// Sensitive reports whether k is sensitive, as keySet.match does.
+func (f *keyFilter) Sensitive(k string) bool {
 	if len(k) < f.ks.minLen || f.ks.minLen == 0 {
 		return false
 	}

@@ -311,13 +311,16 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{dst: make([]byte, 
 func (h *Ring) Handle(_ context.Context, r slog.Record) error {
 	sc := scratchPool.Get().(*scratch)
 	w := attrWriter{dst: sc.dst[:0], pfx: append(sc.pfx[:0], h.prefix...), n: h.preN, haveRID: h.preRID != "", cut: h.over}
-	if !h.over {
-		w.marks = ringBudget.Apply(&r, h.depth, false)
+	// The record is held to the budget as it is rendered; one that does
+	// not fit is rendered again as the budget rewrites it.
+	var k budget.Check
+	if !h.over && (!ringBudget.Begin(&k, &r, h.depth, false) || !w.record(&r, &k)) {
+		ringBudget.Apply(&r, h.depth, false)
+		w = attrWriter{dst: w.dst[:0], pfx: w.pfx[:len(h.prefix)], n: h.preN, haveRID: h.preRID != "", marks: true}
+		w.record(&r, nil)
+	} else if h.over {
+		w.record(&r, nil)
 	}
-	r.Attrs(func(a slog.Attr) bool {
-		w.attr(a)
-		return !w.cut
-	})
 	if (w.cut || w.mark) && !h.preCut {
 		w.dst = appendKV(w.dst, TruncatedKey, "true")
 	}
@@ -604,6 +607,21 @@ type attrWriter struct {
 	cut         bool // rendered past maxRecordBytes: later attributes are left out
 	mark        bool // a key or value was cut, or the budget left something out
 	marks       bool // the budget rewrote the record: look for its markers
+}
+
+// record renders r's attributes, checking each with k before it renders
+// it, and reports false when one does not fit (k nil: r fits).
+func (w *attrWriter) record(r *slog.Record, k *budget.Check) bool {
+	fits := true
+	r.Attrs(func(a slog.Attr) bool {
+		if k != nil && !ringBudget.Fits(k, a) {
+			fits = false
+			return false
+		}
+		w.attr(a)
+		return !w.cut
+	})
+	return fits
 }
 
 // maxKeyBytes bounds one key or group name.

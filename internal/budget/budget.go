@@ -137,38 +137,47 @@ func Truncate(s string, max int) string {
 // zero Limiter is not usable, use [New] or [NewEncodable].
 type Limiter struct {
 	b      Budget
-	redact func(key string) bool
-	minKey int // keys shorter than this are not sensitive: redact is not asked
+	keys   Keys // nil: no redaction
+	minKey int  // keys shorter than this are not sensitive: keys is not asked
 	// encodable: values of kind Any that fit are left as they are, for a
 	// writer that renders them with encoding/json (see NewEncodable).
 	encodable bool
 }
 
-// Redaction says which keys are sensitive, for a Limiter that redacts.
-type Redaction struct {
+// Keys tells which keys are sensitive, for a Limiter that redacts.
+type Keys interface {
 	// Sensitive reports whether key is sensitive. It must be safe for
 	// concurrent use and should not allocate.
-	Sensitive func(key string) bool
+	Sensitive(key string) bool
 
-	// MinKey is the length in bytes of the shortest key Sensitive may
+	// MinLen is the length in bytes of the shortest key Sensitive may
 	// accept: shorter keys are not asked about, which saves a call for
-	// the short keys most records hold. Zero means that any key but the
-	// empty one may be sensitive.
-	MinKey int
+	// the short keys most records hold. The empty key is never sensitive.
+	MinLen() int
 }
 
-// New returns a Limiter for b (zero fields meaning defaults). When redact
-// is not nil, every attribute, map entry and struct field whose key
-// redact.Sensitive accepts has its value replaced by [Redacted].
+// KeyFunc is the Keys of a function: every key but the empty one may be
+// sensitive.
+type KeyFunc func(key string) bool
+
+// Sensitive reports f(key).
+func (f KeyFunc) Sensitive(key string) bool { return f(key) }
+
+// MinLen returns 1.
+func (KeyFunc) MinLen() int { return 1 }
+
+// New returns a Limiter for b (zero fields meaning defaults). When keys
+// is not nil, every attribute, map entry and struct field whose key is
+// sensitive has its value replaced by [Redacted].
 //
 // Values of kind slog.KindAny that are composite or run user code
 // (see the package documentation) are always rewritten into plain values,
 // a map or struct into a group: a writer sees only groups, scalars,
 // strings and plain leaves.
-func New(b Budget, redact *Redaction) *Limiter {
-	l := &Limiter{b: b.WithDefaults()}
-	if redact != nil && redact.Sensitive != nil {
-		l.redact, l.minKey = redact.Sensitive, max(redact.MinKey, 1)
+func New(b Budget, keys Keys) *Limiter {
+	l := &Limiter{b: b.WithDefaults(), keys: keys}
+	if keys != nil {
+		l.minKey = max(keys.MinLen(), 1)
 	}
 	return l
 }
@@ -195,7 +204,7 @@ func (l *Limiter) Budget() Budget { return l.b }
 // time, level, PC) and returns true: message and strings truncated,
 // LogValuers resolved, composite values sanitized, groups past the depth
 // budget replaced by [Depth], attributes past the count or size budget
-// left out and counted, and, with a redact predicate, sensitive values
+// left out and counted, and, when the Limiter redacts, sensitive values
 // replaced. The record *r held is never changed, only replaced: it may
 // share its attributes with the caller's. A record that Apply wrote
 // passes it unchanged, so that handlers in a row rewrite a record once;
@@ -209,9 +218,23 @@ func (l *Limiter) Budget() Budget { return l.b }
 // Handle was given, which is theirs: a slog.Record is large, and Apply
 // copies it only when it rewrites it.
 func (l *Limiter) Apply(r *slog.Record, depth int, all bool) bool {
-	if !l.recordNeeds(r, depth, all) {
-		return false
+	var k Check
+	if l.Begin(&k, r, depth, all) {
+		fits := true
+		r.Attrs(func(a slog.Attr) bool {
+			fits = l.Fits(&k, a)
+			return fits
+		})
+		if fits {
+			return false
+		}
 	}
+	l.rewrite(r, depth, all)
+	return true
+}
+
+// rewrite sets *r to the record the walk makes of it.
+func (l *Limiter) rewrite(r *slog.Record, depth int, all bool) {
 	w := walker{l: l}
 	nr := slog.NewRecord(r.Time, r.Level, w.str(r.Message), r.PC)
 	dropped, i, n := 0, 0, r.NumAttrs()
@@ -235,7 +258,6 @@ func (l *Limiter) Apply(r *slog.Record, depth int, all bool) bool {
 		nr.AddAttrs(slog.Int(Attrs, dropped))
 	}
 	*r = nr
-	return true
 }
 
 // Attrs returns attrs when they fit a fresh budget and hold nothing to
@@ -303,55 +325,40 @@ func (l *Limiter) long(s string) bool {
 		!(len(s) <= l.b.MaxValueBytes+len(Truncated) && strings.HasSuffix(s, Truncated))
 }
 
-// recordNeeds reports whether r must be rewritten: the check of Apply,
-// one pass over r's attributes without allocating or copying r.
-func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
-	var k Check
-	if !l.Begin(&k, r, depth, all) {
-		return true
-	}
-	fits := true
-	r.Attrs(func(a slog.Attr) bool {
-		fits = k.Fits(a)
-		return fits
-	})
-	return !fits
-}
-
-// Check is the check of Apply taken one attribute at a time, for a writer
-// that holds a record to the budget in the pass that writes it: it calls
-// [Limiter.Begin], then Fits before it writes each attribute of the
-// record, in order. When Begin or Fits reports false, the record does not
-// fit as it is: the writer drops what it wrote of it, calls Apply and
-// writes the record Apply made, which fits. A Check lives on the writer's
-// stack; it allocates nothing.
+// Check is the state of the check of Apply taken one attribute at a time,
+// for a writer that holds a record to the budget in the pass that writes
+// it: it calls [Limiter.Begin], then [Limiter.Fits] before it writes each
+// attribute of the record, in order. When Begin or Fits reports false,
+// the record does not fit as it is: the writer drops what it wrote of it,
+// calls Apply and writes the record Apply made, which fits. A Check lives
+// on the writer's stack; it holds no pointer and allocates nothing.
 type Check struct {
-	l     *Limiter
 	c     counter
 	depth int
-	all   bool
 	i, n  int
+	all   bool
 }
 
 // Begin starts k, the check of r at depth open groups (all: every value
 // is sensitive), and reports false when r's message or number of
 // attributes already fail it.
 func (l *Limiter) Begin(k *Check, r *slog.Record, depth int, all bool) bool {
-	*k = Check{l: l, c: counter{bytes: len(r.Message)}, depth: depth, all: all, n: r.NumAttrs()}
+	*k = Check{c: counter{bytes: len(r.Message)}, depth: depth, n: r.NumAttrs(), all: all}
 	return k.n <= l.b.MaxAttrs+1 && // +1: the walk's own Attrs marker
+		!(all && l.keys != nil && k.n > 0) && // every value is to be redacted
 		!l.long(r.Message)
 }
 
-// Fits reports whether a, the record's next attribute, fits what is left
-// of the budget and holds nothing to rewrite, and counts it. The common
-// attribute, a string or a scalar under a short key that is not
-// sensitive, costs a few comparisons.
-func (k *Check) Fits(a slog.Attr) bool {
+// Fits reports whether a, the next attribute of the record k checks, fits
+// what is left of the budget and holds nothing to rewrite, and counts it.
+// The common attribute, a string or a scalar under a short key that is
+// not sensitive, costs a few comparisons.
+func (l *Limiter) Fits(k *Check, a slog.Attr) bool {
 	k.i++
-	l, c := k.l, &k.c
+	c := &k.c
 	if kind := a.Value.Kind(); slog.KindBool <= kind && kind <= slog.KindUint64 && // scalars and strings
 		c.attrs < l.b.MaxAttrs && c.bytes < l.b.MaxRecordBytes && len(a.Key) <= l.b.MaxValueBytes &&
-		(l.redact == nil || (!k.all && (len(a.Key) < l.minKey || !l.redact(a.Key)))) {
+		(l.keys == nil || len(a.Key) < l.minKey || !l.keys.Sensitive(a.Key)) {
 		c.attrs++
 		c.bytes += len(a.Key)
 		if kind != slog.KindString {
@@ -368,7 +375,7 @@ func (k *Check) Fits(a slog.Attr) bool {
 // needs reports whether a must be rewritten, counting it in c; last says
 // that a ends its record or group, where the walk puts its [Attrs] marker.
 // The common attribute, a string or a scalar under a short key, costs a
-// few comparisons and the redact predicate.
+// few comparisons and a call to Keys.Sensitive.
 func (l *Limiter) needs(a slog.Attr, depth int, all, last bool, c *counter) bool {
 	v := a.Value
 	kind := v.Kind()
@@ -385,7 +392,7 @@ func (l *Limiter) needs(a slog.Attr, depth int, all, last bool, c *counter) bool
 	if len(a.Key) > l.b.MaxValueBytes && l.long(a.Key) {
 		return true
 	}
-	if l.redact != nil && (all || (len(a.Key) >= l.minKey && l.redact(a.Key) && !isRedacted(v))) {
+	if l.keys != nil && (all || (len(a.Key) >= l.minKey && l.keys.Sensitive(a.Key) && !isRedacted(v))) {
 		return true
 	}
 	switch kind {
@@ -477,7 +484,7 @@ func (w *walker) attr(a slog.Attr, depth int, all bool) (slog.Attr, bool) {
 		a.Value = slog.StringValue(w.redacted())
 		return a, true
 	}
-	all = all && w.l.redact != nil
+	all = all && w.l.keys != nil
 	v := Resolve(a.Value)
 	switch v.Kind() {
 	case slog.KindGroup:

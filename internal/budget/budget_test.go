@@ -97,7 +97,7 @@ func TestSanitize(t *testing.T) {
 	for range 100 {
 		deep = map[string]any{"d": deep}
 	}
-	l := New(Budget{}, &Redaction{Sensitive: redactPassword})
+	l := New(Budget{}, KeyFunc(redactPassword))
 	tests := []struct {
 		name string
 		in   any
@@ -170,7 +170,7 @@ func TestSanitizeBudgets(t *testing.T) {
 }
 
 func TestRecord(t *testing.T) {
-	l := New(Budget{MaxDepth: 3, MaxAttrs: 6, MaxValueBytes: 8}, &Redaction{Sensitive: redactPassword})
+	l := New(Budget{MaxDepth: 3, MaxAttrs: 6, MaxValueBytes: 8}, KeyFunc(redactPassword))
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "a long message", 0)
 	g := slog.Group("g1", slog.Group("g2", slog.Group("g3", slog.Group("g4", slog.Int("x", 1)))))
 	r.AddAttrs(slog.String("password", "p"), slog.String("s", "0123456789"), g,
@@ -194,7 +194,7 @@ func TestRecord(t *testing.T) {
 }
 
 func TestRecordAll(t *testing.T) {
-	l := New(Budget{}, &Redaction{Sensitive: redactPassword})
+	l := New(Budget{}, KeyFunc(redactPassword))
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
 	r.AddAttrs(slog.String("s", "x"), slog.Group("g", slog.Int("n", 1)), slog.Any("m", map[string]int{"a": 1}))
 	nr, _ := record(l, r, 1, true)
@@ -211,7 +211,7 @@ func FuzzSanitize(f *testing.F) {
 	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`), uint8(0), uint8(0))
 	f.Add([]byte("\xff\xfe"), uint8(1), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, depth, attrs uint8) {
-		l := New(Budget{MaxDepth: int(depth % 40), MaxAttrs: int(attrs), MaxValueBytes: 16}, &Redaction{Sensitive: redactPassword})
+		l := New(Budget{MaxDepth: int(depth % 40), MaxAttrs: int(attrs), MaxValueBytes: 16}, KeyFunc(redactPassword))
 		b := l.Budget()
 		out := l.Sanitize(json.RawMessage(data))
 		// The tree is finite, within depth and count, and has no secret.
@@ -272,7 +272,7 @@ func TestSanitizeOpaqueStringer(t *testing.T) {
 // TestLongSensitiveKey: a key is judged whole, before it is cut to
 // MaxValueBytes, so a sensitive word past the cut still redacts.
 func TestLongSensitiveKey(t *testing.T) {
-	l := New(Budget{MaxValueBytes: 8}, &Redaction{Sensitive: func(k string) bool { return strings.HasSuffix(k, "password") }})
+	l := New(Budget{MaxValueBytes: 8}, KeyFunc(func(k string) bool { return strings.HasSuffix(k, "password") }))
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)
 	r.AddAttrs(slog.String("db_password", "s1"), slog.Any("m", map[string]string{"db_password": "s2"}))
 	nr, _ := record(l, r, 0, false)

@@ -165,8 +165,8 @@ func TestCheckAgreesWithWalk(t *testing.T) {
 	limiters := map[string]*Limiter{
 		"default":          New(Budget{}, nil),
 		"small":            New(small, nil),
-		"redacting":        New(Budget{}, &Redaction{Sensitive: redact}),
-		"small, redacting": New(small, &Redaction{Sensitive: redact, MinKey: 5}),
+		"redacting":        New(Budget{}, KeyFunc(redact)),
+		"small, redacting": New(small, minKeys{KeyFunc(redact), 5}),
 		"encodable":        NewEncodable(Budget{}),
 		"small, encodable": NewEncodable(small),
 	}
@@ -366,3 +366,25 @@ func record(l *Limiter, r slog.Record, depth int, all bool) (slog.Record, bool) 
 	changed := l.Apply(&r, depth, all)
 	return r, changed
 }
+
+// recordNeeds reports whether r fails the check of Apply, as Apply runs it.
+func (l *Limiter) recordNeeds(r *slog.Record, depth int, all bool) bool {
+	var k Check
+	if !l.Begin(&k, r, depth, all) {
+		return true
+	}
+	fits := true
+	r.Attrs(func(a slog.Attr) bool {
+		fits = l.Fits(&k, a)
+		return fits
+	})
+	return !fits
+}
+
+// minKeys is a Keys whose shortest sensitive key is given.
+type minKeys struct {
+	KeyFunc
+	min int
+}
+
+func (m minKeys) MinLen() int { return m.min }

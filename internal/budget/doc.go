@@ -80,10 +80,10 @@
 //
 // # Redaction
 //
-// A Limiter with a Redact predicate replaces with [Redacted] the value of
-// every attribute, map entry and struct field whose key the predicate
-// accepts, at any depth and whatever the shape of the value; what lies past
-// a budget is replaced by a marker, never written unredacted.
+// A Limiter made with [Keys] replaces with [Redacted] the value of every
+// attribute, map entry and struct field whose key is sensitive, at any
+// depth and whatever the shape of the value; what lies past a budget is
+// replaced by a marker, never written unredacted.
 //
 // Memory is linear in what is written: the walk stops where the budget
 // does, and the cycle check keeps only the current path (at most MaxDepth

@@ -567,7 +567,7 @@ func (w *walker) mapOf(rv reflect.Value, depth int, all bool) any {
 }
 
 func (w *walker) sensitive(k string) bool {
-	return w.l.redact != nil && len(k) >= w.l.minKey && w.l.redact(k)
+	return w.l.keys != nil && len(k) >= w.l.minKey && w.l.keys.Sensitive(k)
 }
 
 // keyString renders a map key as encoding/json does.
