@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,9 +67,9 @@ func newStmtHandles(sink metricsink.Sink, tags metricsink.Tags) *stmtHandles {
 	}
 }
 
-// Descs are the declarations of the query metrics, made on the Sink by
+// descs are the declarations of the query metrics, made on the Sink by
 // Open and OpenConnector.
-var Descs = []metricsink.Desc{
+var descs = []metricsink.Desc{
 	{Name: metricDuration, Kind: metricsink.Histogram, Unit: "seconds",
 		Help: "Time database queries, execs, begins, commits and rollbacks took, by source (table) and operation."},
 	{Name: metricQueries, Kind: metricsink.Counter,
@@ -85,6 +86,11 @@ var Descs = []metricsink.Desc{
 	{Name: "db.pool.closed_max_idle_time", Kind: metricsink.Counter, Help: "Connections closed because of SetConnMaxIdleTime."},
 	{Name: "db.pool.closed_max_lifetime", Kind: metricsink.Counter, Help: "Connections closed because of SetConnMaxLifetime."},
 }
+
+// Descs returns, as a new slice, the declarations of the query metrics
+// that the middleware makes on its sink: for dashboards, alert rules and
+// tests that check the names.
+func Descs() []metricsink.Desc { return slices.Clone(descs) }
 
 var (
 	txBegin    = &stmtInfo{sql: "BEGIN", operation: OpBegin, source: SourceNone, tags: metricsink.KV("source", SourceNone, "operation", OpBegin)}
@@ -133,7 +139,7 @@ func newInstrument(opts *Options) *instrument {
 	if in.maxSQL == 0 {
 		in.maxSQL = DefaultMaxSQLLength
 	}
-	for _, d := range Descs {
+	for _, d := range descs {
 		_ = metricsink.Declare(in.sink, d) // fixed, valid declarations
 	}
 	for i, info := range []*stmtInfo{txBegin, txCommit, txRollback} {

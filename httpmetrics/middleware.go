@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,14 +28,19 @@ const (
 	CountMetric = "http.requests"
 )
 
-// Descs are the declarations of the request metrics, made on the sink by
+// descs are the declarations of the request metrics, made on the sink by
 // Middleware.
-var Descs = []metricsink.Desc{
+var descs = []metricsink.Desc{
 	{Name: DurationMetric, Kind: metricsink.Histogram, Unit: "seconds",
 		Help: "Time from the start of an HTTP request to the return of its handler, by route, method and status (hijacked connections excluded)."},
 	{Name: CountMetric, Kind: metricsink.Counter,
 		Help: "HTTP requests served, by route, method and status (101 for hijacked connections)."},
 }
+
+// Descs returns, as a new slice, the declarations of the request metrics
+// that the middleware makes on its sink: for dashboards, alert rules and
+// tests that check the names.
+func Descs() []metricsink.Desc { return slices.Clone(descs) }
 
 // Unmatched is the route of requests no pattern matched.
 const Unmatched = "unmatched"
@@ -99,7 +105,7 @@ func Middleware(sink metricsink.Sink, opts *Options) func(http.Handler) http.Han
 	if sink == nil {
 		sink = metricsink.Discard
 	}
-	for _, d := range Descs {
+	for _, d := range descs {
 		_ = metricsink.Declare(sink, d) // fixed, valid declarations
 	}
 	if o.RequestIDHeader == "" {

@@ -239,9 +239,9 @@ func unsafeString[S label](raw S) string {
 	return string(raw)
 }
 
-// Descs are the declarations of the WebSocket metrics, made on the sink
+// descs are the declarations of the WebSocket metrics, made on the sink
 // by NewTracker.
-var Descs = []metricsink.Desc{
+var descs = []metricsink.Desc{
 	{Name: MetricConnections, Kind: metricsink.Gauge,
 		Help: "Open WebSocket connections, by channel family."},
 	{Name: MetricDuration, Kind: metricsink.Histogram, Unit: "seconds",
@@ -252,6 +252,11 @@ var Descs = []metricsink.Desc{
 	{Name: MetricBytes, Kind: metricsink.Counter, Unit: "bytes",
 		Help: "WebSocket message payload bytes, by channel family and direction (in, out)."},
 }
+
+// Descs returns, as a new slice, the declarations of the WebSocket metrics
+// that the middleware makes on its sink: for dashboards, alert rules and
+// tests that check the names.
+func Descs() []metricsink.Desc { return append([]metricsink.Desc(nil), descs...) }
 
 // NewTracker returns a Tracker recording into sink (metricsink.Discard when
 // nil) with opts (defaults when nil).
@@ -276,7 +281,7 @@ func NewTracker(sink metricsink.Sink, opts *Options) *Tracker {
 		tp:          o.TracerProvider,
 	}
 	_, t.funcSink = sink.(metricsink.FuncSink)
-	for _, d := range Descs {
+	for _, d := range descs {
 		_ = metricsink.Declare(sink, d) // fixed, valid declarations
 	}
 	if t.channelFunc == nil {
