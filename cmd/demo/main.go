@@ -70,6 +70,7 @@ type options struct {
 	simEvery    time.Duration
 	telemetry   bool
 	drainWait   time.Duration
+	notReady    time.Duration
 	idle        time.Duration
 }
 
@@ -81,6 +82,7 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 	fs.DurationVar(&o.simEvery, "simulate-every", time.Second, "mean time between one virtual user's actions")
 	fs.BoolVar(&o.telemetry, "telemetry", true, "instrument the server; false runs it with no instrumentation at all, as a baseline")
 	fs.DurationVar(&o.drainWait, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests, sockets and log delivery, half for each: 15 s of delivery fit a hung request abandoned and retried")
+	fs.DurationVar(&o.notReady, "not-ready-wait", time.Second, "after the first signal, how long /readyz answers 503 while requests are still served, so that load balancers stop sending new ones before the listener closes")
 	fs.DurationVar(&o.idle, "socket-idle-timeout", defaultSocketIdle, "after this long without a message from a socket, ping it, and close it unless it answers")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -96,6 +98,9 @@ func parseOptions(args []string, lookup func(string) (string, bool), stderr io.W
 	}
 	if o.drainWait <= 0 {
 		return o, fmt.Errorf("-shutdown-timeout=%v is invalid: accepted a duration above 0, such as 10s", o.drainWait)
+	}
+	if o.notReady < 0 {
+		return o, fmt.Errorf("-not-ready-wait=%v is invalid: accepted 0 or a positive duration, such as 1s", o.notReady)
 	}
 	if o.idle <= 0 {
 		return o, fmt.Errorf("-socket-idle-timeout=%v is invalid: accepted a duration above 0, such as 60s", o.idle)
@@ -275,7 +280,13 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	select {
 	case <-ctx.Done():
 		if tel != nil {
-			tel.Health.Drain() // load balancers stop sending while requests finish
+			// Load balancers see /readyz fail and stop sending new
+			// requests while the listener still serves what they sent.
+			tel.Health.Drain()
+			select {
+			case <-time.After(o.notReady):
+			case <-forceFrom(ctx).Done():
+			}
 		}
 	case err := <-serveErr:
 		stopSim()

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -83,5 +85,119 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	if strings.Contains(out, "still shutting down") {
 		t.Errorf("the demo needed the fallback exit:\n%s", out)
+	}
+}
+
+// TestSIGTERMDrainsReadiness: under load, from the first SIGTERM /readyz
+// on the metrics listener answers 503 within a second, /livez answers 200
+// for as long as the listener does, and no request the demo accepted
+// fails.
+func TestSIGTERMDrainsReadiness(t *testing.T) {
+	bin, err := buildDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	cmd := exec.Command(bin, "-shutdown-timeout=10s", "-not-ready-wait=2s")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(cmd.Environ(), "PORT=0", "PROMETHEUS_HOST=127.0.0.1",
+		"PROMETHEUS_PORT="+strings.TrimPrefix(metrics, "127.0.0.1:"), "LOG_FORMAT=json")
+	stdout, stderr := &testenv.Buffer{}, &testenv.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	base := waitFor(t, "the API URL", stdout, apiRE)
+	probe := func(path string) (int, error) {
+		resp, err := http.Get("http://" + metrics + path)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := probe("/readyz"); err != nil || code != http.StatusOK {
+		t.Fatalf("/readyz before the signal: %d %v, want 200", code, err)
+	}
+
+	// Load, as from behind a load balancer: new requests until /readyz
+	// answers 503, each of which must succeed, the last ones included.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	var ready atomic.Bool
+	ready.Store(true)
+	stop := make(chan struct{})
+	failed := make(chan string, 100)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if !ready.Load() {
+					return
+				}
+				resp, err := client.Get(base + "/api/videos/1/comments")
+				if err != nil {
+					failed <- err.Error()
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					failed <- resp.Status
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var notReady time.Duration
+	for {
+		code, err := probe("/readyz")
+		if err != nil {
+			break // the listener is closed: the demo is exiting
+		}
+		if code == http.StatusServiceUnavailable && notReady == 0 {
+			notReady = time.Since(signalled)
+			ready.Store(false)
+		}
+		if live, err := probe("/livez"); err == nil && live != http.StatusOK {
+			t.Errorf("/livez answered %d while the demo drained", live)
+		}
+		if time.Since(signalled) > 30*time.Second {
+			t.Fatal("the metrics listener still answers 30 s after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	close(failed)
+	for f := range failed {
+		t.Errorf("a request failed during the drain: %s", f)
+	}
+	if notReady == 0 || notReady > time.Second {
+		t.Errorf("/readyz answered 503 after %v, want within 1 s of SIGTERM", notReady)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("demo exited with %v; stderr:\n%s", err, stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo still running 30 s after SIGTERM")
 	}
 }
