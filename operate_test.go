@@ -35,8 +35,8 @@ func newRecordingHandler() recordingHandler {
 }
 
 func (h recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h recordingHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h recordingHandler) WithGroup(string) slog.Handler           { return h }
+func (h recordingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordingHandler) WithGroup(string) slog.Handler            { return h }
 func (h recordingHandler) Handle(_ context.Context, r slog.Record) error {
 	rec := recorded{time: r.Time, level: r.Level, msg: r.Message, attrs: map[string]slog.Value{}}
 	r.Attrs(func(a slog.Attr) bool { rec.attrs[a.Key] = a.Value; return true })
