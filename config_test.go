@@ -193,8 +193,29 @@ func TestConfigNeverShowsKeys(t *testing.T) {
 			t.Errorf("a key leaked: %s", s)
 		}
 	}
-	if !strings.Contains(b.String(), "datadog_api_key_set=true") {
+	if !strings.Contains(b.String(), "datadog_key_given=true") {
 		t.Errorf("log line %q does not say the key is set", b.String())
+	}
+}
+
+// TestConfigLoggedThroughSetupSaysWhatIsGiven: the yes/no fields that
+// say whether a key or token was given survive the kit's redaction, and
+// the key itself does not.
+func TestConfigLoggedThroughSetupSaysWhatIsGiven(t *testing.T) {
+	var out syncBuffer
+	cfg := quietConfig(FormatJSON, &out)
+	cfg.DatadogAPIKey = "sekrit-api-key" // given, Datadog off: nothing to ship to
+	cfg.DashboardToken = "sekrit-token"
+	tel := setupLogger(t, cfg)
+	tel.Logger.Info("config", "config", cfg)
+	got := out.String()
+	for _, want := range []string{`"datadog_key_given":true`, `"dashboard_auth_given":true`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the logged config lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "sekrit") {
+		t.Errorf("a secret was logged:\n%s", got)
 	}
 }
 
