@@ -30,24 +30,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}))
 	defer down.Close()
 
-	cmd := exec.Command(bin, "-shutdown-timeout=2m")
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(cmd.Environ(),
+	cmd, stdout, stderr, exited := startDemoBinary(t, bin, []string{"-shutdown-timeout=2m"},
 		"PORT=0", "PROMETHEUS_PORT="+strconv.Itoa(testenv.FreePort(t)), "LOG_FORMAT=json",
 		"ENABLE_DATADOG=true", "DATADOG_API_KEY=test-api-key", "DATADOG_LOGS_URL="+down.URL+"/api/v2/logs")
-	stdout, stderr := &testenv.Buffer{}, &testenv.Buffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
 	base := waitFor(t, "the API URL", stdout, apiRE)
 	for i := range 5 {
 		postJSON(t, base+"/api/videos/1/comments", `{"user_id": 1, "body": "c`+strconv.Itoa(i)+`"}`)
@@ -98,23 +83,8 @@ func TestSIGTERMDrainsReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	cmd := exec.Command(bin, "-shutdown-timeout=10s", "-not-ready-wait=2s")
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(cmd.Environ(), "PORT=0", "PROMETHEUS_HOST=127.0.0.1",
-		"PROMETHEUS_PORT="+strings.TrimPrefix(metrics, "127.0.0.1:"), "LOG_FORMAT=json")
-	stdout, stderr := &testenv.Buffer{}, &testenv.Buffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	cmd, stdout, stderr, exited := startDemoBinary(t, bin, []string{"-shutdown-timeout=10s", "-not-ready-wait=2s"},
+		"PORT=0", "PROMETHEUS_HOST=127.0.0.1", "PROMETHEUS_PORT="+strings.TrimPrefix(metrics, "127.0.0.1:"), "LOG_FORMAT=json")
 	base := waitFor(t, "the API URL", stdout, apiRE)
 	probe := func(path string) (int, error) {
 		resp, err := http.Get("http://" + metrics + path)
@@ -200,4 +170,31 @@ func TestSIGTERMDrainsReadiness(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo still running 30 s after SIGTERM")
 	}
+}
+
+// startDemoBinary starts the demo binary with args and env in a folder of its
+// own. exited receives Wait's result once; should the test end first, the
+// process is killed and waited for.
+func startDemoBinary(t *testing.T, bin string, args []string, env ...string) (cmd *exec.Cmd, stdout, stderr *testenv.Buffer, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(cmd.Environ(), env...)
+	stdout, stderr = &testenv.Buffer{}, &testenv.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { ch <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return cmd, stdout, stderr, ch
 }
