@@ -868,6 +868,13 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 				}
 			}
 		}
+		// Every route of the traffic, too: the line that carries one may
+		// come in a later datagram than the names.
+		for _, r := range []string{"/api/videos/_video_id_/comments", "/socket", "unmatched"} {
+			if !sentRoutes[r] {
+				missing++
+			}
+		}
 		if missing == 0 {
 			break
 		}
@@ -880,7 +887,7 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 					names = append(names, m.name)
 				}
 			}
-			t.Fatalf("after 5s the UDP listener lacks %q; it has %q", names, got)
+			t.Fatalf("after 5s the UDP listener lacks %q (routes seen: %v); it has %q", names, sentRoutes, got)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -949,8 +956,6 @@ func sendTraffic(t *testing.T, sink *dogstatsd.Sink) {
 		_ = json.NewEncoder(w).Encode(bodies)
 	})
 	mux.HandleFunc("GET /socket", func(w http.ResponseWriter, r *http.Request) {
-		sockets.Add(1)
-		defer sockets.Done()
 		wc, err := wsmetrics.Accept(w, r, nil, tracker, r.URL.Query().Get("channel"))
 		if err != nil {
 			return
@@ -966,7 +971,16 @@ func sendTraffic(t *testing.T, sink *dogstatsd.Sink) {
 			}
 		}
 	})
-	srv := httptest.NewServer(httpmetrics.Middleware(sink, nil)(mux))
+	// The middleware records a request after the handler returns, and
+	// srv.Close does not wait for a hijacked (WebSocket) connection: count
+	// requests outside the middleware so that sendTraffic returns only once
+	// every sample of the traffic has reached the sink.
+	instrumented := httpmetrics.Middleware(sink, nil)(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sockets.Add(1)
+		defer sockets.Done()
+		instrumented.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -996,7 +1010,7 @@ func sendTraffic(t *testing.T, sink *dogstatsd.Sink) {
 	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatal(err)
 	}
-	sockets.Wait() // the connection's duration is recorded when it ends
+	sockets.Wait() // the connection's duration and its request are recorded when it ends
 }
 
 // poolEvents makes db's pool do each thing its counters count (the
