@@ -46,6 +46,10 @@ type Sample struct {
 	// function returned: for a CounterFunc the cumulative total, not an
 	// increment, so read it with Last rather than Sum.
 	Func bool
+	// Exemplar is the exemplar of a Histogram or Duration sample recorded
+	// through metricsink.HistogramContext or DurationContext (or a
+	// handle's ObserveContext) inside a sampled span; nil otherwise.
+	Exemplar *metricsink.Exemplar
 }
 
 // Recorder is a metricsink.Sink and metricsink.FuncSink that records every
@@ -133,7 +137,11 @@ func (r *Recorder) report(msg string) {
 }
 
 func (r *Recorder) add(name string, k Kind, v float64, tags metricsink.Tags) {
-	s := Sample{Name: name, Kind: k, Value: v, Tags: tagMap(tags), Valid: tags.Valid()}
+	r.addExemplar(name, k, v, tags, nil)
+}
+
+func (r *Recorder) addExemplar(name string, k Kind, v float64, tags metricsink.Tags, ex *metricsink.Exemplar) {
+	s := Sample{Name: name, Kind: k, Value: v, Tags: tagMap(tags), Valid: tags.Valid(), Exemplar: ex}
 	r.mu.Lock()
 	r.samples = append(r.samples, s)
 	msg := r.checkLocked(name, k.kind(), tags)
@@ -190,6 +198,18 @@ func (r *Recorder) Histogram(name string, value float64, tags metricsink.Tags) {
 func (r *Recorder) Duration(name string, d time.Duration, tags metricsink.Tags) {
 	r.add(name, Duration, d.Seconds(), tags)
 }
+
+// HistogramExemplar records a Histogram sample with its exemplar.
+func (r *Recorder) HistogramExemplar(name string, value float64, tags metricsink.Tags, ex metricsink.Exemplar) {
+	r.addExemplar(name, Histogram, value, tags, &ex)
+}
+
+// DurationExemplar records a Duration sample with its exemplar.
+func (r *Recorder) DurationExemplar(name string, d time.Duration, tags metricsink.Tags, ex metricsink.Exemplar) {
+	r.addExemplar(name, Duration, d.Seconds(), tags, &ex)
+}
+
+var _ metricsink.ExemplarSink = (*Recorder)(nil)
 
 // GaugeFunc registers f, even nil; Collect reads it. The returned function
 // unregisters it and may be called more than once.
