@@ -23,12 +23,21 @@ func ExemplarFromContext(ctx context.Context) (Exemplar, bool) {
 	if ctx == nil {
 		return Exemplar{}, false
 	}
-	sc := trace.SpanContextFromContext(ctx)
+	return ExemplarFromSpanContext(trace.SpanContextFromContext(ctx))
+}
+
+// ExemplarFromSpanContext returns the exemplar of sc, and false when sc is
+// not valid or not sampled. Instrumentation that holds its span uses it
+// rather than putting the span into a context.
+func ExemplarFromSpanContext(sc trace.SpanContext) (Exemplar, bool) {
 	if !sc.IsValid() || !sc.IsSampled() {
 		return Exemplar{}, false
 	}
 	return Exemplar{TraceID: sc.TraceID(), SpanID: sc.SpanID()}, true
 }
+
+// valid reports whether e names a span; the zero Exemplar does not.
+func (e Exemplar) valid() bool { return e.TraceID.IsValid() && e.SpanID.IsValid() }
 
 // ExemplarSink is implemented by sinks that keep exemplars. Use the
 // package functions HistogramContext and DurationContext, which accept any
@@ -55,23 +64,33 @@ type ExemplarDurationObserver interface {
 // HistogramContext records value as Histogram does, with the exemplar of
 // ctx's span when it is sampled and s keeps exemplars.
 func HistogramContext(ctx context.Context, s Sink, name string, value float64, tags Tags) {
-	if es, ok := s.(ExemplarSink); ok {
-		if ex, ok := ExemplarFromContext(ctx); ok {
-			es.HistogramExemplar(name, value, tags, ex)
-			return
-		}
-	}
-	s.Histogram(name, value, tags)
+	ex, _ := ExemplarFromContext(ctx)
+	HistogramWith(s, name, value, tags, ex)
 }
 
 // DurationContext records d as Duration does, with the exemplar of ctx's
 // span when it is sampled and s keeps exemplars.
 func DurationContext(ctx context.Context, s Sink, name string, d time.Duration, tags Tags) {
-	if es, ok := s.(ExemplarSink); ok {
-		if ex, ok := ExemplarFromContext(ctx); ok {
-			es.DurationExemplar(name, d, tags, ex)
-			return
-		}
+	ex, _ := ExemplarFromContext(ctx)
+	DurationWith(s, name, d, tags, ex)
+}
+
+// HistogramWith records value as Histogram does, with ex when s keeps
+// exemplars; the zero Exemplar records none.
+func HistogramWith(s Sink, name string, value float64, tags Tags, ex Exemplar) {
+	if es, ok := s.(ExemplarSink); ok && ex.valid() {
+		es.HistogramExemplar(name, value, tags, ex)
+		return
+	}
+	s.Histogram(name, value, tags)
+}
+
+// DurationWith records d as Duration does, with ex when s keeps
+// exemplars; the zero Exemplar records none.
+func DurationWith(s Sink, name string, d time.Duration, tags Tags, ex Exemplar) {
+	if es, ok := s.(ExemplarSink); ok && ex.valid() {
+		es.DurationExemplar(name, d, tags, ex)
+		return
 	}
 	s.Duration(name, d, tags)
 }
@@ -79,14 +98,19 @@ func DurationContext(ctx context.Context, s Sink, name string, d time.Duration, 
 // ObserveContext records v as Observe does, with the exemplar of ctx's
 // span when it is sampled and the sink keeps exemplars.
 func (h HistogramHandle) ObserveContext(ctx context.Context, v float64) {
+	ex, _ := ExemplarFromContext(ctx)
+	h.ObserveWith(v, ex)
+}
+
+// ObserveWith records v as Observe does, with ex when the sink keeps
+// exemplars; the zero Exemplar records none.
+func (h HistogramHandle) ObserveWith(v float64, ex Exemplar) {
 	if h.o == nil {
 		return
 	}
-	if eo, ok := h.o.(ExemplarObserver); ok {
-		if ex, ok := ExemplarFromContext(ctx); ok {
-			eo.ObserveExemplar(v, ex)
-			return
-		}
+	if eo, ok := h.o.(ExemplarObserver); ok && ex.valid() {
+		eo.ObserveExemplar(v, ex)
+		return
 	}
 	h.o.Observe(v)
 }
@@ -94,14 +118,19 @@ func (h HistogramHandle) ObserveContext(ctx context.Context, v float64) {
 // ObserveContext records d as Observe does, with the exemplar of ctx's
 // span when it is sampled and the sink keeps exemplars.
 func (t TimerHandle) ObserveContext(ctx context.Context, d time.Duration) {
+	ex, _ := ExemplarFromContext(ctx)
+	t.ObserveWith(d, ex)
+}
+
+// ObserveWith records d as Observe does, with ex when the sink keeps
+// exemplars; the zero Exemplar records none.
+func (t TimerHandle) ObserveWith(d time.Duration, ex Exemplar) {
 	if t.o == nil {
 		return
 	}
-	if eo, ok := t.o.(ExemplarDurationObserver); ok {
-		if ex, ok := ExemplarFromContext(ctx); ok {
-			eo.ObserveDurationExemplar(d, ex)
-			return
-		}
+	if eo, ok := t.o.(ExemplarDurationObserver); ok && ex.valid() {
+		eo.ObserveDurationExemplar(d, ex)
+		return
 	}
 	t.o.ObserveDuration(d)
 }
