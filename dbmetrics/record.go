@@ -252,23 +252,31 @@ func countsAsError(err error) bool {
 func (in *instrument) end(ctx context.Context, c *call, err error) {
 	d := now() - c.start
 	source := c.info.source
+	// The duration's exemplar is the statement's span, or the caller's
+	// when the statement is not traced, when it is sampled.
+	var ex metricsink.Exemplar
+	if c.span != nil {
+		ex, _ = metricsink.ExemplarFromSpanContext(c.span.SpanContext())
+	} else {
+		ex, _ = metricsink.ExemplarFromContext(ctx)
+	}
 	switch h := in.handles(c.info); {
 	case c.source != "":
 		source = c.source
 		tags := metricsink.KV("source", source, "operation", c.info.operation)
-		in.sink.Duration(metricDuration, d, tags)
+		metricsink.DurationWith(in.sink, metricDuration, d, tags, ex)
 		in.sink.Increment(metricQueries, 1, tags)
 		if countsAsError(err) {
 			in.sink.Increment(metricErrors, 1, tags)
 		}
 	case h != nil:
-		h.duration.Observe(d)
+		h.duration.ObserveWith(d, ex)
 		h.queries.Inc()
 		if countsAsError(err) {
 			h.errors.Inc()
 		}
 	default:
-		in.sink.Duration(metricDuration, d, c.info.tags)
+		metricsink.DurationWith(in.sink, metricDuration, d, c.info.tags, ex)
 		in.sink.Increment(metricQueries, 1, c.info.tags)
 		if countsAsError(err) {
 			in.sink.Increment(metricErrors, 1, c.info.tags)

@@ -248,15 +248,21 @@ func (h *handler) record(r *http.Request, rec *recorder, start time.Duration, st
 	if rec.hijacked && !panicked {
 		status = http.StatusSwitchingProtocols
 	}
+	// The duration's exemplar is the request's span when it is sampled
+	// (the zero Exemplar, none, otherwise).
+	var ex metricsink.Exemplar
+	if span != nil {
+		ex, _ = metricsink.ExemplarFromSpanContext(span.SpanContext())
+	}
 	if e := h.series(route, method, statusLabel(status)); e != nil {
 		if !rec.hijacked {
-			e.duration.Observe(d)
+			e.duration.ObserveWith(d, ex)
 		}
 		e.count.Inc()
 	} else {
 		tags := metricsink.KV("route", route, "method", method, "status", statusLabel(status))
 		if !rec.hijacked {
-			h.sink.Duration(DurationMetric, d, tags)
+			metricsink.DurationWith(h.sink, DurationMetric, d, tags, ex)
 		}
 		h.sink.Increment(CountMetric, 1, tags)
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/metricsinktest"
 )
 
 func tracedServer(t *testing.T, opts Options) (*tracetest.SpanRecorder, http.Handler) {
@@ -110,5 +111,41 @@ func TestNoProviderNoSpan(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if saw {
 		t.Error("a span was made with no TracerProvider")
+	}
+}
+
+// A request's duration carries its sampled span as the exemplar, and an
+// unsampled request's carries none.
+func TestDurationExemplar(t *testing.T) {
+	for _, sampled := range []bool{true, false} {
+		rec := tracetest.NewSpanRecorder()
+		sampler := sdktrace.AlwaysSample()
+		if !sampled {
+			sampler = sdktrace.NeverSample()
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sampler))
+		sink := metricsinktest.New()
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /videos/{id}", func(w http.ResponseWriter, r *http.Request) {})
+		h := Middleware(sink, &Options{TracerProvider: tp})(mux)
+		for range 2 { // the second request goes through the series cache
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/videos/1", nil))
+		}
+		_ = tp.Shutdown(t.Context())
+		got := sink.Samples(DurationMetric)
+		if len(got) != 2 {
+			t.Fatalf("%d duration samples, want 2", len(got))
+		}
+		spans := rec.Ended()
+		for i, s := range got {
+			switch {
+			case !sampled && s.Exemplar != nil:
+				t.Errorf("unsampled request %d: exemplar %v", i, s.Exemplar)
+			case sampled && s.Exemplar == nil:
+				t.Errorf("sampled request %d: no exemplar", i)
+			case sampled && (len(spans) != 2 || s.Exemplar.TraceID != spans[i].SpanContext().TraceID() || s.Exemplar.SpanID != spans[i].SpanContext().SpanID()):
+				t.Errorf("request %d: exemplar %v is not its server span", i, s.Exemplar)
+			}
+		}
 	}
 }

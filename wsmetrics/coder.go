@@ -72,7 +72,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	if err != nil {
 		return nil, err
 	}
-	wc := Wrap(t, c, channel)
+	wc := &WrappedConn{c: c, h: t.OpenContext(r.Context(), channel)}
 	wc.upgraded(r)
 	return wc, nil
 }

@@ -1,6 +1,7 @@
 package wsmetrics
 
 import (
+	"context"
 	"fmt"
 	"go.opentelemetry.io/otel/trace"
 	"log/slog"
@@ -324,9 +325,21 @@ func topicFamily(channel string) string {
 // channel is mapped to its label by Options.ChannelFunc. The caller must
 // call Close on the handle when the connection ends, typically deferred.
 func (t *Tracker) Open(channel string) *Conn {
+	return t.open(channel, metricsink.Exemplar{})
+}
+
+// OpenContext is Open for a connection opened by the request of ctx: the
+// connection's duration carries that request's span as its exemplar when
+// the span is sampled.
+func (t *Tracker) OpenContext(ctx context.Context, channel string) *Conn {
+	ex, _ := metricsink.ExemplarFromContext(ctx)
+	return t.open(channel, ex)
+}
+
+func (t *Tracker) open(channel string, ex metricsink.Exemplar) *Conn {
 	f := t.family(channel)
 	t.add(f, 1)
-	s := &connState{t: t, f: f, start: time.Now()}
+	s := &connState{t: t, f: f, start: time.Now(), ex: ex}
 	c := &Conn{s: s}
 	runtime.AddCleanup(c, (*connState).collected, s)
 	return c
@@ -478,6 +491,7 @@ type connState struct {
 	t      *Tracker
 	f      *family
 	start  time.Time
+	ex     metricsink.Exemplar // of the duration; set before the Conn is returned
 	closed atomic.Bool
 }
 
@@ -540,7 +554,7 @@ func (s *connState) close() bool {
 		return false
 	}
 	s.t.add(s.f, -1)
-	s.f.dur.Since(s.start)
+	s.f.dur.ObserveWith(time.Since(s.start), s.ex)
 	return true
 }
 
