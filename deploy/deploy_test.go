@@ -131,9 +131,11 @@ func promName(m metric) []string {
 		if !strings.HasSuffix(n, "_seconds") {
 			n += "_seconds"
 		}
-		return []string{n + "_bucket", n + "_sum", n + "_count"}
+		// A histogram is the native histogram n where Prometheus scrapes
+		// native histograms, its classic series otherwise.
+		return []string{n, n + "_bucket", n + "_sum", n + "_count"}
 	case "Histogram":
-		return []string{n + "_bucket", n + "_sum", n + "_count"}
+		return []string{n, n + "_bucket", n + "_sum", n + "_count"}
 	}
 	return []string{n}
 }
@@ -159,7 +161,7 @@ func TestPromName(t *testing.T) {
 	}{
 		{metric{name: "http.requests", method: "Increment"}, []string{"http_requests_total"}},
 		{metric{name: "db.pool.waits", method: "CounterFunc"}, []string{"db_pool_waits_total"}},
-		{metric{name: "http.request.duration", method: "Duration"}, []string{"http_request_duration_seconds_bucket", "http_request_duration_seconds_sum", "http_request_duration_seconds_count"}},
+		{metric{name: "http.request.duration", method: "Duration"}, []string{"http_request_duration_seconds", "http_request_duration_seconds_bucket", "http_request_duration_seconds_sum", "http_request_duration_seconds_count"}},
 		{metric{name: "websocket.connections", method: "GaugeFunc"}, []string{"websocket_connections"}},
 		{metric{name: "comments-created.total", method: "Increment"}, []string{"comments_created_total"}},
 	}
