@@ -32,9 +32,16 @@
 // root span name (a route), and opens each as a waterfall of its spans,
 // with their attributes and events, errors marked, and the trace's log
 // records from the Ring (those with its trace_id attribute). A trace_id on
-// the Logs page opens its trace. A span processor feeds Spans (see Spans
-// for one over the OpenTelemetry SDK); this package uses the OpenTelemetry
-// trace API alone.
+// the Logs page opens its trace. A span processor feeds Spans (the otlp
+// package's DashboardProcessor over the OpenTelemetry SDK); this package
+// uses the OpenTelemetry trace API alone. Without Spans, Options.TracesOff
+// gives a Traces page that says how to turn traces on.
+//
+// With Options.Level the Logs page shows the logger's level and changes
+// it, for good or for a while (operate.Level behind the dashboard's
+// token); with Options.Profiles the Runtime page links a 10 s CPU profile,
+// a heap profile and a goroutine dump (operate/profiling, mounted under
+// the dashboard's path).
 //
 // # Cost
 //

@@ -57,6 +57,26 @@ type Options struct {
 	// span processor (see Spans). Default: none, and there is no Traces
 	// page.
 	Spans *Spans
+	// TracesOff, when Spans is nil and it is not empty, is what a Traces
+	// page says instead of traces: why there are none and how to turn
+	// them on. Default: "", and without Spans there is no Traces page.
+	TracesOff string
+	// Profiles reports whether the Go runtime's profiles are served under
+	// Path+"/debug/pprof/" behind the same token (operate/profiling.Mount
+	// with Base: Path and Cookie: CookieName): while it does, the Runtime
+	// page links a 10 s CPU profile, a heap profile and a goroutine dump.
+	// It is asked each time the Runtime page is served. Default: nil, no
+	// links.
+	Profiles func() bool
+	// Level, when not nil, serves Path+"/api/level" behind the token, as
+	// operate.Level does: GET answers the logger's level as JSON
+	// ({"level":"info"}, with "revert_to" and "revert_at" while a
+	// temporary level is in force), PUT changes it
+	// ({"level":"debug","for":"10m"}). The Logs page then shows the level
+	// and a control that changes it. A handler that checks a token of its
+	// own must accept the dashboard's cookie (operate.LevelOptions.Cookie:
+	// CookieName). Default: none.
+	Level http.Handler
 	// Path is the URL path the dashboard is mounted at, without a
 	// trailing slash: pages are Path+"/", Path+"/http", and so on.
 	// Mount the handler at Path+"/" and at Path. Default: DefaultPath.
@@ -108,6 +128,10 @@ type Dashboard struct {
 	secured bool
 	info    info
 	nonce   string // tells this Dashboard's stream ids from another's
+
+	tracesOff string       // Options.TracesOff
+	profiles  func() bool  // Options.Profiles
+	level     http.Handler // Options.Level
 
 	hist       *histStore
 	latest     atomic.Pointer[sampled] // the sampler's latest reading
@@ -185,6 +209,7 @@ func New(opts *Options) (*Dashboard, error) {
 		viewers:    gate{max: orDefault(o.MaxViewers, DefaultMaxViewers)},
 		queries:    gate{max: orDefault(o.MaxQueries, DefaultMaxQueries)},
 		streamLife: cmp.Or(o.streamLife, StreamLifetime)}
+	d.tracesOff, d.profiles, d.level = o.TracesOff, o.Profiles, o.Level
 	if o.Token != "" {
 		d.token, d.secured = sha256.Sum256([]byte(o.Token)), true
 	}
@@ -253,7 +278,7 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && (r.Method != http.MethodPut || rest != "/api/level" || d.level == nil) {
 		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -278,6 +303,8 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.serveLogs(w, r)
 	case rest == "/api/trace" && d.spans != nil:
 		d.serveTrace(w, r)
+	case rest == "/api/level" && d.level != nil:
+		d.level.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -97,15 +97,23 @@ var pageTitles = []pageTitle{
 type pageTitle struct{ ID, Path, Title string }
 
 // nav returns the Dashboard's pages: every one but Traces without
-// Options.Spans.
+// Options.Spans or Options.TracesOff.
 func (d *Dashboard) nav() []pageTitle {
 	out := make([]pageTitle, 0, len(pageTitles))
 	for _, p := range pageTitles {
-		if p.ID != "traces" || d.spans != nil {
+		if p.ID != "traces" || d.spans != nil || d.tracesOff != "" {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// tracesOffText is what the Traces page says without Spans.
+func (d *Dashboard) tracesOffText() string {
+	if d.spans != nil {
+		return ""
+	}
+	return d.tracesOff
 }
 
 // pageAt returns the id of the page at path (after Path), if it is one of
@@ -133,6 +141,7 @@ func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request, page strin
 	var b bytes.Buffer
 	err := pageTmpl.Execute(&b, map[string]any{
 		"Base": d.path, "Page": page, "Title": title, "Nav": nav, "Service": d.info.static[0][1], "Traces": d.spans != nil,
+		"TracesOff": d.tracesOffText(), "Level": d.level != nil, "Profiles": page == "runtime" && d.profiles != nil && d.profiles(),
 		"JS": strings.Trim(assets["app.js"].etag, `"`), "CSS": strings.Trim(assets["app.css"].etag, `"`),
 	})
 	if err != nil {

@@ -63,7 +63,7 @@ func (c StatusCode) String() string {
 
 // Span is one finished span as the Traces page shows it. ParentID is
 // zero for a root span. Attribute values are text, as
-// attribute.Value.Emit writes them; so are an event's. Service is the
+// attribute.Value.String writes them; so are an event's. Service is the
 // service.name of the span's resource.
 type Span struct {
 	TraceID       trace.TraceID
@@ -116,7 +116,9 @@ type SpansOptions struct {
 // Spans keeps the most recent finished spans in memory, for the
 // dashboard's Traces page: the latest traces, the slowest of each root
 // span name, each trace as a waterfall of its spans. A span processor
-// feeds it (Add), for example in an OpenTelemetry SDK's OnEnd:
+// feeds it (Add): the otlp package's DashboardProcessor, which
+// observability.Setup adds to its TracerProvider, does so for an
+// OpenTelemetry SDK, in its OnEnd, much as here:
 //
 //	func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 //		st := livedash.StatusCode(s.Status().Code)
@@ -128,7 +130,7 @@ type SpansOptions struct {
 //			Name: s.Name(), Kind: s.SpanKind(), Start: s.StartTime(), End: s.EndTime(),
 //			Status: st, StatusMessage: s.Status().Description, Service: service}
 //		for _, kv := range s.Attributes() {
-//			span.Attrs = append(span.Attrs, livedash.SpanAttr{Key: string(kv.Key), Value: kv.Value.Emit()})
+//			span.Attrs = append(span.Attrs, livedash.SpanAttr{Key: string(kv.Key), Value: kv.Value.String()})
 //		}
 //		// and s.Events() into span.Events, the same way
 //		p.spans.Add(span)

@@ -555,6 +555,7 @@
     const tid = el('input', { type: 'search', placeholder: 'trace_id', id: 'trace', size: 30, value: params.get('trace_id') || '' });
     const clear = el('button', { type: 'button', id: 'clear', text: 'clear filters' });
     filters.append(level, text, rid, tid, clear);
+    if (body.dataset.level === '1') main.append(levelControl());
     main.append(filters);
     const card = el('div', { cls: 'card wide', 'data-table': 'logs' });
     const count = el('span', { cls: 'count' });
@@ -647,6 +648,12 @@
 
   // ---- traces -----------------------------------------------------------
   function tracesPage() {
+    if (body.dataset.tracesOff) {
+      // No spans kept: say why, and how to turn traces on.
+      main.append(el('div', { cls: 'card wide', id: 'traces-off' }, el('h2', { text: 'Traces are off' }), el('p', { text: body.dataset.tracesOff })));
+      connect({}, () => {});
+      return;
+    }
     const keeps = el('p', { cls: 'muted', id: 'keeps' });
     main.append(keeps);
     const view = el('div', { id: 'trace-view' });
@@ -757,7 +764,51 @@
     if (want) open(want);
   }
 
+  // ---- the logger's level (Options.Level) --------------------------------
+  // levelControl shows the level in force and sets another, until changed
+  // or for a while (then the level reverts by itself).
+  function levelControl() {
+    const url = `${BASE}/api/level`;
+    const pick = el('select', { 'aria-label': 'logger level', id: 'log-level' },
+      ...['debug', 'info', 'warn', 'error'].map((l) => el('option', { value: l, text: l.toUpperCase() })));
+    const dur = el('select', { 'aria-label': 'for how long', id: 'log-level-for' },
+      ...[['', 'until changed'], ['1m', 'for 1 min'], ['10m', 'for 10 min'], ['1h', 'for 1 h']].map(([v, t]) => el('option', { value: v, text: t })));
+    const set = el('button', { type: 'button', id: 'log-level-set', text: 'set level' });
+    const state = el('span', { cls: 'muted', id: 'log-level-state', text: 'reading the level…' });
+    let picked = false; // the person's choice, not overwritten by a read
+    pick.addEventListener('change', () => { picked = true; });
+    const show = (j) => {
+      if (!picked) pick.value = j.level;
+      state.dataset.level = j.level;
+      state.textContent = j.revert_at ? `logging at ${j.level.toUpperCase()} until ${hms(Date.parse(j.revert_at))}, then ${j.revert_to.toUpperCase()}`
+        : `logging at ${j.level.toUpperCase()} and above, every backend`;
+    };
+    const call = (init) => fetch(url, Object.assign({ credentials: 'same-origin', headers: { Accept: 'application/json', 'Content-Type': 'application/json' } }, init))
+      .then((r) => (r.ok ? r.json() : r.text().then((t) => Promise.reject(new Error(t.trim() || r.status + ' ' + r.statusText)))));
+    const read = () => call({}).then(show).catch((e) => { state.textContent = 'could not read the level: ' + e.message; });
+    set.addEventListener('click', () => {
+      const req = { level: pick.value };
+      if (dur.value) req.for = dur.value;
+      call({ method: 'PUT', body: JSON.stringify(req) }).then((j) => { picked = false; show(j); })
+        .catch((e) => { state.textContent = 'could not set the level: ' + e.message; });
+    });
+    read();
+    setInterval(read, 10000); // changed elsewhere (/loglevel), or reverted
+    return el('div', { cls: 'filters', id: 'log-level-ctl' }, el('b', { text: 'Logger level' }), pick, dur, set, state);
+  }
+
+  // ---- profiles (Options.Profiles) ----------------------------------------
+  function profileLinks() {
+    const p = `${BASE}/debug/pprof/`;
+    const a = (href, text, file) => el('a', Object.assign({ href, cls: 'rid' }, file ? { download: file } : { target: '_blank', rel: 'noopener' }), text);
+    return el('div', { cls: 'card wide', id: 'profiles' }, el('h2', { text: 'Profiles' }),
+      el('p', {}, a(p + 'profile?seconds=10', 'CPU profile (10 s)', 'cpu.pprof'), ' · ', a(p + 'heap', 'heap profile', 'heap.pprof'), ' · ',
+        a(p + 'goroutine?debug=2', 'goroutine dump'), ' · ', a(p, 'every profile')),
+      el('p', { cls: 'muted note' }, 'Open a downloaded profile with ', el('code', { text: 'go tool pprof -http=: cpu.pprof' }), '.'));
+  }
+
   const TRACES = body.dataset.traces === '1';
+  if (PAGE === 'runtime' && body.dataset.profiles === '1') main.append(profileLinks());
   if (PAGE === 'metrics') metricsPage();
   else if (PAGE === 'logs') logsPage();
   else if (PAGE === 'traces') tracesPage();
