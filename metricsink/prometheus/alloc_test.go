@@ -69,12 +69,18 @@ func TestAllocsHandles(t *testing.T) {
 	g := metricsink.NewGauge(sink, "open", tags)
 	h := metricsink.NewHistogram(sink, "size", tags)
 	tm := metricsink.NewTimer(sink, "latency", tags)
+	ctx, _ := sampledContext(1, 2)
 	for name, f := range map[string]func(){
-		"counter":   func() { c.Add(2) },
-		"gauge add": func() { g.Add(1) },
-		"gauge set": func() { g.Set(3) },
-		"histogram": func() { h.Observe(0.3) },
-		"timer":     func() { tm.Observe(time.Millisecond) },
+		"counter":                    func() { c.Add(2) },
+		"gauge add":                  func() { g.Add(1) },
+		"gauge set":                  func() { g.Set(3) },
+		"histogram":                  func() { h.Observe(0.3) },
+		"timer":                      func() { tm.Observe(time.Millisecond) },
+		"histogram with an exemplar": func() { h.ObserveContext(ctx, 0.3) },
+		"timer with an exemplar":     func() { tm.ObserveContext(ctx, time.Millisecond) },
+		"Sink with an exemplar": func() {
+			metricsink.DurationContext(ctx, p, "latency", time.Millisecond, tags)
+		},
 	} {
 		if got := testing.AllocsPerRun(1000, f); got != 0 {
 			t.Errorf("%s handle: %v allocs, want 0", name, got)

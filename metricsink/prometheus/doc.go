@@ -1,9 +1,11 @@
 // Package prometheus is the Prometheus backend of metricsink: a Registry
 // that implements metricsink.Sink (and FuncSink, HandleSink, Declarer),
 // serves the text exposition format, pushes it, and gives a structured
-// Snapshot of its values. It stores series itself, with atomics, writes
-// the exposition, the go_* and process_* families and the pushes itself,
-// and depends on nothing outside the standard library and the kit.
+// Snapshot of its values. It stores series itself (atomics for counters
+// and gauges, one small lock per histogram series), writes the
+// exposition, the go_* and process_* families and the pushes itself, and
+// depends on nothing outside the standard library, the kit and the
+// OpenTelemetry trace API (for exemplars).
 //
 // What it shares with the other backends is metricsink's core: the kind
 // table (metricsink.Kinds), the name and tag rules and the value cut
@@ -64,6 +66,27 @@
 // than the previous one is dropped and the counter keeps its previous
 // value.
 //
+// # Histograms
+//
+// Every histogram series keeps its classic buckets (le bounds: declared,
+// Options.Buckets, or DefaultBuckets, 100 µs to 60 s) and native buckets,
+// the sparse exponential buckets of Prometheus' native histograms: schema
+// 3 at first (bounds 2^(1/8) apart, a relative error of at most about
+// 4.3%), a zero bucket up to 2^-128, and at most Options.MaxNativeBuckets
+// buckets (160), past which the series halves its resolution as
+// Prometheus does, down to schema -4. Snapshot gives both, and
+// Series.Quantile computes quantiles from the native buckets, so that a
+// latency of 400 µs reads as about 400 µs whatever the classic buckets.
+// One value far from the others (1e300 beside milliseconds) lowers its
+// series' resolution for good, as it does in client_golang.
+//
+// Exemplars: an observation made through metricsink.HistogramContext,
+// DurationContext or a handle's ObserveContext inside a sampled span
+// keeps the span's trace and span ids, the value and the time, as the
+// latest exemplar of its classic bucket and of its series (the native
+// histogram's). Snapshot gives them; their labels are trace_id and
+// span_id in lowercase hex.
+//
 // # Bounds, and what is dropped is counted
 //
 // Nothing here panics, blocks or grows without bound on what a caller
@@ -94,8 +117,11 @@
 // # Cost
 //
 // A handle (metricsink.NewCounter and the like) records with one atomic
-// operation (a counter's whole increments) or a few (a histogram), without
-// lookup, lock or allocation. The Sink methods find a known series
+// operation (a counter's whole increments), or a lock held for a few
+// increments (a histogram: count, sum, classic and native bucket, and the
+// exemplar, if any, together), without lookup or allocation; a histogram
+// series allocates when its native window grows, a few times in its life
+// at most. The Sink methods find a known series
 // through one structure, metricsink.Lookup, without a lock or an
 // allocation: by the op, the raw name and the raw tags, compared in place,
 // in a bucket chosen from their lengths and first and last bytes. Anything
@@ -106,7 +132,8 @@
 // # Exposition
 //
 // Every family is written with # HELP and # TYPE, sorted by name;
-// histograms are Prometheus histograms with le buckets. The go_* and
+// histograms are Prometheus histograms with le buckets (the text format
+// carries neither native buckets nor exemplars). The go_* and
 // process_* families keep the names VictoriaMetrics/metrics gave them when
 // the registry used that library (so dashboards and alert rules read the
 // same series), under names promtool finds nothing to flag in:

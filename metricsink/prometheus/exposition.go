@@ -92,6 +92,7 @@ func (p *Registry) writeFamilies(w io.Writer) {
 	buf.Reset()
 	defer putBuf(buf)
 	b := buf.Bytes()
+	var st histState
 	for _, f := range *p.sorted.Load() {
 		list := *f.list.Load()
 		if len(list) == 0 {
@@ -109,7 +110,7 @@ func (p *Registry) writeFamilies(w io.Writer) {
 		b = append(b, '\n')
 		header := len(b)
 		for _, s := range list {
-			b = appendSeries(b, f, s, vals)
+			b = appendSeries(b, f, s, vals, &st)
 		}
 		if len(b) == header { // every series left out
 			b = b[:start]
@@ -123,8 +124,9 @@ func (p *Registry) writeFamilies(w io.Writer) {
 	*buf = *bytes.NewBuffer(b[:0])
 }
 
-// appendSeries appends the sample lines of s.
-func appendSeries(b []byte, f *family, s *series, vals map[*series]float64) []byte {
+// appendSeries appends the sample lines of s; st is scratch for a
+// histogram's state.
+func appendSeries(b []byte, f *family, s *series, vals map[*series]float64, st *histState) []byte {
 	switch {
 	case s.fn != nil:
 		v, ok := vals[s]
@@ -144,16 +146,16 @@ func appendSeries(b []byte, f *family, s *series, vals map[*series]float64) []by
 	case f.kind == metricsink.Gauge:
 		return appendSample(b, f.name, "", s.text, "", math.Float64frombits(s.bits.Load()))
 	}
-	h := s.hist
-	le := f.buckets.Load().le
+	s.hist.load(st, false, false)
+	le := s.hist.set.le
 	var cum uint64
-	for i := range h.counts {
-		cum += h.counts[i].Load()
+	for i, c := range st.classic {
+		cum += c
 		b = appendName(b, f.name, "_bucket", s.text, le[i])
 		b = strconv.AppendUint(b, cum, 10)
 		b = append(b, '\n')
 	}
-	b = appendSample(b, f.name, "_sum", s.text, "", math.Float64frombits(h.sum.Load()))
+	b = appendSample(b, f.name, "_sum", s.text, "", st.sum)
 	b = appendName(b, f.name, "_count", s.text, "")
 	b = strconv.AppendUint(b, cum, 10)
 	return append(b, '\n')
@@ -206,9 +208,71 @@ func (p *Registry) writeRuntime(w io.Writer) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	rw := runtimeWriter{b: buf.Bytes(), consts: p.constLabels}
-	rw.writeGo()
-	rw.writeProcess()
-	_, _ = w.Write(rw.b)
-	*buf = *bytes.NewBuffer(rw.b[:0])
+	b := buf.Bytes()
+	fams := p.runtimeFamilies()
+	for i := range fams {
+		b = appendFamily(b, &fams[i])
+	}
+	_, _ = w.Write(b)
+	*buf = *bytes.NewBuffer(b[:0])
+}
+
+// runtimeFamilies reads the go_* and process_* families now, with the
+// constant labels: what the text exposition writes and Snapshot gives.
+func (p *Registry) runtimeFamilies() []Family {
+	r := runtimeReader{consts: p.constLabels}
+	r.readGo()
+	r.readProcess()
+	return r.fams
+}
+
+// appendFamily appends f in the text format: # HELP, # TYPE and its
+// samples. A histogram's buckets are written as given (cumulative, +Inf
+// last), its _sum and _count unless its sum is NaN; a summary's
+// objectives with their quantile label, then _sum and _count.
+func appendFamily(b []byte, f *Family) []byte {
+	b = append(b, "# HELP "...)
+	b = append(b, f.Name...)
+	b = append(b, ' ')
+	b = appendHelp(b, f.Help)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.Name...)
+	b = append(b, ' ')
+	b = append(b, f.Type...)
+	b = append(b, '\n')
+	for i := range f.Series {
+		s := &f.Series[i]
+		labels := string(appendLabelPairs(nil, s.Labels))
+		switch f.Type {
+		case "histogram":
+			for _, bk := range s.Buckets {
+				le := "+Inf"
+				if !math.IsInf(bk.UpperBound, 1) {
+					le = strconv.FormatFloat(bk.UpperBound, 'g', -1, 64)
+				}
+				b = appendName(b, f.Name, "_bucket", labels, le)
+				b = strconv.AppendUint(b, bk.Count, 10)
+				b = append(b, '\n')
+			}
+		case "summary":
+			for _, o := range s.Objectives {
+				q := labels
+				if q != "" {
+					q += ","
+				}
+				q += `quantile="` + strconv.FormatFloat(o.Quantile, 'g', -1, 64) + `"`
+				b = appendSample(b, f.Name, "", q, "", o.Value)
+			}
+		default:
+			b = appendSample(b, f.Name, "", labels, "", s.Value)
+			continue
+		}
+		if !math.IsNaN(s.Sum) {
+			b = appendSample(b, f.Name, "_sum", labels, "", s.Sum)
+			b = appendName(b, f.Name, "_count", labels, "")
+			b = strconv.AppendUint(b, s.Count, 10)
+			b = append(b, '\n')
+		}
+	}
+	return b
 }

@@ -133,6 +133,39 @@ func (h *histogramHandle) ObserveDuration(d time.Duration) {
 	}
 }
 
+// ObserveExemplar records v as Observe does, with ex as the exemplar of
+// its bucket and the series' latest one (kept when its trace id is
+// valid), stamped with v and the time now: no allocation, one lock taken
+// for the observation and the exemplar together.
+func (h *histogramHandle) ObserveExemplar(v float64, ex metricsink.Exemplar) {
+	if !(v >= 0 && v <= math.MaxFloat64) {
+		h.p.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "histogram observations must be finite and not negative")
+		return
+	}
+	h.s.observeExemplar(v, &ex)
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+// ObserveDurationExemplar records d as ObserveDuration does, with ex as
+// ObserveExemplar keeps it.
+func (h *histogramHandle) ObserveDurationExemplar(d time.Duration, ex metricsink.Exemplar) {
+	if d < 0 {
+		h.p.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "durations must not be negative")
+		return
+	}
+	h.s.observeExemplar(d.Seconds(), &ex)
+	if h.ov != nil {
+		h.ov.ints.Add(1)
+	}
+}
+
+var (
+	_ metricsink.ExemplarObserver         = (*histogramHandle)(nil)
+	_ metricsink.ExemplarDurationObserver = (*histogramHandle)(nil)
+)
+
 // dropHandle is the handle of a rejected name or tags: it counts every
 // sample as dropped.
 type dropHandle struct {

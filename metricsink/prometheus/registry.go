@@ -22,13 +22,17 @@ import (
 // Tag is a label: a key and its value.
 type Tag = metricsink.Tag
 
-// DefaultBuckets returns the histogram bucket upper bounds, in seconds for
-// durations, used when neither a declaration nor Options.Buckets gives
-// others: 5 ms to 10 s, with 0.1 and 0.5 among them so that latency alerts
-// at 100 ms and 500 ms fall on a bucket edge. Each call returns a new
-// slice.
+// DefaultBuckets returns the classic histogram bucket upper bounds, in
+// seconds for durations, used when neither a declaration nor
+// Options.Buckets gives others: 100 µs to 60 s in steps of 1, 2.5 and 5
+// (then 10, 30 and 60 s), 18 bounds, so that a sub-millisecond request
+// and a minute-long one each land in a bucket of their own, with 0.1 and
+// 0.5 among them so that latency alerts at 100 ms and 500 ms fall on a
+// bucket edge. Quantiles need not come from them: every histogram also
+// keeps native buckets (see Options.MaxNativeBuckets). Each call returns a
+// new slice.
 func DefaultBuckets() []float64 {
-	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+	return []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 }
 
 // Defaults of the Options limits.
@@ -83,6 +87,17 @@ type Options struct {
 	// DefaultBuckets().
 	Buckets []float64
 
+	// MaxNativeBuckets is the most native (sparse exponential) buckets a
+	// histogram series keeps, counted from its lowest bucket to its
+	// highest, at least 72. A series starts at schema 3 (bounds 2^(1/8)
+	// apart, a relative error of at most about 4.3%); when an observation
+	// would need more buckets, the series halves its resolution (schema
+	// 2, 1, ... down to -4, where every finite value fits in 72 buckets),
+	// as Prometheus' native histograms do, for the rest of its life.
+	// Default: DefaultMaxNativeBuckets (160: at schema 3, 20 powers of
+	// two, such as 10 µs to 10 s).
+	MaxNativeBuckets int
+
 	// MaxSeriesPerMetric is the most series one metric name may have;
 	// past it, new tag combinations are recorded in one overflow series
 	// whose tag values are all "other", and GaugeFunc and CounterFunc
@@ -134,6 +149,7 @@ type Registry struct {
 	namespace   string
 	constLabels []Tag // sorted by key
 	buckets     []float64
+	maxNative   int // native buckets per histogram series
 	maxSeries   int // per metric
 	maxTotal    int
 	runtime     bool
@@ -162,10 +178,11 @@ type Registry struct {
 }
 
 var (
-	_ metricsink.Sink       = (*Registry)(nil)
-	_ metricsink.FuncSink   = (*Registry)(nil)
-	_ metricsink.HandleSink = (*Registry)(nil)
-	_ metricsink.Declarer   = (*Registry)(nil)
+	_ metricsink.Sink         = (*Registry)(nil)
+	_ metricsink.FuncSink     = (*Registry)(nil)
+	_ metricsink.HandleSink   = (*Registry)(nil)
+	_ metricsink.Declarer     = (*Registry)(nil)
+	_ metricsink.ExemplarSink = (*Registry)(nil)
 )
 
 // entry is what the lookup remembers of one raw op, name and tags.
@@ -213,12 +230,16 @@ func New(opts *Options) (*Registry, error) {
 	maxMetrics := limit("MaxMetrics", o.MaxMetrics, DefaultMaxMetrics)
 	p.maxTotal = limit("MaxSeries", o.MaxSeries, DefaultMaxSeries)
 	maxValueLen := limit("MaxTagValueLength", o.MaxTagValueLength, DefaultMaxTagValueLength)
+	p.maxNative = limit("MaxNativeBuckets", o.MaxNativeBuckets, DefaultMaxNativeBuckets)
 	cbTimeout, err := metricsink.Limit("prometheus: Options.CallbackTimeout", o.CallbackTimeout, DefaultCallbackTimeout)
 	if err := errors.Join(append(errs, err)...); err != nil {
 		return nil, err
 	}
 	if maxValueLen < 16 {
 		return nil, fmt.Errorf("prometheus: Options.MaxTagValueLength %d is too small; accepted: 0 (default %d) or 16 and more", maxValueLen, DefaultMaxTagValueLength)
+	}
+	if p.maxNative < minNativeBuckets {
+		return nil, fmt.Errorf("prometheus: Options.MaxNativeBuckets %d is too small; accepted: 0 (default %d) or %d and more, the buckets every finite value needs at the coarsest schema", p.maxNative, DefaultMaxNativeBuckets, minNativeBuckets)
 	}
 	p.buckets = DefaultBuckets()
 	if len(o.Buckets) > 0 {
@@ -364,6 +385,42 @@ func (p *Registry) Duration(name string, d time.Duration, tags metricsink.Tags) 
 		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
 	} else {
 		e.s.observe(d.Seconds())
+		if e.ov != nil {
+			e.ov.addCounter(1)
+		}
+	}
+}
+
+// HistogramExemplar records value as Histogram does, with ex as the
+// exemplar of its classic bucket and the series' latest one, stamped with
+// value and the time now (metricsink.HistogramContext calls it with the
+// span of a context). An exemplar without a valid trace id is not kept.
+func (p *Registry) HistogramExemplar(name string, value float64, tags metricsink.Tags, ex metricsink.Exemplar) {
+	if !validNonNegative(value) {
+		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "histogram observations must be finite and not negative")
+		return
+	}
+	if e := p.lookup.Find(metricsink.OpHistogram, name, &tags, (*resolver)(p)); e.s == nil {
+		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
+	} else {
+		e.s.observeExemplar(value, &ex)
+		if e.ov != nil {
+			e.ov.addCounter(1)
+		}
+	}
+}
+
+// DurationExemplar records d as Duration does, with ex as
+// HistogramExemplar keeps it.
+func (p *Registry) DurationExemplar(name string, d time.Duration, tags metricsink.Tags, ex metricsink.Exemplar) {
+	if d < 0 {
+		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "durations must not be negative")
+		return
+	}
+	if e := p.lookup.Find(metricsink.OpDuration, name, &tags, (*resolver)(p)); e.s == nil {
+		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
+	} else {
+		e.s.observeExemplar(d.Seconds(), &ex)
 		if e.ov != nil {
 			e.ov.addCounter(1)
 		}

@@ -248,13 +248,22 @@ func TestSnapshot(t *testing.T) {
 	}
 	want := prometheus.Series{
 		Labels: []metricsink.Tag{{Key: "channel", Value: "video"}}, Count: 4, Sum: 560,
-		Buckets: []prometheus.Bucket{{10, 2}, {100, 3}, {math.Inf(1), 4}},
+		Buckets: []prometheus.Bucket{{UpperBound: 10, Count: 2}, {UpperBound: 100, Count: 3}, {UpperBound: math.Inf(1), Count: 4}},
 	}
 	if body.Type != "histogram" || body.Help != "Size of comment bodies." || body.Unit != "bytes" || len(body.Series) != 1 {
 		t.Fatalf("comment_body_bytes = %+v", body)
 	}
-	if got := body.Series[0]; fmt.Sprint(got) != fmt.Sprint(want) {
+	got := body.Series[0]
+	native := got.Native
+	got.Native = nil
+	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("series = %+v, want %+v", got, want)
+	}
+	// Native buckets at schema 3: 5 is in bucket 19 (2^(18/8), 2^(19/8)],
+	// 50 in 46 and 500 in 72.
+	if native == nil || native.Schema != 3 || native.ZeroCount != 0 || native.Offset != 19 || len(native.Counts) != 72-19+1 ||
+		native.Counts[0] != 2 || native.Counts[46-19] != 1 || native.Counts[72-19] != 1 || native.Count() != 4 {
+		t.Errorf("native = %+v, want schema 3, buckets 19: 2, 46: 1, 72: 1", native)
 	}
 	for name, v := range map[string]float64{"comments_created_total": 2, "open": 2, "queue": 4} {
 		if got := counterValue(fams, name); got != v {

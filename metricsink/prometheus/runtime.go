@@ -5,7 +5,6 @@ import (
 	"runtime"
 	runtimemetrics "runtime/metrics"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -16,49 +15,43 @@ import (
 // rules keep working: every family with # HELP and # TYPE, counters ending
 // in _total, the constant labels on every line.
 
-// runtimeWriter appends runtime families to b.
-type runtimeWriter struct {
-	b      []byte
+// runtimeReader reads the runtime families into fams, as Snapshot gives
+// them and the text exposition writes them (appendFamily): the one place
+// their values are read.
+type runtimeReader struct {
+	fams   []Family
 	consts []Tag // sorted by key
 }
 
-// family appends the # HELP and # TYPE lines of a family.
-func (w *runtimeWriter) family(name, typ, help string) {
-	w.b = append(w.b, "# HELP "...)
-	w.b = append(w.b, name...)
-	w.b = append(w.b, ' ')
-	w.b = appendHelp(w.b, help)
-	w.b = append(w.b, "\n# TYPE "...)
-	w.b = append(w.b, name...)
-	w.b = append(w.b, ' ')
-	w.b = append(w.b, typ...)
-	w.b = append(w.b, '\n')
-}
-
-// sample appends one sample line: name, the labels own and the constant
-// labels whose keys own lacks, sorted by key, and v.
-func (w *runtimeWriter) sample(name string, own []Tag, v float64) {
-	labels := own
-	if len(w.consts) > 0 {
-		labels = slices.Clone(own)
-		for _, c := range w.consts {
-			if !slices.ContainsFunc(own, func(t Tag) bool { return t.Key == c.Key }) {
-				labels = append(labels, c)
-			}
+// labels returns own and the constant labels whose keys own lacks,
+// sorted by key, in a fresh slice.
+func (r *runtimeReader) labels(own ...Tag) []Tag {
+	labels := slices.Clone(own)
+	for _, c := range r.consts {
+		if !slices.ContainsFunc(own, func(t Tag) bool { return t.Key == c.Key }) {
+			labels = append(labels, c)
 		}
-		slices.SortFunc(labels, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	}
-	w.b = append(w.b, name...)
-	w.b = renderLabels(w.b, labels)
-	w.b = append(w.b, ' ')
-	w.b = appendFloat(w.b, v)
-	w.b = append(w.b, '\n')
+	slices.SortFunc(labels, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	return labels
 }
 
-// one appends a family of one sample without labels of its own.
-func (w *runtimeWriter) one(name, typ, help string, v float64) {
-	w.family(name, typ, help)
-	w.sample(name, nil, v)
+// family adds a family of one series.
+func (r *runtimeReader) family(name, typ, help string, s Series) {
+	unit := ""
+	switch base := strings.TrimSuffix(name, "_total"); {
+	case strings.HasSuffix(base, "_seconds"):
+		unit = "seconds"
+	case strings.HasSuffix(base, "_bytes"):
+		unit = "bytes"
+	}
+	r.fams = append(r.fams, Family{Name: name, Type: typ, Help: help, Unit: unit, Series: []Series{s}})
+}
+
+// one adds a counter or gauge family of one series without labels of its
+// own.
+func (r *runtimeReader) one(name, typ, help string, v float64) {
+	r.family(name, typ, help, Series{Labels: r.labels(), Value: v})
 }
 
 // runtimeSamples are the runtime/metrics the go_* families read, and
@@ -76,8 +69,8 @@ var runtimeSamples = [...]struct{ key, name, typ, help string }{
 // maxRuntimeBuckets bounds the buckets of a runtime histogram.
 const maxRuntimeBuckets = 30
 
-// writeGo appends the go_* families.
-func (w *runtimeWriter) writeGo() {
+// readGo reads the go_* families.
+func (w *runtimeReader) readGo() {
 	samples := make([]runtimemetrics.Sample, len(runtimeSamples))
 	for i, s := range runtimeSamples {
 		samples[i].Name = s.key
@@ -143,26 +136,26 @@ func (w *runtimeWriter) writeGo() {
 		pauses[i] = float64(ms.PauseNs[i]) / 1e9
 	}
 	slices.Sort(pauses)
-	w.family("go_gc_duration_seconds", "summary", "Stop-the-world pauses of the last 256 garbage collections, as quantiles.")
+	gc := Series{Labels: w.labels(), Count: uint64(ms.NumGC), Sum: float64(ms.PauseTotalNs) / 1e9}
 	for _, q := range [...]float64{0, 0.25, 0.5, 0.75, 1} {
 		v := 0.0
 		if n > 0 {
 			v = pauses[int(math.Round(q*float64(n-1)))]
 		}
-		w.sample("go_gc_duration_seconds", []Tag{{Key: "quantile", Value: strconv.FormatFloat(q, 'g', -1, 64)}}, v)
+		gc.Objectives = append(gc.Objectives, Objective{Quantile: q, Value: v})
 	}
-	w.sample("go_gc_duration_seconds_sum", nil, float64(ms.PauseTotalNs)/1e9)
-	w.sample("go_gc_duration_seconds_count", nil, float64(ms.NumGC))
+	w.family("go_gc_duration_seconds", "summary", "Stop-the-world pauses of the last 256 garbage collections, as quantiles.", gc)
 
-	w.family("go_info", "gauge", "The Go version the program was built with.")
-	w.sample("go_info", []Tag{{Key: "version", Value: runtime.Version()}}, 1)
+	w.family("go_info", "gauge", "The Go version the program was built with.",
+		Series{Labels: w.labels(Tag{Key: "version", Value: runtime.Version()}), Value: 1})
 }
 
-// histogram appends a runtime histogram as a Prometheus one, with at most
+// histogram adds a runtime histogram as a Prometheus one, with at most
 // maxRuntimeBuckets buckets and none above 1 second for seconds (the
-// runtime's reach 10,000 s, which only add series), and without _sum,
-// which the runtime does not keep (nor _count, which alone would mislead).
-func (w *runtimeWriter) histogram(name, help string, h *runtimemetrics.Float64Histogram) {
+// runtime's reach 10,000 s, which only add series), and a NaN sum, which
+// the runtime does not keep (the exposition writes neither _sum nor
+// _count, which alone would mislead).
+func (w *runtimeReader) histogram(name, help string, h *runtimemetrics.Float64Histogram) {
 	bounds, counts := h.Buckets, h.Counts
 	var tail uint64
 	if strings.HasSuffix(name, "_seconds") {
@@ -172,7 +165,7 @@ func (w *runtimeWriter) histogram(name, help string, h *runtimemetrics.Float64Hi
 			counts = counts[:len(counts)-1]
 		}
 	}
-	w.family(name, "histogram", help)
+	s := Series{Labels: w.labels(), Sum: math.NaN(), Buckets: make([]Bucket, 0, maxRuntimeBuckets+2)}
 	step := float64(len(counts)) / maxRuntimeBuckets
 	next := 0.0
 	var total uint64
@@ -183,11 +176,13 @@ func (w *runtimeWriter) histogram(name, help string, h *runtimemetrics.Float64Hi
 		}
 		next += step
 		if le := bounds[i+1]; !math.IsInf(le, 1) {
-			w.sample(name+"_bucket", []Tag{{Key: "le", Value: strconv.FormatFloat(le, 'g', -1, 64)}}, float64(total))
+			s.Buckets = append(s.Buckets, Bucket{UpperBound: le, Count: total})
 		}
 	}
 	total += tail
-	w.sample(name+"_bucket", []Tag{{Key: "le", Value: "+Inf"}}, float64(total))
+	s.Buckets = append(s.Buckets, Bucket{UpperBound: math.Inf(1), Count: total})
+	s.Count = total
+	w.family(name, "histogram", help, s)
 }
 
 // startTime is when the process started, for process_start_time_seconds

@@ -12,9 +12,9 @@ import (
 // per second Linux reports them in on every architecture Go supports.
 const userHZ = 100
 
-// writeProcess appends the process_* families, read from /proc/self. A
+// readProcess reads the process_* families, read from /proc/self. A
 // file that cannot be read leaves its families out.
-func (w *runtimeWriter) writeProcess() {
+func (w *runtimeReader) readProcess() {
 	data, err := os.ReadFile("/proc/self/stat")
 	if err != nil {
 		return

@@ -2,8 +2,8 @@
 
 package prometheus
 
-// writeProcess appends the process_* families this system gives without
+// readProcess reads the process_* families this system gives without
 // /proc: when the process started.
-func (w *runtimeWriter) writeProcess() {
+func (w *runtimeReader) readProcess() {
 	w.one("process_start_time_seconds", "gauge", "When the process started, in seconds since the epoch.", float64(startTime.Unix()))
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/metricsink"
@@ -104,34 +105,18 @@ func (s *series) observe(v float64) {
 	}
 }
 
-// histogram counts observations per bucket; counts has one more slot than
-// bounds, for +Inf. The count is the sum of the buckets.
-type histogram struct {
-	bounds []float64
-	counts []atomic.Uint64
-	sum    atomic.Uint64 // float64 bits
-}
-
-func (h *histogram) observe(v float64) {
-	i := 0
-	if n := len(h.bounds); n <= 16 {
-		for i < n && v > h.bounds[i] {
-			i++
-		}
-	} else {
-		lo, hi := 0, n
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if v > h.bounds[m] {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		i = lo
+// observeExemplar records v with ex, which is kept when its trace id is
+// valid.
+func (s *series) observeExemplar(v float64, ex *metricsink.Exemplar) {
+	h := s.hist
+	if h == nil {
+		return
 	}
-	h.counts[i].Add(1)
-	addFloat(&h.sum, v)
+	if !ex.TraceID.IsValid() {
+		h.observe(v)
+		return
+	}
+	h.record(v, ex, time.Now().UnixNano())
 }
 
 // newFamilyLocked creates and registers a family.
@@ -176,7 +161,7 @@ func (p *Registry) newSeriesLocked(fam *family, labels []Tag, setup func(*series
 	s := &series{fam: fam, labels: labels, text: string(appendLabelPairs(nil, labels))}
 	if fam.kind == metricsink.Histogram {
 		bs := fam.buckets.Load()
-		s.hist = &histogram{bounds: bs.bounds, counts: make([]atomic.Uint64, len(bs.bounds)+1)}
+		s.hist = newHistogram(bs, p.maxNative)
 	}
 	if setup != nil {
 		setup(s)

@@ -3,6 +3,7 @@ package prometheus
 import (
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -11,7 +12,8 @@ import (
 type Family struct {
 	// Name is the name as exposed ("http_request_duration_seconds").
 	Name string
-	// Type is "counter", "gauge" or "histogram".
+	// Type is "counter", "gauge" or "histogram", or "summary" for the
+	// runtime's go_gc_duration_seconds.
 	Type string
 	// Help is the # HELP text; Unit the declared or implied unit ("" for
 	// none).
@@ -26,35 +28,118 @@ type Series struct {
 	Labels []metricsink.Tag
 	// Value is the value of a counter or gauge.
 	Value float64
-	// Count, Sum and Buckets describe a histogram: the number and the sum
-	// of the observations, and the cumulative count of each bucket, the
-	// last one's UpperBound being +Inf.
-	Count   uint64
-	Sum     float64
+	// Count and Sum are the number and the sum of the observations of a
+	// histogram or summary; Sum is NaN where it is not kept (the
+	// runtime's histograms).
+	Count uint64
+	Sum   float64
+	// Buckets are a histogram's classic buckets, cumulative, the last
+	// one's UpperBound being +Inf.
 	Buckets []Bucket
+	// Native is a histogram's native buckets, nil for the runtime's
+	// histograms, which have classic buckets only.
+	Native *NativeHistogram
+	// Objectives are a summary's quantiles.
+	Objectives []Objective
 }
 
-// Bucket is one cumulative histogram bucket.
+// Bucket is one cumulative classic histogram bucket.
 type Bucket struct {
 	UpperBound float64
 	Count      uint64
+	// Exemplar is the latest observation in this bucket made with an
+	// exemplar, nil when none was.
+	Exemplar *Exemplar
+}
+
+// Objective is one quantile of a summary and its value.
+type Objective struct {
+	Quantile, Value float64
+}
+
+// Quantile returns an estimate of the q-quantile (0 ≤ q ≤ 1) of the
+// observations of a histogram series: from its native buckets when it has
+// them (see NativeHistogram.Quantile: within about 4.3% at schema 3),
+// otherwise from its classic buckets, interpolated linearly as Prometheus'
+// histogram_quantile does (an answer in the +Inf bucket being the highest
+// finite bound). Of a summary it returns the value of objective q, NaN
+// when it has none. It is NaN when there are no observations and for a
+// counter or gauge, -Inf for q below 0 and +Inf above 1.
+func (s Series) Quantile(q float64) float64 {
+	switch {
+	case math.IsNaN(q):
+		return math.NaN()
+	case q < 0:
+		return math.Inf(-1)
+	case q > 1:
+		return math.Inf(1)
+	case s.Native != nil && s.Native.Count() > 0:
+		return s.Native.Quantile(q)
+	case len(s.Objectives) > 0:
+		for _, o := range s.Objectives {
+			if o.Quantile == q {
+				return o.Value
+			}
+		}
+		return math.NaN()
+	}
+	return classicQuantile(q, s.Buckets)
+}
+
+// classicQuantile is histogram_quantile over cumulative buckets, +Inf
+// last.
+func classicQuantile(q float64, buckets []Bucket) float64 {
+	n := len(buckets)
+	if n == 0 || buckets[n-1].Count == 0 || !math.IsInf(buckets[n-1].UpperBound, 1) {
+		return math.NaN()
+	}
+	rank := q * float64(buckets[n-1].Count)
+	i, _ := slices.BinarySearchFunc(buckets, rank, func(b Bucket, r float64) int {
+		if float64(b.Count) < r {
+			return -1
+		}
+		return 1
+	})
+	switch {
+	case i >= n-1:
+		if n == 1 {
+			return math.NaN()
+		}
+		return buckets[n-2].UpperBound
+	case i == 0 && buckets[0].UpperBound <= 0:
+		return buckets[0].UpperBound
+	}
+	lower, below := 0.0, 0.0
+	if i > 0 {
+		lower, below = buckets[i-1].UpperBound, float64(buckets[i-1].Count)
+	}
+	upper := buckets[i].UpperBound
+	in := float64(buckets[i].Count) - below
+	if in <= 0 || lower > upper {
+		return upper
+	}
+	return lower + (upper-lower)*(rank-below)/in
 }
 
 // Snapshot returns the current value of every series of the registry's
-// families (its own metricsink_* ones included, the go_* and process_*
-// ones and the metrics registered directly on Set excluded), families
-// sorted by name and series by labels, read from the registry's
-// structures. GaugeFunc and CounterFunc callbacks are called as a scrape
-// calls them, waiting at most Options.CallbackTimeout; a series whose
-// callback did not return in time, or panicked, is left out. Families
-// without series are left out.
+// families, its own metricsink_* ones and the go_* and process_* ones
+// included (unless Options.DisableRuntimeMetrics), families sorted by name
+// and series by labels, read from the registry's structures. GaugeFunc and
+// CounterFunc callbacks are called as a scrape calls them, waiting at most
+// Options.CallbackTimeout; a series whose callback did not return in time,
+// or panicked, is left out. Families without series are left out.
 //
-// Every call returns fresh slices, Labels and Buckets included, which the
-// caller owns and may keep or modify.
+// Every call returns fresh slices and exemplars, Labels, Buckets and
+// native Counts included, which the caller owns and may keep or modify.
 func (p *Registry) Snapshot() []Family {
 	vals := p.collect()
 	fams := *p.sorted.Load()
-	out := make([]Family, 0, len(fams))
+	var rt []Family
+	if p.runtime {
+		rt = p.runtimeFamilies()
+	}
+	out := make([]Family, 0, len(fams)+len(rt))
+	var st histState
 	for _, f := range fams {
 		list := *f.list.Load()
 		if len(list) == 0 {
@@ -77,19 +162,8 @@ func (p *Registry) Snapshot() []Family {
 			case f.kind == metricsink.Gauge:
 				ss.Value = math.Float64frombits(s.bits.Load())
 			default:
-				bounds := s.hist.bounds
-				ss.Buckets = make([]Bucket, len(s.hist.counts))
-				var cum uint64
-				for i := range s.hist.counts {
-					cum += s.hist.counts[i].Load()
-					ub := math.Inf(1)
-					if i < len(bounds) {
-						ub = bounds[i]
-					}
-					ss.Buckets[i] = Bucket{UpperBound: ub, Count: cum}
-				}
-				ss.Count = cum
-				ss.Sum = math.Float64frombits(s.hist.sum.Load())
+				s.hist.load(&st, true, true)
+				st.series(&ss, s.hist.bounds)
 			}
 			fam.Series = append(fam.Series, ss)
 		}
@@ -97,5 +171,28 @@ func (p *Registry) Snapshot() []Family {
 			out = append(out, fam)
 		}
 	}
+	out = append(out, rt...)
+	slices.SortStableFunc(out, func(a, b Family) int { return strings.Compare(a.Name, b.Name) })
 	return slices.Clip(out)
+}
+
+// series fills s from st, a histogram's state with its native buckets
+// and exemplars, and bounds, its classic upper bounds.
+func (st *histState) series(s *Series, bounds []float64) {
+	s.Count, s.Sum = st.count, st.sum
+	s.Buckets = make([]Bucket, len(st.classic))
+	var cum uint64
+	for i, c := range st.classic {
+		cum += c
+		ub := math.Inf(1)
+		if i < len(bounds) {
+			ub = bounds[i]
+		}
+		s.Buckets[i] = Bucket{UpperBound: ub, Count: cum}
+		if i < len(st.exemplars) {
+			s.Buckets[i].Exemplar = st.exemplars[i].exemplar()
+		}
+	}
+	s.Native = &NativeHistogram{Schema: st.schema, ZeroThreshold: nativeZeroThreshold, ZeroCount: st.zero,
+		Offset: int32(st.offset), Counts: slices.Clone(st.native), Exemplar: st.latest.exemplar()}
 }
