@@ -61,10 +61,11 @@
 // recent spans within its own (SpansOptions). While no page is open, and 15
 // minutes after the last one closed, the Ring keeps only warnings and
 // errors (RingOptions.IdleLevel) and is not even called for other records,
-// and Spans keeps only spans with an error status and tells its span
-// processor so before it converts a span (Spans.Wants): a dashboard nobody
-// watches costs the service its once-a-second sample and nothing per
-// request.
+// and Spans keeps only spans with an error status (none, with
+// SpansOptions.NothingWhenIdle) and tells its span processor so before it
+// converts a span, or its provider before it makes one (Spans.Wants): a
+// dashboard nobody watches costs the service its once-a-second sample and
+// nothing per request.
 //
 // # Bounds
 //

@@ -111,6 +111,13 @@ type SpansOptions struct {
 	// StatusError are kept: a dashboard nobody looks at costs the service
 	// nothing per span but a check (Wants).
 	KeepAllWhenIdle bool
+	// NothingWhenIdle keeps no span at all at those times, errors
+	// included, and Wants says so before a span is made: for a feeder
+	// that records spans for the dashboard alone, which then makes none
+	// while nobody watches (the otlp package's provider when no OTLP
+	// endpoint takes the spans). KeepAllWhenIdle overrides it. Default:
+	// false.
+	NothingWhenIdle bool
 }
 
 // Spans keeps the most recent finished spans in memory, for the
@@ -147,6 +154,7 @@ type SpansOptions struct {
 type Spans struct {
 	watchers
 	keepAll  bool
+	keepNone bool // NothingWhenIdle
 	max      int
 	maxBytes int
 
@@ -177,16 +185,18 @@ func NewSpans(opts *SpansOptions) (*Spans, error) {
 		return nil, fmt.Errorf("livedash: SpansOptions has MaxSpans %d, MaxBytes %d, IdleAfter %v: want 0 (the default) or more",
 			o.MaxSpans, o.MaxBytes, o.IdleAfter)
 	}
-	return &Spans{watchers: newWatchers(cmp.Or(o.IdleAfter, DefaultSpansIdleAfter)), keepAll: o.KeepAllWhenIdle,
+	return &Spans{watchers: newWatchers(cmp.Or(o.IdleAfter, DefaultSpansIdleAfter)), keepAll: o.KeepAllWhenIdle, keepNone: o.NothingWhenIdle,
 		max: cmp.Or(o.MaxSpans, DefaultMaxSpans), maxBytes: cmp.Or(o.MaxBytes, DefaultSpansBytes)}, nil
 }
 
 // Wants reports whether a span of status st would be kept now: always
 // while a dashboard page is open, and for IdleAfter after the last one
-// closed; at other times only errors, unless KeepAllWhenIdle. A span
-// processor asks it before converting a span.
+// closed; at other times only errors, unless KeepAllWhenIdle (every span)
+// or NothingWhenIdle (none). A span processor asks it before converting a
+// span; Wants(StatusError) says whether any span would be kept, before
+// one is made.
 func (p *Spans) Wants(st StatusCode) bool {
-	return st == StatusError || p.keepAll || p.watched()
+	return p.keepAll || p.watched() || st == StatusError && !p.keepNone
 }
 
 // Add keeps a copy of s, cut to the per-span budget, unless Wants says
@@ -236,6 +246,9 @@ func (p *Spans) Stats() SpansStats {
 func (p *Spans) keeps() string {
 	if p.keepAll {
 		return "Every span is kept."
+	}
+	if p.keepNone {
+		return fmt.Sprintf("Spans are made and kept while a dashboard page is open and for %s after the last one closes; at other times none are made, so that a dashboard nobody watches costs nothing per request.", spoken(p.after))
 	}
 	return fmt.Sprintf("Spans are kept while a dashboard page is open and for %s after the last one closes; at other times only spans with an error status.", spoken(p.after))
 }

@@ -125,6 +125,20 @@ func TestSpansIdle(t *testing.T) {
 	if !strings.Contains(spans.keeps(), "only spans with an error status") {
 		t.Errorf("keeps() = %q", spans.keeps())
 	}
+	none := newSpans(t, &SpansOptions{IdleAfter: 50 * time.Millisecond, NothingWhenIdle: true})
+	if none.Wants(StatusError) || !strings.Contains(none.keeps(), "none are made") {
+		t.Errorf("NothingWhenIdle: wants an error while idle, or says %q", none.keeps())
+	}
+	none.Add(bad)
+	release = none.watch()
+	if !none.Wants(StatusOK) {
+		t.Error("NothingWhenIdle: wants nothing while watched")
+	}
+	none.Add(ok)
+	release()
+	if st := none.Stats(); st.Spans != 1 {
+		t.Errorf("NothingWhenIdle: kept %d spans, want the one while watched", st.Spans)
+	}
 	if _, err := NewSpans(&SpansOptions{MaxBytes: -1}); err == nil {
 		t.Error("NewSpans accepted a negative MaxBytes")
 	}
