@@ -126,10 +126,13 @@ type OTelConfig struct {
 	// otel.SetTextMapPropagator, so that instrumentation reading the global
 	// provider (httpmetrics, dbmetrics, wsmetrics, any library) traces
 	// through it and incoming traceparent headers are honoured.
-	// ConfigFromEnv sets it when traces are exported, since a program
+	// ConfigFromEnv sets it when traces are exported or the dashboard is
+	// on (DASHBOARD=true: its Traces page shows the spans), since a program
 	// configured from the environment expects exactly that; a Config built
 	// by hand leaves it false, and Setup touches no global. Setup never
-	// sets a global when traces are not exported. Shutdown puts the
+	// sets a global when it builds no provider: when traces are not
+	// exported and no dashboard keeps spans (or the program does not
+	// import OTLPImportPath). Shutdown puts the
 	// previous provider back, unless another was installed since; the
 	// propagator stays. Default: false.
 	SetGlobal bool
@@ -434,7 +437,9 @@ func otelFromLookup(get func(string) (string, bool), cfg *Config) []error {
 	if cfg.Environment == "" {
 		cfg.Environment = cmp.Or(o.ResourceAttributes["deployment.environment.name"], o.ResourceAttributes["deployment.environment"])
 	}
-	o.SetGlobal = o.endpoint(SignalTraces) != ""
+	// The dashboard's Traces page shows the spans of the global provider's
+	// instrumentation, as an exporter does.
+	o.SetGlobal = o.endpoint(SignalTraces) != "" || cfg.Dashboard
 	return errs
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -67,21 +68,33 @@ func (t *Telemetry) mountOperations(mux *http.ServeMux, made bool) error {
 		return nil
 	}
 
-	d, err := livedash.New(&livedash.Options{
+	opts := &livedash.Options{
 		Source:      t.Prometheus,
 		Logs:        t.logRing,
 		Token:       token,
 		Service:     t.Config.ServiceName,
 		Environment: t.Config.Environment,
 		Version:     t.Config.ServiceVersion,
-	})
+		// The Logs page reads and changes the level with its cookie.
+		Level: level,
+		// The Runtime page links the profiles once the program mounts
+		// them under the dashboard's path (operate/profiling).
+		Profiles: func() bool { return served(mux, DashboardPath+profilesPrefix) },
+	}
+	switch {
+	case t.Spans != nil:
+		opts.Spans = t.Spans
+	case t.Config.OTel.Disabled:
+		opts.TracesOff = "This program makes no spans: OTEL_SDK_DISABLED=true turns the OpenTelemetry SDK off. Unset it to see the spans of its instrumentation here."
+	default:
+		opts.TracesOff = tracesOff
+	}
+	d, err := livedash.New(opts)
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	t.Dashboard = d
 	t.exportDashboardHealth(d)
-	// The dashboard's pages read and change the level with its cookie.
-	mux.Handle(DashboardPath+"/api/level", level)
 	mux.Handle(DashboardPath+"/", t.Dashboard)
 	mux.Handle(DashboardPath, t.Dashboard)
 
@@ -104,6 +117,24 @@ func (t *Telemetry) mountOperations(mux *http.ServeMux, made bool) error {
 		}
 	}
 	return nil
+}
+
+// tracesOff is what the Traces page says when the program does not
+// import OTLPImportPath.
+const tracesOff = "This program keeps no spans: the OpenTelemetry SDK that makes them is in the package " + OTLPImportPath +
+	", which it does not import. Add `import _ \"" + OTLPImportPath + "\"` to its main package: the spans of its " +
+	"instrumentation (httpmetrics, dbmetrics, wsmetrics, otel.Tracer) then show here, sampled as OTEL_TRACES_SAMPLER says, " +
+	"with or without an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)."
+
+// profilesPrefix is where operate/profiling serves the profiles, under
+// the dashboard's path (its Options.Base).
+const profilesPrefix = "/debug/pprof/"
+
+// served reports whether mux has a route of its own for a GET of path,
+// rather than one of a shorter prefix.
+func served(mux *http.ServeMux, path string) bool {
+	_, pattern := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}})
+	return strings.HasSuffix(pattern, path)
 }
 
 // exportDashboardHealth registers the dashboard's own counts on t.Sink:

@@ -208,3 +208,85 @@ func TestSetupDashboardNeverServesWithoutAToken(t *testing.T) {
 		t.Errorf("the token reached the log output:\n%s", logs.String())
 	}
 }
+
+// TestDashboardWithoutOTLP: a program that does not import the otlp
+// package gets a Traces page that says how to turn traces on, the Logs
+// page's level control behind the token, and the Runtime page's profile
+// links once it mounts the profiles under the dashboard's path.
+func TestDashboardWithoutOTLP(t *testing.T) {
+	const token = "tok-level-secret"
+	tel, err := Setup(context.Background(), Config{
+		LogOutput: io.Discard, PrometheusPort: testenv.FreePort(t), PrometheusHost: "127.0.0.1",
+		Dashboard: true, DashboardToken: token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tel.Shutdown(ctx)
+	}()
+	if tel.Spans != nil || tel.OTLP != nil {
+		t.Errorf("without the otlp package: Spans %v, OTLP %v", tel.Spans, tel.OTLP)
+	}
+	base := "http://" + tel.MetricsAddr + DashboardPath
+	do := func(method, path, body string, auth bool) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	code, page := do("GET", "/traces", "", true)
+	if code != 200 || !strings.Contains(page, `data-traces-off="`) || !strings.Contains(page, OTLPImportPath) || strings.Contains(page, `data-traces="1"`) {
+		t.Errorf("GET /traces = %d, want a page that says how to turn traces on:\n%s", code, page)
+	}
+	if code, _ := do("GET", "/api/trace?id=4bf92f3577b34da6a3ce929d0e0e4736", "", true); code != 404 {
+		t.Errorf("GET /api/trace with no spans = %d, want 404", code)
+	}
+
+	// The level, read and changed through the dashboard, behind its token.
+	if code, _ := do("PUT", "/api/level", `{"level":"debug"}`, false); code != 401 || tel.Level.Level() != slog.LevelInfo {
+		t.Errorf("PUT /api/level without the token = %d, level %v", code, tel.Level.Level())
+	}
+	if code, body := do("GET", "/api/level", "", true); code != 200 || !strings.Contains(body, `"level":"info"`) {
+		t.Errorf("GET /api/level = %d %s", code, body)
+	}
+	if code, body := do("PUT", "/api/level", `{"level":"debug","for":"1m"}`, true); code != 200 || !strings.Contains(body, `"revert_to":"info"`) || tel.Level.Level() != slog.LevelDebug {
+		t.Errorf("PUT /api/level = %d %s, level %v", code, body, tel.Level.Level())
+	}
+	if code, _ := do("POST", "/api/level", `{"level":"warn"}`, true); code != 405 {
+		t.Errorf("POST /api/level = %d, want 405", code)
+	}
+	if _, page := do("GET", "/logs", "", true); !strings.Contains(page, `data-level="1"`) {
+		t.Error("the Logs page does not offer the level control")
+	}
+
+	// Profile links only once the profiles are served under the
+	// dashboard's path.
+	if _, page := do("GET", "/runtime", "", true); strings.Contains(page, "data-profiles") {
+		t.Error("the Runtime page links profiles that are not served")
+	}
+	tel.Mux.Handle("GET "+DashboardPath+"/debug/pprof/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	if _, page := do("GET", "/runtime", "", true); !strings.Contains(page, `data-profiles="1"`) {
+		t.Error("the Runtime page does not link the profiles served under it")
+	}
+
+	// From the environment, DASHBOARD=true installs the provider globally,
+	// so that the instrumentation's spans reach the Traces page.
+	cfg, err := ConfigFromLookup(lookupOf(map[string]string{"DASHBOARD": "true"}))
+	if err != nil || !cfg.OTel.SetGlobal {
+		t.Errorf("DASHBOARD=true: SetGlobal %v (%v)", cfg.OTel.SetGlobal, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/enrich"
+	"github.com/realtimeserver/observability/livedash"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -29,7 +30,8 @@ const OTLPImportPath = "github.com/realtimeserver/observability/otlp"
 var ErrOTLPNotLinked = errors.New("OpenTelemetry export is configured (OTEL_EXPORTER_OTLP_*) but not linked: add `import _ \"" + OTLPImportPath + "\"` to the program, or unset the OTEL_EXPORTER_OTLP_* variables")
 
 // OTLPExporter is the OpenTelemetry pipeline that Setup builds when
-// Config.OTel exports anything and the program imports OTLPImportPath.
+// the program imports OTLPImportPath and Config.OTel exports anything or
+// the dashboard keeps spans (Config.Dashboard).
 // The otlp package's Pipeline implements it; programs reach its counts
 // with otlp.From(tel).
 type OTLPExporter interface {
@@ -54,8 +56,11 @@ type OTLPExporter interface {
 
 // OTLPBuilder builds the pipeline cfg.OTel describes for the service
 // names identifies (defaults filled in), writing its own diagnostics to
-// cfg.LogOutput in cfg.LogFormat, as the Datadog handler does.
-type OTLPBuilder func(ctx context.Context, cfg *Config, names enrich.Options) (OTLPExporter, error)
+// cfg.LogOutput in cfg.LogFormat, as the Datadog handler does. When spans
+// is not nil (the dashboard keeps spans) its TracerProvider also feeds
+// spans, sampling as configured, and it is built even when cfg.OTel
+// exports nothing.
+type OTLPBuilder func(ctx context.Context, cfg *Config, names enrich.Options, spans *livedash.Spans) (OTLPExporter, error)
 
 var (
 	otlpMu      sync.Mutex
@@ -77,19 +82,21 @@ func otlpLinked() bool {
 	return otlpBuilder != nil
 }
 
-// newOTLP builds the OTLP pipeline cfg asks for, or returns nil when it
-// asks for none.
-func newOTLP(ctx context.Context, cfg *Config, names enrich.Options) (OTLPExporter, error) {
-	if !cfg.OTel.Enabled() {
-		return nil, nil
-	}
+// newOTLP builds the OTLP pipeline cfg asks for, with a TracerProvider
+// that feeds spans when spans is not nil, or returns nil when it asks for
+// none. Without the otlp package linked, spans stays empty: the Traces
+// page says how to fill it.
+func newOTLP(ctx context.Context, cfg *Config, names enrich.Options, spans *livedash.Spans) (OTLPExporter, error) {
 	otlpMu.Lock()
 	b := otlpBuilder
 	otlpMu.Unlock()
+	if !cfg.OTel.Enabled() && (spans == nil || b == nil) {
+		return nil, nil
+	}
 	if b == nil {
 		return nil, ErrOTLPNotLinked
 	}
-	x, err := b(ctx, cfg, names)
+	x, err := b(ctx, cfg, names, spans)
 	if err != nil {
 		return nil, fmt.Errorf("otlp: %w", err)
 	}

@@ -55,13 +55,25 @@ type Telemetry struct {
 	DogStatsD  *dogstatsd.Sink
 
 	// OTLP is the OpenTelemetry pipeline (traces, logs and metrics over
-	// OTLP) when Config.OTel exports anything, else nil. It is linked by
-	// importing OTLPImportPath; otlp.From(tel) returns it with its counts.
+	// OTLP) when Config.OTel exports anything or the dashboard keeps
+	// spans, else nil. It is linked by importing OTLPImportPath;
+	// otlp.From(tel) returns it with its counts.
 	OTLP OTLPExporter
-	// TracerProvider is OTLP's provider when traces are exported, else a
-	// no-op provider. Pass it to instrumentation when Config.OTel.SetGlobal
-	// is false.
+	// TracerProvider is OTLP's provider when traces are exported or the
+	// dashboard keeps spans, else a no-op provider. Pass it to
+	// instrumentation when Config.OTel.SetGlobal is false.
 	TracerProvider trace.TracerProvider
+	// Spans is the dashboard's ring of recent spans, for its Traces page:
+	// with Config.Dashboard and OTLPImportPath imported, TracerProvider
+	// feeds it, sampling as configured, with or without an OTLP endpoint.
+	// A program with a provider of its own adds otlp.DashboardProcessor(tel.Spans)
+	// to it. While nobody watches, it keeps spans with an error status
+	// when traces are exported, and none when they are not: then
+	// TracerProvider makes no span at all, and a dashboard nobody watches
+	// costs nothing per request. Nil without the dashboard, without that
+	// import or with OTEL_SDK_DISABLED=true; the Traces page then says
+	// why, and how to turn traces on.
+	Spans *livedash.Spans
 
 	// Dashboard is the live dashboard served at /dashboard on the metrics
 	// listener when Config.Dashboard is set, else nil.
@@ -108,8 +120,11 @@ type Telemetry struct {
 //   - the metrics listener serves /metrics on PROMETHEUS_PORT unless it is
 //     turned off or Prometheus is not a backend;
 //   - with DASHBOARD=true it also serves the live dashboard (package
-//     livedash) at /dashboard, fed by the registry and by a ring of recent
-//     records that joins the log fan-out, behind redaction.
+//     livedash) at /dashboard, fed by the registry, by a ring of recent
+//     records that joins the log fan-out, behind redaction, and, when the
+//     program imports OTLPImportPath, by a ring of recent spans that the
+//     TracerProvider feeds (Telemetry.Spans), with or without an OTLP
+//     endpoint.
 //
 // The kit's own health is exported as declared metrics:
 // log_records_total{level} and, with Datadog, datadog_logs_sent_total,
@@ -170,7 +185,14 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Datadog = dd
 		backends = append(backends, dd.WithAttrs([]slog.Attr{slog.Int(enrich.PIDKey, names.PID)}))
 	}
-	otl, err := newOTLP(ctx, &cfg, names)
+	if cfg.Dashboard && otlpLinked() && !cfg.OTel.Disabled {
+		// Spans exported are made anyway, and the ring keeps errors while
+		// nobody watches; spans made for the dashboard alone are made only
+		// while somebody does.
+		t.Spans, _ = livedash.NewSpans(&livedash.SpansOptions{ // valid bounds: no error
+			NothingWhenIdle: cfg.OTel.Export(SignalTraces).Endpoint == ""})
+	}
+	otl, err := newOTLP(ctx, &cfg, names, t.Spans)
 	if err != nil {
 		t.closeEarly()
 		return nil, err

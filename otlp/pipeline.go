@@ -36,6 +36,7 @@ import (
 	"github.com/realtimeserver/observability/drop"
 	"github.com/realtimeserver/observability/enrich"
 	"github.com/realtimeserver/observability/internal/deliver"
+	"github.com/realtimeserver/observability/livedash"
 	"github.com/realtimeserver/observability/metricsink"
 )
 
@@ -44,11 +45,12 @@ import (
 const InstrumentationName = "github.com/realtimeserver/observability"
 
 // Pipeline is the OpenTelemetry pipeline that observability.Setup builds
-// when Config.OTel exports anything: a TracerProvider whose spans go out over OTLP, the
-// logger's OTLP backend and the OTLP metrics sink, all describing the
-// service with one Resource. Its methods are safe on a nil *Pipeline, which
-// stands for "nothing exported": TracerProvider then returns a no-op
-// provider.
+// when Config.OTel exports anything, or the live dashboard keeps spans: a
+// TracerProvider whose spans go out over OTLP and to the dashboard's Traces
+// page (Options.Spans), the logger's OTLP backend and the OTLP metrics
+// sink, all describing the service with one Resource. Its methods are safe
+// on a nil *Pipeline, which stands for "nothing exported": TracerProvider
+// then returns a no-op provider.
 //
 // Spans and log records wait in bounded queues and are exported in
 // batches by one goroutine each: starting or ending a span, or logging,
@@ -74,6 +76,9 @@ type Pipeline struct {
 
 	tp    *sdktrace.TracerProvider
 	spans *deliver.Queue[sdktrace.ReadOnlySpan, []sdktrace.ReadOnlySpan]
+	// provider is what TracerProvider returns: tp, or tp behind the
+	// dashboard's watch when only the dashboard takes its spans.
+	provider trace.TracerProvider
 
 	spanProc *spanQueue
 
@@ -106,6 +111,16 @@ type Options struct {
 	// ErrorJSON writes them as JSON objects with slog.JSONHandler's keys.
 	// Default: slog.TextHandler's form.
 	ErrorJSON bool
+	// Spans, when not nil, is the live dashboard's ring of recent spans:
+	// the pipeline's TracerProvider feeds it (DashboardProcessor), sampling
+	// as configured, whether or not traces are exported, so that the
+	// pipeline has a provider even when cfg exports nothing. When traces
+	// are not exported, the provider makes no span while Spans wants none
+	// (Spans.Wants(StatusError) is false: give it
+	// SpansOptions.NothingWhenIdle, as Setup does, and a dashboard nobody
+	// watches costs nothing per request). Setup passes the dashboard's.
+	// Default: none.
+	Spans *livedash.Spans
 }
 
 // QueueStats are the counts of one signal's delivery.
@@ -148,7 +163,7 @@ func (o *Pipeline) TracerProvider() trace.TracerProvider {
 	if o == nil || o.tp == nil {
 		return noop.NewTracerProvider()
 	}
-	return o.tp
+	return o.provider
 }
 
 // Resource returns the resource that describes the service to every OTLP
@@ -216,14 +231,15 @@ func queueStats(d deliver.Stats) QueueStats {
 
 // newPipeline builds the pipeline cfg describes, for the service that
 // names (defaults filled) identifies, writing its diagnostics as opts
-// says, or returns nil when nothing is exported.
+// says, or returns nil when nothing is exported and no dashboard keeps
+// spans.
 func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enrich.Options, opts *Options) (_ *Pipeline, err error) {
-	if !cfg.Enabled() {
-		return nil, nil
-	}
 	o := &Pipeline{setup: *cfg}
 	if opts != nil {
 		o.opts = *opts
+	}
+	if !cfg.Enabled() && o.opts.Spans == nil {
+		return nil, nil
 	}
 	defer func() {
 		if err != nil {
@@ -237,7 +253,7 @@ func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enric
 		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
 
-	if ep := cfg.Export(observability.SignalTraces).Endpoint; ep != "" {
+	if ep := cfg.Export(observability.SignalTraces).Endpoint; ep != "" || o.opts.Spans != nil {
 		if err := o.buildTraces(ctx, cfg, ep); err != nil {
 			return nil, err
 		}
@@ -254,7 +270,7 @@ func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enric
 	}
 	if cfg.SetGlobal && o.tp != nil {
 		o.prevTP = otel.GetTracerProvider()
-		otel.SetTracerProvider(o.tp)
+		otel.SetTracerProvider(o.provider)
 		otel.SetTextMapPropagator(textMapPropagator(cfg.Propagators))
 		o.globalSet = true
 	}
@@ -373,7 +389,31 @@ func observed(ctx context.Context, export func(context.Context) error) deliver.R
 	return obs.Result(export(ctx))
 }
 
+// buildTraces builds the TracerProvider: its spans go to the OTLP
+// endpoint, when there is one, and to the dashboard's Spans, when there
+// are.
 func (o *Pipeline) buildTraces(ctx context.Context, cfg *observability.OTelConfig, endpoint string) error {
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(o.resource), sdktrace.WithSampler(sampler(cfg))}
+	if endpoint != "" {
+		if err := o.buildSpanExport(ctx, cfg, endpoint); err != nil {
+			return err
+		}
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(o.spanProc))
+	}
+	if o.opts.Spans != nil {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(DashboardProcessor(o.opts.Spans)))
+	}
+	o.tp = sdktrace.NewTracerProvider(tpOpts...)
+	o.provider = o.tp
+	if endpoint == "" {
+		// The dashboard alone takes the spans: none are made while it
+		// wants none.
+		o.provider = &watchedProvider{sdk: o.tp, spans: o.opts.Spans}
+	}
+	return nil
+}
+
+func (o *Pipeline) buildSpanExport(ctx context.Context, cfg *observability.OTelConfig, endpoint string) error {
 	do, client := o.delivery(cfg, observability.SignalTraces, endpoint, "spans")
 	opts := []otlptracehttp.Option{
 		otlptracehttp.WithEndpointURL(endpoint),
@@ -401,11 +441,6 @@ func (o *Pipeline) buildTraces(ctx context.Context, cfg *observability.OTelConfi
 	o.spans = deliver.NewQueue(&deliver.SliceStore[sdktrace.ReadOnlySpan]{}, send, batched(do, cfg.SpanBatch, 5*time.Second))
 	o.spans.Start()
 	o.spanProc = &spanQueue{q: o.spans, exp: exp}
-	o.tp = sdktrace.NewTracerProvider(
-		sdktrace.WithResource(o.resource),
-		sdktrace.WithSampler(sampler(cfg)),
-		sdktrace.WithSpanProcessor(o.spanProc),
-	)
 	return nil
 }
 
@@ -673,7 +708,7 @@ func (o *Pipeline) Close(ctx context.Context) error {
 	// unless the program has installed another provider since. The
 	// propagator stays: it holds nothing, and the global one that was
 	// there before delegates to it for good once set.
-	if o.globalSet && otel.GetTracerProvider() == trace.TracerProvider(o.tp) {
+	if o.globalSet && otel.GetTracerProvider() == o.provider {
 		otel.SetTracerProvider(o.prevTP)
 	}
 	// Traces and metrics retry at once, within two thirds of the time
