@@ -432,7 +432,7 @@ func (v *view) metrics(t *tick, s *sampled) {
 		switch f.Type {
 		case "counter":
 			r["value"] = jsonFloat(sr.Value)
-		case "histogram":
+		case "histogram", "summary":
 			r["count"], r["sum"] = jsonFloat(float64(sr.Count)), jsonFloat(sr.Sum)
 		default:
 			r["value"] = jsonFloat(sr.Value)

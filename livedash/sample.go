@@ -153,8 +153,9 @@ type seriesValue struct {
 
 // seriesValues returns what the Metrics page charts of series cur of f:
 // a counter's rate, a gauge's value, a histogram's p50, p95 and p99 over
-// the window, prev being the series window seconds before (nil when it
-// did not exist). A histogram's rate of observations comes fourth.
+// the window (from its native buckets: see hist.quantile), prev being the
+// series window seconds before (nil when it did not exist), or a
+// summary's. A histogram's or summary's rate of observations comes fourth.
 func seriesValues(f *Family, cur, prev *Series, secs float64, have bool) ([4]seriesValue, int) {
 	var out [4]seriesValue
 	switch f.Type {
@@ -180,6 +181,18 @@ func seriesValues(f *Family, cur, prev *Series, secs float64, have bool) ([4]ser
 		out[2] = seriesValue{"p99", q(ok, &d, 0.99)}
 		out[3] = seriesValue{"rate", rate(float64(cur.Count), pc, secs, ok)}
 		return out, 4
+	case "summary":
+		// The objectives are the summary's own (the runtime's GC pauses:
+		// over its last 256 collections), not over the window.
+		var pc float64
+		if prev != nil {
+			pc = float64(prev.Count)
+		}
+		out[0] = seriesValue{"p50", cur.Quantile(0.5)}
+		out[1] = seriesValue{"p95", cur.Quantile(0.95)}
+		out[2] = seriesValue{"p99", cur.Quantile(0.99)}
+		out[3] = seriesValue{"rate", rate(float64(cur.Count), pc, secs, have && prev != nil)}
+		return out, 4
 	}
 	out[0] = seriesValue{"value", cur.Value}
 	return out, 1
@@ -190,8 +203,8 @@ func (s *sampled) metricsLines(b *[]sample) {
 	secs, have := s.secs()
 	for fi := range s.cur.list {
 		f := &s.cur.list[fi]
-		n := 3 // a histogram's chart: its quantiles
-		if f.Type != "histogram" {
+		n := 3 // a histogram's or summary's chart: its quantiles
+		if f.Type != "histogram" && f.Type != "summary" {
 			n = 1
 		}
 		for i := range f.Series {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 // snap is one snapshot of the Source, indexed by family name and, within
@@ -88,18 +89,33 @@ func labelString(ls []metricsink.Tag) string {
 	return b.String()
 }
 
-// hist is a cumulative histogram: counts[i] observations were at most
-// bounds[i]; the last bound is +Inf.
+// hist is a histogram, possibly the merge of several series: classic
+// buckets, cumulative (counts[i] observations were at most bounds[i]; the
+// last bound is +Inf), and the series' native buckets when every series
+// merged has them, which is where quantiles come from then.
 type hist struct {
 	bounds []float64
 	counts []uint64
 	count  uint64
 	sum    float64
+
+	nat prometheus.NativeHistogram
+	// series merged, and of them those with native buckets
+	series, natSeries int
 }
 
-// add merges s into h. Series whose bounds differ from the first one's are
-// left out of the merge (a family's series share bounds in practice).
+// add merges s into h. Classic buckets whose bounds differ from the first
+// series' are left out of the classic merge (a family's series share
+// bounds in practice); native buckets of any schema merge, at the lowest.
 func (h *hist) add(s *Series) {
+	if len(s.Buckets) == 0 && s.Native == nil {
+		return
+	}
+	h.series++
+	if s.Native != nil {
+		h.natSeries++
+		h.nat = h.nat.Add(*s.Native)
+	}
 	if len(s.Buckets) == 0 {
 		return
 	}
@@ -124,11 +140,24 @@ func (h *hist) add(s *Series) {
 	h.sum += s.Sum
 }
 
+// native reports whether h's quantiles come from its native buckets:
+// every series merged had them.
+func (h *hist) native() bool { return h.natSeries > 0 && h.natSeries == h.series }
+
 // minus returns h less an earlier state of it, clamping at zero (a series
 // that went away or was reset).
 func (h *hist) minus(prev *hist) hist {
-	d := hist{bounds: h.bounds, counts: slices.Clone(h.counts), count: h.count, sum: h.sum}
-	if prev == nil || len(prev.counts) != len(h.counts) {
+	d := hist{bounds: h.bounds, counts: slices.Clone(h.counts), count: h.count, sum: h.sum,
+		nat: h.nat, series: h.series, natSeries: h.natSeries}
+	if prev == nil {
+		return d
+	}
+	if h.native() && (prev.series == 0 || prev.native()) {
+		d.nat = h.nat.Sub(prev.nat)
+	} else {
+		d.natSeries = 0
+	}
+	if len(prev.counts) != len(h.counts) {
 		return d
 	}
 	for i := range d.counts {
@@ -146,45 +175,21 @@ func subClamp(a, b uint64) uint64 {
 	return a - b
 }
 
-// quantile estimates the q-quantile (0 < q < 1) by linear interpolation
-// within the bucket that holds it, as Prometheus's histogram_quantile does;
-// an answer in the +Inf bucket is the highest finite bound. It is NaN when
-// the histogram is empty.
+// quantile estimates the q-quantile (0 < q < 1): from the native buckets
+// when every series merged has them (prometheus.NativeHistogram.Quantile),
+// otherwise from the classic buckets by linear interpolation within the
+// bucket that holds it, as Prometheus's histogram_quantile does, an answer
+// in the +Inf bucket being the highest finite bound
+// (prometheus.Series.Quantile). It is NaN when the histogram is empty.
 func (h *hist) quantile(q float64) float64 {
-	n := len(h.counts)
-	if n == 0 || h.counts[n-1] == 0 {
-		return math.NaN()
+	if h.native() {
+		return h.nat.Quantile(q)
 	}
-	total := float64(h.counts[n-1])
-	rank := q * total
-	i, _ := slices.BinarySearchFunc(h.counts, rank, func(c uint64, r float64) int {
-		if float64(c) < r {
-			return -1
-		}
-		return 1
-	})
-	if i >= n {
-		i = n - 1
+	bs := make([]Bucket, len(h.counts))
+	for i, c := range h.counts {
+		bs[i] = Bucket{UpperBound: h.bounds[i], Count: c}
 	}
-	if math.IsInf(h.bounds[i], 1) {
-		if i == 0 {
-			return math.NaN()
-		}
-		return h.bounds[i-1]
-	}
-	lower, below := 0.0, 0.0
-	if i > 0 {
-		lower, below = h.bounds[i-1], float64(h.counts[i-1])
-	}
-	upper := h.bounds[i]
-	if lower > upper || lower < 0 && i == 0 {
-		lower = math.Min(0, upper)
-	}
-	in := float64(h.counts[i]) - below
-	if in <= 0 {
-		return upper
-	}
-	return lower + (upper-lower)*(rank-below)/in
+	return Series{Buckets: bs}.Quantile(q)
 }
 
 // group is what one table row or chart line adds up: a counter total and

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/realtimeserver/observability/metricsink"
+	"github.com/realtimeserver/observability/metricsink/prometheus"
 )
 
 func histOf(bounds []float64, counts ...uint64) hist {
@@ -199,5 +202,57 @@ func TestReadableDurations(t *testing.T) {
 	}
 	if got := spokenSpan(50*time.Hour + 3*time.Second); got != "2 d 2 h 3 s" {
 		t.Errorf("spokenSpan(50 h 3 s) = %q", got)
+	}
+}
+
+// The HTTP page's quantiles come from the native buckets of the
+// registry's histograms, over the window: requests of 400 and 450 µs
+// read as such (the classic buckets, 250 to 500 µs, would give 375 µs and
+// 498 µs), merged over the series of a route, without the slower
+// requests before the window.
+func TestHTTPQuantilesFromNativeBuckets(t *testing.T) {
+	reg, err := prometheus.New(&prometheus.Options{DisableRuntimeMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := metricsink.NewTimer(reg, "http.request.duration", metricsink.KV("route", "GET /", "method", "GET", "status", "200"))
+	missing := metricsink.NewTimer(reg, "http.request.duration", metricsink.KV("route", "GET /", "method", "GET", "status", "404"))
+	for range 500 {
+		ok.Observe(20 * time.Millisecond) // before the window
+	}
+	t0 := time.Now()
+	old := newSnap(t0, reg.Snapshot())
+	for range 1000 {
+		ok.Observe(400 * time.Microsecond)
+		missing.Observe(450 * time.Microsecond)
+	}
+	s := &sampled{cur: newSnap(t0.Add(window*time.Second), reg.Snapshot()), old: old}
+	tk := &tick{}
+	s.http(&emit{group: "http", t: tk})
+	rows := tk.Tables["requests"]
+	if len(rows) != 2 {
+		t.Fatalf("rows = %v, want one per status", rows)
+	}
+	for _, r := range rows {
+		want := 400e-6
+		if r["status"] == "404" {
+			want = 450e-6
+		}
+		for _, k := range []string{"p50", "p95", "p99"} {
+			got := float64(r[k].(jsonFloat))
+			if math.Abs(got-want)/want > 0.05 {
+				t.Errorf("status %v: %s = %v, want %v within 5%%", r["status"], k, got, want)
+			}
+		}
+	}
+	// By route, the two series merged: p50 400 µs, p99 450 µs.
+	g := newGrouper("route")
+	g.histograms(s.cur.family(famHTTPDuration), s.old.family(famHTTPDuration))
+	gr := g.get([]metricsink.Tag{{Key: "route", Value: "GET /"}})
+	d := gr.h.minus(&gr.ph)
+	for q, want := range map[float64]float64{0.5: 400e-6, 0.99: 450e-6} {
+		if got := d.quantile(q); math.Abs(got-want)/want > 0.05 {
+			t.Errorf("merged p%g = %v, want %v within 5%%", q*100, got, want)
+		}
 	}
 }

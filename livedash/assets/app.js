@@ -502,7 +502,7 @@
       const ru = n.endsWith('_seconds_total') ? 's/s' : n.endsWith('_bytes_total') ? 'B/s' : '/s';
       switch (meta.type) {
         case 'counter': return [['labels', 'Labels', 'code'], ['value', 'Total', 'n'], ['rate', 'Rate (over 5 s)', ru]];
-        case 'histogram': return [['labels', 'Labels', 'code'], ['count', 'Count', 'n'], ['sum', 'Sum', hu], ['rate', 'Rate', '/s'],
+        case 'histogram': case 'summary': return [['labels', 'Labels', 'code'], ['count', 'Count', 'n'], ['sum', 'Sum', hu], ['rate', 'Rate', '/s'],
           ['p50', 'p50', hu], ['p95', 'p95', hu], ['p99', 'p99', hu]];
         default: return [['labels', 'Labels', 'code'], ['value', 'Value', 'n']];
       }
@@ -532,7 +532,7 @@
           const m = u.meta;
           if (!family && m.family) { family = m.family; renderFamilies(); }
           if (m.type !== type) { type = m.type; serTable.setCols(columns(m)); }
-          const what = m.type === 'counter' ? 'rate' : m.type === 'histogram' ? 'quantiles over 5 s' : 'value';
+          const what = m.type === 'counter' ? 'rate' : m.type === 'histogram' ? 'quantiles over 5 s' : m.type === 'summary' ? 'quantiles' : 'value';
           const title = `${m.family}{${m.series || ''}} · ${what}`;
           if (chart.titleEl.textContent !== title) chart.reset(title, unitOf(m));
           if (m.series && m.series !== series) series = m.series;
