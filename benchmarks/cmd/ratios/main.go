@@ -113,6 +113,13 @@ var scenarios = []scenario{
 		[]string{"ours", "vm"},
 		[]ratio{{row: "ours", base: "vm", max: 1.5}},
 		"`metricsink.NewHistogram`'s handle beside a held VictoriaMetrics histogram, the same buckets."},
+	{"BenchmarkHistogramNative",
+		[]string{"ours", "client_golang", "client_golang-classic"},
+		[]ratio{{row: "ours", base: "client_golang", max: 1.0}, {row: "ours", base: "client_golang-classic"}},
+		"One observation in a series with native buckets (schema 3, at most 160), latencies from 400 µs " +
+			"to 3 s: `metricsink.NewHistogram`'s handle, which keeps the classic buckets too, beside a " +
+			"cached client_golang native histogram (bucket factor 1.1), without classic buckets and " +
+			"(`client_golang-classic`) with the same classic buckets as ours."},
 	{"BenchmarkHTTP (overhead over the bare handler)",
 		[]string{"bare", "ours", "promhttp"},
 		[]ratio{{row: "ours", base: "promhttp", bare: "bare", max: 0.6}},
