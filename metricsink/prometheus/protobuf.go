@@ -3,10 +3,15 @@ package prometheus
 import (
 	"errors"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/realtimeserver/observability/metricsink"
 )
 
 // The protobuf exposition format is opt-in: it needs
@@ -73,24 +78,136 @@ func (p *Registry) WriteProtobuf(w io.Writer) error {
 		return errors.New("prometheus: WriteProtobuf: no protobuf encoder is registered; import github.com/realtimeserver/observability/metricsink/prometheus/promproto")
 	}
 	sc := scratchPool.Get().(*scrapeScratch)
-	sc.fams = p.snapshotInto(sc.fams[:0])
+	p.snapshotInto(sc)
 	err := (*encp)(w, sc.fams)
 	scratchPool.Put(sc)
 	return err
 }
 
-// scrapeScratch is what one scrape in the protobuf format reuses from a
-// previous one: the families and what they hold. Each scrape takes its own
-// from scratchPool, so that no two scrapes share one.
+// scrapeScratch is what a scrape that lends its families to an encoder
+// reuses from a previous one: the families and everything they hold, and
+// a histogram's state. Each scrape takes its own from scratchPool, so that
+// no two scrapes share one.
 type scrapeScratch struct {
 	fams []Family
+	st   histState
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scrapeScratch) }}
 
-// snapshotInto returns what Snapshot returns, in dst's space.
-func (p *Registry) snapshotInto(dst []Family) []Family {
-	return append(dst, p.Snapshot()...)
+// snapshotInto sets sc.fams to what Snapshot returns, reusing the
+// families, series, buckets, native buckets and exemplars of sc's previous
+// scrape, and sharing the registry's label slices rather than copying
+// them: the families are lent, to be read and not kept. A registry whose
+// families have not changed since sc's previous scrape allocates nothing
+// here but what collect and the runtime families allocate. Families are
+// merged in name order rather than sorted, so that each family lands in
+// the slot that held it the previous time.
+func (p *Registry) snapshotInto(sc *scrapeScratch) {
+	vals := p.collect()
+	var rt []Family
+	if p.runtime {
+		rt = p.runtimeFamilies()
+		slices.SortStableFunc(rt, func(a, b Family) int { return strings.Compare(a.Name, b.Name) })
+	}
+	out := sc.fams[:0]
+	for _, f := range *p.sorted.Load() {
+		list := *f.list.Load()
+		if len(list) == 0 {
+			continue
+		}
+		for len(rt) > 0 && rt[0].Name < f.name {
+			out, rt = append(out, rt[0]), rt[1:]
+		}
+		out = extend(out)
+		fam := &out[len(out)-1]
+		series := fam.Series[:0]
+		*fam = Family{Name: f.name, Type: f.kind.String(), Help: f.getHelp(), Unit: f.unit}
+		for _, s := range list {
+			series = extend(series)
+			ss := &series[len(series)-1]
+			buckets, native := ss.Buckets, ss.Native
+			*ss = Series{Labels: s.labels}
+			switch {
+			case s.fn != nil:
+				v, ok := vals[s]
+				if !ok {
+					series = series[:len(series)-1]
+					continue
+				}
+				ss.Value = v
+			case s.read != nil:
+				ss.Value = s.read()
+			case f.kind == metricsink.Counter:
+				ss.Value = s.counterValue()
+			case f.kind == metricsink.Gauge:
+				ss.Value = math.Float64frombits(s.bits.Load())
+			default:
+				s.hist.load(&sc.st, true, true)
+				sc.st.lend(ss, s.hist.bounds, buckets, native)
+			}
+		}
+		fam.Series = series
+		if len(series) == 0 {
+			out = out[:len(out)-1]
+		}
+	}
+	sc.fams = append(out, rt...)
+}
+
+// extend returns s one element longer, reusing the element beyond its
+// length when its array has one (which the caller may reuse what it holds
+// of), a zero one otherwise.
+func extend[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s[:len(s)+1]
+	}
+	var zero T
+	return append(s, zero)
+}
+
+// lend fills s as series does, in buckets' array (whose exemplars it
+// reuses) and native when they are large enough.
+func (st *histState) lend(s *Series, bounds []float64, buckets []Bucket, native *NativeHistogram) {
+	s.Count, s.Sum = st.count, st.sum
+	buckets = buckets[:cap(buckets)]
+	if len(buckets) < len(st.classic) {
+		buckets = append(buckets, make([]Bucket, len(st.classic)-len(buckets))...)
+	}
+	buckets = buckets[:len(st.classic)]
+	var cum uint64
+	for i, c := range st.classic {
+		cum += c
+		ub := math.Inf(1)
+		if i < len(bounds) {
+			ub = bounds[i]
+		}
+		ex := buckets[i].Exemplar
+		buckets[i] = Bucket{UpperBound: ub, Count: cum}
+		if i < len(st.exemplars) {
+			buckets[i].Exemplar = st.exemplars[i].into(ex)
+		}
+	}
+	s.Buckets = buckets
+	if native == nil {
+		native = new(NativeHistogram)
+	}
+	*native = NativeHistogram{Schema: st.schema, ZeroThreshold: nativeZeroThreshold, ZeroCount: st.zero,
+		Offset: int32(st.offset), Counts: append(native.Counts[:0], st.native...), Exemplar: st.latest.into(native.Exemplar)}
+	s.Native = native
+}
+
+// into returns the slot as an Exemplar, written to x unless x is nil, nil
+// when the slot is empty.
+func (e *exemplarSlot) into(x *Exemplar) *Exemplar {
+	if e.at == 0 {
+		return nil
+	}
+	if x == nil {
+		x = new(Exemplar)
+	}
+	*x = Exemplar{Exemplar: metricsink.Exemplar{TraceID: e.trace, SpanID: e.span}, Value: e.value, Time: time.Unix(0, e.at)}
+	return x
 }
 
 // format is an exposition format the registry can answer a scrape in.

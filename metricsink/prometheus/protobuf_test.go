@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -225,4 +228,89 @@ func TestRegisterProtobufConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// snapshotInto gives what Snapshot gives, scrape after scrape, as the
+// registry changes: series and families added, exemplars arriving, a
+// callback leaving, a histogram family's slot taken by a counter one.
+func TestSnapshotInto(t *testing.T) {
+	p, err := New(&Options{DisableRuntimeMetrics: true, CallbackTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(t.Context())
+	var sc scrapeScratch
+	check := func(step string) {
+		t.Helper()
+		p.snapshotInto(&sc)
+		want := p.Snapshot()
+		// Each of the two counts the callbacks that time out.
+		for _, fams := range [][]Family{sc.fams, want} {
+			for _, f := range fams {
+				if f.Name == "metricsink_dropped_samples_total" {
+					for i := range f.Series {
+						f.Series[i].Value = 0
+					}
+				}
+			}
+		}
+		if !reflect.DeepEqual(sc.fams, want) {
+			t.Errorf("%s: snapshotInto gave\n%+v\nSnapshot\n%+v", step, sc.fams, want)
+		}
+	}
+	check("empty")
+	p.Histogram("build.latency", 0.3, metricsink.KV("route", "/"))
+	p.Increment("cache.events", 2, metricsink.KV("kind", "a"))
+	check("first series")
+	unregister := p.GaugeFunc("dispatch.queue", metricsink.KV("queue", "mail"), func() float64 { return 4 })
+	p.HistogramExemplar("build.latency", 0.002, metricsink.KV("route", "/"), metricsink.Exemplar{TraceID: [16]byte{1}, SpanID: [8]byte{2}})
+	p.Histogram("build.latency", 7e9, metricsink.KV("route", "/big"))
+	check("exemplar, callback, far native buckets")
+	p.Increment("alpha.first", 1, metricsink.Tags{}) // every family moves one slot down
+	p.HistogramExemplar("build.latency", 0.5, metricsink.KV("route", "/"), metricsink.Exemplar{TraceID: [16]byte{3}, SpanID: [8]byte{4}})
+	check("a family before the others")
+	unregister()
+	check("callback gone")
+	// A callback that does not return in time leaves its series out, and
+	// its family when it is the only one.
+	stuck := make(chan struct{})
+	defer close(stuck)
+	p.GaugeFunc("stuck.queue", metricsink.KV("queue", "a"), func() float64 { <-stuck; return 1 })
+	p.GaugeFunc("stuck.queue", metricsink.KV("queue", "b"), func() float64 { <-stuck; return 1 })
+	p.GaugeFunc("waiting.queue", metricsink.KV("queue", "a"), func() float64 { <-stuck; return 1 })
+	p.GaugeFunc("waiting.queue", metricsink.KV("queue", "b"), func() float64 { return 2 })
+	check("callbacks timed out")
+	check("unchanged")
+	var names []string
+	for _, f := range sc.fams {
+		names = append(names, f.Name)
+	}
+	if want := []string{"alpha_first_total", "build_latency", "cache_events_total", "metricsink_dropped_samples_total", "waiting_queue"}; !slices.Equal(names, want) {
+		t.Errorf("families %v, want %v", names, want)
+	}
+}
+
+func TestSnapshotIntoRuntime(t *testing.T) {
+	p, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(t.Context())
+	p.Increment("zz.last", 1, metricsink.Tags{})
+	p.Increment("aa.first", 1, metricsink.Tags{})
+	p.Gauge("heap.middle", 1, metricsink.Tags{}) // between go_* and process_*
+	var sc scrapeScratch
+	for range 2 {
+		p.snapshotInto(&sc)
+		var got, want []string
+		for _, f := range sc.fams {
+			got = append(got, f.Name)
+		}
+		for _, f := range p.Snapshot() {
+			want = append(want, f.Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("snapshotInto's families\n%v\nSnapshot's\n%v", got, want)
+		}
+	}
 }
