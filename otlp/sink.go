@@ -34,11 +34,25 @@ const (
 // ScopeName is the instrumentation scope of every metric the Sink exports.
 const ScopeName = "github.com/realtimeserver/observability/metricsink/otlp"
 
+// The base-2 exponential histograms a Sink exports (unless
+// SinkOptions.ExplicitBuckets is set), OpenTelemetry's defaults: at most
+// ExponentialMaxSize buckets, from ExponentialMaxScale down. The SDK
+// lowers the scale of a series as its values spread, so that its buckets
+// cover them: values spanning 1 ms to 1 s (a factor of 1000) keep scale 4,
+// buckets 2^(1/16) wide, a quantile within about 2.2% of the truth; 1 µs to
+// 1 s, scale 3 and 4.4%; 10 µs to 60 s, scale 2 and 9%.
+const (
+	ExponentialMaxSize  = 160
+	ExponentialMaxScale = 20
+)
+
 // DurationBuckets returns the bucket bounds, in seconds, of a histogram
-// recorded with Duration that was not declared with its own: 5 ms to 10 s,
-// with 0.1 s and 0.5 s among them. Each call returns a new slice.
+// recorded with Duration that was not declared with its own, when
+// SinkOptions.ExplicitBuckets is set: the kit's default duration buckets
+// (those of the Prometheus registry), 100 µs to 60 s in steps of 1, 2.5
+// and 5, with 0.1 s and 0.5 s among them. Each call returns a new slice.
 func DurationBuckets() []float64 {
-	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+	return []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 }
 
 // SinkOptions configures a Sink. A nil *SinkOptions, or a zero SinkOptions, means
@@ -75,6 +89,15 @@ type SinkOptions struct {
 	// and is not called again until it returns. Default:
 	// DefaultCallbackTimeout.
 	CallbackTimeout time.Duration
+	// ExplicitBuckets exports histograms (Histogram, Duration and their
+	// handles) with explicit bucket bounds, for receivers that do not
+	// take exponential histograms: a declared Desc.Buckets, else
+	// DurationBuckets() for durations, else the SDK's default bounds.
+	// Default: false, base-2 exponential histograms of at most
+	// ExponentialMaxSize buckets from ExponentialMaxScale down, whatever
+	// aggregation the Exporter prefers for histograms; declared Buckets
+	// are then not used.
+	ExplicitBuckets bool
 }
 
 // Stats are a Sink's counts since it was built.
@@ -105,6 +128,7 @@ type Sink struct {
 	interval  time.Duration
 	timeout   time.Duration
 	maxSeries int
+	explicit  bool // SinkOptions.ExplicitBuckets
 
 	// lookup finds what a raw op, name and tags resolved to without a
 	// lock: the one lookup structure; a miss resolves under mu.
@@ -175,6 +199,7 @@ func NewSink(opts *SinkOptions) (*Sink, error) {
 		interval:  o.Interval,
 		timeout:   o.Timeout,
 		maxSeries: o.MaxSeries,
+		explicit:  o.ExplicitBuckets,
 		lookup:    metricsink.NewLookup[*target](4*o.MaxSeries+1024, 1024),
 		guard:     metricsink.NewGuard(o.MaxValueBytes),
 		drops:     metricsink.NewDrops("otlp metrics", nil),
@@ -189,7 +214,7 @@ func NewSink(opts *SinkOptions) (*Sink, error) {
 	// holds its locks (a function that used the Sink would deadlock).
 	s.reader = sdkmetric.NewManualReader(
 		sdkmetric.WithTemporalitySelector(exp.Temporality),
-		sdkmetric.WithAggregationSelector(exp.Aggregation),
+		sdkmetric.WithAggregationSelector(aggregation(exp, o.ExplicitBuckets)),
 	)
 	res := o.Resource
 	if res == nil {
@@ -204,6 +229,26 @@ func NewSink(opts *SinkOptions) (*Sink, error) {
 	s.base, s.cancel = context.WithCancel(context.Background())
 	go s.loop()
 	return s, nil
+}
+
+// aggregation returns the reader's aggregation selector: the exporter's,
+// but histograms are base-2 exponential histograms, or explicit-bucket
+// ones when explicit is set (the exporter's choice, or the SDK's default
+// when the exporter prefers another), whose bounds the instrument's
+// advice replaces (instrumentFor).
+func aggregation(exp sdkmetric.Exporter, explicit bool) sdkmetric.AggregationSelector {
+	return func(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+		if k != sdkmetric.InstrumentKindHistogram {
+			return exp.Aggregation(k)
+		}
+		if !explicit {
+			return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: ExponentialMaxSize, MaxScale: ExponentialMaxScale}
+		}
+		if a, ok := exp.Aggregation(k).(sdkmetric.AggregationExplicitBucketHistogram); ok {
+			return a
+		}
+		return sdkmetric.DefaultAggregationSelector(k)
+	}
 }
 
 // sdkLimit returns the SDK's cardinality limit for MaxSeries series. The
@@ -416,8 +461,12 @@ func (s *Sink) instrumentFor(m *metricsink.Metric, observed bool) (*instrument, 
 			in.reg, err = s.meter.RegisterCallback(in.observe, g)
 		}
 	case d.Kind == metricsink.Histogram:
-		b := d.Buckets
-		if len(b) == 0 && d.Unit == "seconds" {
+		var b []float64
+		switch {
+		case !s.explicit: // exponential: no bounds to advise
+		case len(d.Buckets) > 0:
+			b = d.Buckets
+		case d.Unit == "seconds":
 			b = DurationBuckets()
 		}
 		hopts := []metric.Float64HistogramOption{metric.WithDescription(help), metric.WithUnit(u)}
@@ -565,21 +614,22 @@ func (s *Sink) Gauge(name string, value float64, tags metricsink.Tags) {
 
 // Histogram implements metricsink.Sink.
 func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
-	s.observe(metricsink.OpHistogram, name, value, &tags)
+	s.observe(metricsink.OpHistogram, name, value, &tags, metricsink.Exemplar{})
 }
 
 // Duration implements metricsink.Sink: d is recorded in seconds.
 func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
-	s.observe(metricsink.OpDuration, name, d.Seconds(), &tags)
+	s.observe(metricsink.OpDuration, name, d.Seconds(), &tags, metricsink.Exemplar{})
 }
 
-func (s *Sink) observe(op metricsink.Op, name string, v float64, tags *metricsink.Tags) {
+// observe records v, with ex when it names a span (see record).
+func (s *Sink) observe(op metricsink.Op, name string, v float64, tags *metricsink.Tags, ex metricsink.Exemplar) {
 	if !finite(v) || v < 0 {
 		s.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "observations and durations must be finite and not negative")
 		return
 	}
 	if t := s.find(op, name, tags); t != nil {
-		t.in.hist.Record(context.Background(), v, t.rec...)
+		record(t, v, ex)
 	}
 }
 

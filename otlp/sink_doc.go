@@ -19,9 +19,8 @@
 // here. Counters (Increment, counter handles) are monotonic sums, gauges
 // (Gauge, GaugeFunc, gauge handles) are gauges observed at each export,
 // CounterFunc gives an observable monotonic sum, and Histogram and
-// Duration give explicit-bucket histograms; Duration records seconds
-// (unit "s") in DurationBuckets() unless the name was declared with others.
-// A declared Unit is exported as its UCUM code (seconds "s", bytes "By").
+// Duration give histograms; Duration records seconds (unit "s"). A
+// declared Unit is exported as its UCUM code (seconds "s", bytes "By").
 //
 // A name must be a valid OpenTelemetry instrument name (an ASCII letter,
 // then letters, digits, '_', '.', '-' or '/', at most 255 bytes). The
@@ -29,6 +28,28 @@
 // and a counter used both with Increment and with CounterFunc, are
 // dropped and counted (reason type_clash) with one warning through
 // slog.Default().
+//
+// # Histograms and exemplars
+//
+// Histograms are exported as base-2 exponential histograms, whatever the
+// exporter prefers: at most ExponentialMaxSize buckets, whose scale the
+// SDK lowers as a series' values spread: a quantile computed from them
+// keeps a bounded relative error (a few percent, see ExponentialMaxSize)
+// at any magnitude, with no bucket layout to choose. Prometheus' OTLP receiver
+// stores them as native histograms, Datadog's Agent as distributions. For
+// a receiver that takes explicit buckets only, set
+// SinkOptions.ExplicitBuckets: a declared Desc.Buckets, else
+// DurationBuckets() for durations, apply.
+//
+// The Sink is a metricsink.ExemplarSink, and its histogram and timer
+// handles are exemplar observers: an observation recorded with
+// metricsink.HistogramContext, DurationContext or a handle's
+// ObserveContext, inside a sampled span, is exported with an exemplar
+// holding the span's trace_id and span_id, the value and the time, so a
+// receiver links the histogram to a trace that landed in it. The SDK's
+// reservoir keeps up to 20 a series of an exponential histogram, one a
+// bucket of an explicit one. OTEL_METRICS_EXEMPLAR_FILTER=always_off
+// turns them off; recording with an exemplar allocates nothing.
 //
 // # Bounds and counts
 //

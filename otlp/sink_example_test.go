@@ -7,6 +7,7 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/metricsink"
 	"github.com/realtimeserver/observability/otlp"
@@ -29,8 +30,9 @@ func (printExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) e
 			switch d := m.Data.(type) {
 			case metricdata.Sum[float64]:
 				fmt.Printf("%s: sum %v\n", m.Name, d.DataPoints[0].Value)
-			case metricdata.Histogram[float64]:
-				fmt.Printf("%s: %d observation(s) in %s\n", m.Name, d.DataPoints[0].Count, m.Unit)
+			case metricdata.ExponentialHistogram[float64]:
+				p := d.DataPoints[0]
+				fmt.Printf("%s: %d observation(s) in %s, %d exemplar(s)\n", m.Name, p.Count, m.Unit, len(p.Exemplars))
 			}
 		}
 	}
@@ -47,10 +49,17 @@ func Example() {
 	created := metricsink.NewCounter(sink, "comments.created", metricsink.KV("channel", "video"))
 	created.Inc()
 	created.Inc()
-	sink.Duration("http.request.duration", 120*time.Millisecond, metricsink.KV("route", "/api/videos/{id}"))
+	// A duration measured in a sampled span keeps the span's trace id as
+	// an exemplar (ctx: a request's context, with its server span).
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	}))
+	metricsink.DurationContext(ctx, sink, "http.request.duration", 120*time.Millisecond, metricsink.KV("route", "/api/videos/{id}"))
 
 	_ = sink.Close(context.Background()) // exports what was recorded
 	// Unordered output:
 	// comments.created: sum 2
-	// http.request.duration: 1 observation(s) in s
+	// http.request.duration: 1 observation(s) in s, 1 exemplar(s)
 }

@@ -31,6 +31,10 @@ func FuzzSamples(f *testing.F) {
 		s.Increment(name, v, tags)
 		s.Gauge(name+".g", v, tags)
 		s.Histogram(name+".h", v, tags)
+		var ex metricsink.Exemplar
+		copy(ex.TraceID[:], key+value)
+		copy(ex.SpanID[:], value)
+		s.HistogramExemplar(name+".x", v, tags, ex)
 		metricsink.NewCounter(s, name+".c", tags).Add(v)
 		if err := s.Flush(context.Background()); err != nil {
 			t.Fatal(err)
@@ -64,6 +68,24 @@ func checkPoints(t *testing.T, m metricdata.Metrics) {
 		for _, p := range d.DataPoints {
 			sets = append(sets, attrsOf(p.Attributes))
 		}
+	case metricdata.ExponentialHistogram[float64]:
+		for _, p := range d.DataPoints {
+			sets = append(sets, attrsOf(p.Attributes))
+			n := p.ZeroCount
+			for _, c := range p.PositiveBucket.Counts {
+				n += c
+			}
+			if n != p.Count || len(p.NegativeBucket.Counts) != 0 || p.Scale > ExponentialMaxScale {
+				t.Errorf("%s: count %d, buckets and zeros %d, negative %v, scale %d", m.Name, p.Count, n, p.NegativeBucket.Counts, p.Scale)
+			}
+			for _, e := range p.Exemplars {
+				if len(e.TraceID) != 16 || len(e.SpanID) != 8 || e.Value != p.Sum {
+					t.Errorf("%s: exemplar %+v of a series whose sum is %v", m.Name, e, p.Sum)
+				}
+			}
+		}
+	default:
+		t.Errorf("%s: data %T", m.Name, m.Data)
 	}
 	for _, a := range sets {
 		for k, v := range a {

@@ -132,21 +132,38 @@ type histHandle struct {
 	name string
 }
 
-func (h *histHandle) Observe(v float64) {
+func (h *histHandle) Observe(v float64) { h.ObserveExemplar(v, metricsink.Exemplar{}) }
+
+func (h *histHandle) ObserveDuration(d time.Duration) {
+	h.ObserveExemplar(d.Seconds(), metricsink.Exemplar{})
+}
+
+// ObserveExemplar implements metricsink.ExemplarObserver: v is recorded
+// with ex, which the SDK's exemplar reservoir keeps (see record).
+func (h *histHandle) ObserveExemplar(v float64, ex metricsink.Exemplar) {
 	switch {
 	case h.s.closed.Load():
 		h.s.drops.Drop(drop.Closed, metricsink.Histogram, h.name, "the sink is closed")
 	case !finite(v) || v < 0:
 		h.s.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "observations and durations must be finite and not negative")
 	default:
-		h.t.in.hist.Record(context.Background(), v, h.t.rec...)
+		record(h.t, v, ex)
 	}
 }
 
-func (h *histHandle) ObserveDuration(d time.Duration) { h.Observe(d.Seconds()) }
+// ObserveDurationExemplar implements metricsink.ExemplarDurationObserver:
+// d is recorded in seconds, with ex.
+func (h *histHandle) ObserveDurationExemplar(d time.Duration, ex metricsink.Exemplar) {
+	h.ObserveExemplar(d.Seconds(), ex)
+}
 
 // histogramHandleType is what NewHistogram and NewTimer return.
 type histogramHandleType interface {
 	metricsink.Observer
 	metricsink.DurationObserver
 }
+
+var (
+	_ metricsink.ExemplarObserver         = (*histHandle)(nil)
+	_ metricsink.ExemplarDurationObserver = (*histHandle)(nil)
+)

@@ -3,6 +3,7 @@ package otlp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"math"
@@ -35,6 +36,9 @@ type memExporter struct {
 	mu   sync.Mutex
 	last *metricdata.ResourceMetrics
 	n    int
+	// histograms is the aggregation it prefers for histograms; nil: the
+	// SDK's default.
+	histograms sdkmetric.Aggregation
 }
 
 func (e *memExporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
@@ -42,6 +46,9 @@ func (e *memExporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Tempora
 }
 
 func (e *memExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if k == sdkmetric.InstrumentKindHistogram && e.histograms != nil {
+		return e.histograms
+	}
 	return sdkmetric.DefaultAggregationSelector(k)
 }
 
@@ -58,7 +65,7 @@ func (e *memExporter) Shutdown(context.Context) error   { return nil }
 
 // newManual returns a Sink that exports to memory only when asked, and a
 // function that exports and returns what it held, by name.
-func newManual(t *testing.T, opts SinkOptions) (*Sink, func() map[string]metricdata.Metrics) {
+func newManual(t testing.TB, opts SinkOptions) (*Sink, func() map[string]metricdata.Metrics) {
 	t.Helper()
 	e := &memExporter{}
 	opts.Exporter = e
@@ -160,27 +167,129 @@ func TestKinds(t *testing.T) {
 	if d.Unit != "s" {
 		t.Errorf("duration unit = %q, want s", d.Unit)
 	}
-	h, ok := d.Data.(metricdata.Histogram[float64])
+	h, ok := d.Data.(metricdata.ExponentialHistogram[float64])
 	if !ok || len(h.DataPoints) != 1 {
-		t.Fatalf("duration data = %#v", d.Data)
+		t.Fatalf("duration data = %#v, want one exponential histogram data point", d.Data)
 	}
 	p := h.DataPoints[0]
 	if p.Count != 2 || math.Abs(p.Sum-2.15) > 1e-9 {
 		t.Errorf("duration count, sum = %d, %v; want 2, 2.15", p.Count, p.Sum)
 	}
-	if !slices.Equal(p.Bounds, DurationBuckets()) {
-		t.Errorf("duration bounds = %v, want %v", p.Bounds, DurationBuckets())
+	checkExponential(t, "duration", p, []float64{0.15, 2})
+	b, ok := got["body.size"].Data.(metricdata.ExponentialHistogram[float64])
+	if !ok {
+		t.Fatalf("body.size data = %T, want an exponential histogram", got["body.size"].Data)
 	}
-	if _, ok := got["body.size"].Data.(metricdata.Histogram[float64]); !ok {
-		t.Errorf("body.size data = %T, want a histogram", got["body.size"].Data)
-	}
+	checkExponential(t, "body.size", b.DataPoints[0], []float64{300})
 	if n := s.Stats().Dropped.Total(); n != 0 {
 		t.Errorf("dropped %d samples, want 0: %v", n, s.Stats().Dropped)
 	}
 }
 
+// checkExponential checks that p is a base-2 exponential histogram data
+// point within the Sink's bounds whose positive buckets hold exactly
+// values, each in the bucket whose bounds contain it.
+func checkExponential(t *testing.T, what string, p metricdata.ExponentialHistogramDataPoint[float64], values []float64) {
+	t.Helper()
+	if p.Scale > ExponentialMaxScale || p.Scale < -10 {
+		t.Errorf("%s: scale %d, want at most %d", what, p.Scale, ExponentialMaxScale)
+	}
+	if n := len(p.PositiveBucket.Counts); n > ExponentialMaxSize {
+		t.Errorf("%s: %d buckets, want at most %d", what, n, ExponentialMaxSize)
+	}
+	if p.ZeroCount != 0 || len(p.NegativeBucket.Counts) != 0 {
+		t.Errorf("%s: zero count %d, negative buckets %v; want none", what, p.ZeroCount, p.NegativeBucket.Counts)
+	}
+	want := map[int]uint64{}
+	for _, v := range values {
+		// Bucket i holds (base^i, base^(i+1)] with base = 2^(2^-scale).
+		i := int(math.Ceil(math.Log2(v)*math.Exp2(float64(p.Scale)))) - 1
+		want[i]++
+	}
+	got := map[int]uint64{}
+	for i, c := range p.PositiveBucket.Counts {
+		if c != 0 {
+			got[int(p.PositiveBucket.Offset)+i] = c
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%s: buckets by index %v at scale %d, want %v for values %v", what, got, p.Scale, want, values)
+	}
+}
+
+// TestExplicitBuckets: with SinkOptions.ExplicitBuckets, histograms have
+// explicit bounds: the declared ones, DurationBuckets() for durations,
+// the SDK's default for others.
+func TestExplicitBuckets(t *testing.T) {
+	s, collect := newManual(t, SinkOptions{ExplicitBuckets: true})
+	d := metricsink.Desc{Name: "comment.body.bytes", Kind: metricsink.Histogram, Unit: "bytes", Buckets: []float64{64, 256, 1024}}
+	if err := s.Declare(d); err != nil {
+		t.Fatal(err)
+	}
+	s.Histogram("comment.body.bytes", 100, metricsink.Tags{})
+	s.Duration("http.request.duration", 150*time.Millisecond, metricsink.Tags{})
+	s.Histogram("queue.depth", 7, metricsink.Tags{})
+	got := collect()
+	for name, want := range map[string][]float64{
+		"comment.body.bytes":    d.Buckets,
+		"http.request.duration": DurationBuckets(),
+		"queue.depth":           sdkmetric.DefaultAggregationSelector(sdkmetric.InstrumentKindHistogram).(sdkmetric.AggregationExplicitBucketHistogram).Boundaries,
+	} {
+		h, ok := got[name].Data.(metricdata.Histogram[float64])
+		if !ok || len(h.DataPoints) != 1 {
+			t.Errorf("%s data = %T, want one explicit-bucket histogram data point", name, got[name].Data)
+			continue
+		}
+		if p := h.DataPoints[0]; !slices.Equal(p.Bounds, want) || p.Count != 1 {
+			t.Errorf("%s: bounds %v, count %d; want %v, 1", name, p.Bounds, p.Count, want)
+		}
+	}
+}
+
+// TestExplicitBucketsOverExporter: the option decides, whatever the
+// exporter prefers for histograms.
+func TestExplicitBucketsOverExporter(t *testing.T) {
+	for _, tc := range []struct {
+		explicit bool
+		prefers  sdkmetric.Aggregation
+		want     string
+	}{
+		{false, sdkmetric.AggregationExplicitBucketHistogram{Boundaries: []float64{1, 2}}, "exponential"},
+		{true, sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 20, MaxScale: 5}, "explicit"},
+		{true, sdkmetric.AggregationExplicitBucketHistogram{Boundaries: []float64{1, 2}}, "explicit [1 2]"},
+	} {
+		e := &memExporter{histograms: tc.prefers}
+		s, err := NewSink(&SinkOptions{Exporter: e, Interval: time.Hour, ExplicitBuckets: tc.explicit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Histogram("h", 1.5, metricsink.Tags{})
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		switch d := e.last.ScopeMetrics[0].Metrics[0].Data.(type) {
+		case metricdata.ExponentialHistogram[float64]:
+			got = "exponential"
+			if sc := d.DataPoints[0].Scale; sc != ExponentialMaxScale {
+				got += fmt.Sprintf(" at scale %d", sc) // one value: the SDK keeps the largest scale
+			}
+		case metricdata.Histogram[float64]:
+			got = "explicit"
+			if b := d.DataPoints[0].Bounds; slices.Equal(b, []float64{1, 2}) {
+				got += " [1 2]"
+			}
+		default:
+			got = fmt.Sprintf("%T", d)
+		}
+		if got != tc.want {
+			t.Errorf("ExplicitBuckets %v, exporter preferring %T: %s, want %s", tc.explicit, tc.prefers, got, tc.want)
+		}
+	}
+}
+
 func TestDeclare(t *testing.T) {
-	s, collect := newManual(t, SinkOptions{})
+	s, collect := newManual(t, SinkOptions{ExplicitBuckets: true})
 	d := metricsink.Desc{Name: "comment.body.bytes", Kind: metricsink.Histogram, Unit: "bytes",
 		Help: "Size of comment bodies.", Buckets: []float64{64, 256, 1024}}
 	if err := metricsink.Declare(s, d); err != nil {
@@ -376,7 +485,7 @@ func TestHandles(t *testing.T) {
 	if v, _ := gaugePoint(t, got["open"], "ch", "video"); v != 11 {
 		t.Errorf("open = %v, want 11", v)
 	}
-	if p := got["took"].Data.(metricdata.Histogram[float64]).DataPoints[0]; p.Sum != 0.25 || got["took"].Unit != "s" {
+	if p := got["took"].Data.(metricdata.ExponentialHistogram[float64]).DataPoints[0]; p.Sum != 0.25 || got["took"].Unit != "s" {
 		t.Errorf("took sum = %v unit %q, want 0.25 s", p.Sum, got["took"].Unit)
 	}
 	d := s.Stats().Dropped
@@ -611,7 +720,7 @@ func TestCounterSeriesBound(t *testing.T) {
 	if got, ok := sumPoint(t, got["c"], "otel.metric.overflow", "true"); !ok || got != 4+5+6 {
 		t.Errorf("c{otel.metric.overflow=true} = %v, %v; want 15 (d, e, f)", got, ok)
 	}
-	hist := got["h"].Data.(metricdata.Histogram[float64])
+	hist := got["h"].Data.(metricdata.ExponentialHistogram[float64])
 	counts := map[string]uint64{}
 	for _, p := range hist.DataPoints {
 		a := attrsOf(p.Attributes)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -32,7 +33,9 @@ func wantIdentity(t *testing.T, what string, res map[string]string, pid int) {
 // TestDemoLogsAndMetricsReachCollector: the demo, pointed at the
 // Collector's OTLP receiver by OTEL_EXPORTER_OTLP_ENDPOINT alone, sends
 // the log records of a POST and its HTTP metrics, each with the service's
-// resource; stopping it delivers what was queued.
+// resource; stopping it delivers what was queued. The request duration
+// arrives as an exponential histogram whose POST data point carries an
+// exemplar naming a span of a trace the receiver got.
 func TestDemoLogsAndMetricsReachCollector(t *testing.T) {
 	col := startCollector(t)
 	d := startDemo(t,
@@ -84,7 +87,7 @@ func TestDemoLogsAndMetricsReachCollector(t *testing.T) {
 					m := ms.At(k)
 					names[m.Name()] = true
 					if m.Name() == "http.request.duration" {
-						checkDuration(t, m)
+						checkDuration(t, m, spansOf(col))
 					}
 				}
 			}
@@ -106,20 +109,58 @@ func eachLog(rl plog.ResourceLogs, f func(plog.LogRecord)) {
 	}
 }
 
-func checkDuration(t *testing.T, m pmetric.Metric) {
+// spansOf returns the span ids the collector received, by trace id.
+func spansOf(col *collector) map[pcommon.TraceID]map[pcommon.SpanID]bool {
+	out := map[pcommon.TraceID]map[pcommon.SpanID]bool{}
+	for _, td := range col.Traces.AllTraces() {
+		for i := range td.ResourceSpans().Len() {
+			ss := td.ResourceSpans().At(i).ScopeSpans()
+			for j := range ss.Len() {
+				spans := ss.At(j).Spans()
+				for k := range spans.Len() {
+					sp := spans.At(k)
+					if out[sp.TraceID()] == nil {
+						out[sp.TraceID()] = map[pcommon.SpanID]bool{}
+					}
+					out[sp.TraceID()][sp.SpanID()] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+func checkDuration(t *testing.T, m pmetric.Metric, spans map[pcommon.TraceID]map[pcommon.SpanID]bool) {
 	t.Helper()
-	if m.Type() != pmetric.MetricTypeHistogram || m.Unit() != "s" {
-		t.Errorf("http.request.duration is a %v in %q, want a histogram in s", m.Type(), m.Unit())
+	if m.Type() != pmetric.MetricTypeExponentialHistogram || m.Unit() != "s" {
+		t.Errorf("http.request.duration is a %v in %q, want an exponential histogram in s", m.Type(), m.Unit())
 		return
 	}
 	var posts uint64
-	dps := m.Histogram().DataPoints()
+	var linked bool
+	dps := m.ExponentialHistogram().DataPoints()
 	for i := range dps.Len() {
-		if a := attrMap(dps.At(i).Attributes()); a["method"] == "POST" {
-			posts += dps.At(i).Count()
+		p := dps.At(i)
+		if a := attrMap(p.Attributes()); a["method"] != "POST" {
+			continue
+		}
+		posts += p.Count()
+		n := p.ZeroCount()
+		for _, c := range p.Positive().BucketCounts().AsRaw() {
+			n += c
+		}
+		if n != p.Count() || p.Scale() > 20 || p.Positive().BucketCounts().Len() > 160 {
+			t.Errorf("POST data point: count %d, in its buckets %d, scale %d, %d buckets", p.Count(), n, p.Scale(), p.Positive().BucketCounts().Len())
+		}
+		for j := range p.Exemplars().Len() {
+			e := p.Exemplars().At(j)
+			linked = linked || spans[e.TraceID()][e.SpanID()]
 		}
 	}
 	if posts != 1 {
 		t.Errorf("http.request.duration holds %d POSTs, want 1", posts)
+	}
+	if !linked {
+		t.Errorf("no exemplar of the POST names a span the collector received (%d traces)", len(spans))
 	}
 }
