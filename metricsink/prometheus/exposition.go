@@ -13,8 +13,8 @@ import (
 	"github.com/realtimeserver/observability/metricsink"
 )
 
-// ContentType is the Content-Type of the exposition ServeHTTP writes: the
-// Prometheus text format, version 0.0.4.
+// ContentType is the Content-Type of the Prometheus text format, version
+// 0.0.4, which ServeHTTP writes unless the scrape asks for another.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -32,15 +32,34 @@ func (p *Registry) WritePrometheus(w io.Writer) {
 	}
 }
 
-// ServeHTTP writes the exposition in the Prometheus text format, gzipped
-// when the request's Accept-Encoding accepts gzip.
+// ServeHTTP writes the exposition in the format the request's Accept
+// header prefers (see negotiate): the Prometheus text format by default,
+// OpenMetrics 1.0.0 (with exemplars), or the protobuf format (native
+// histograms and exemplars) when an encoder is registered (see
+// RegisterProtobuf). It is gzipped when the request's Accept-Encoding
+// accepts gzip.
 func (p *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	p.WritePrometheus(buf)
+	f := negotiate(r.Header.Get("Accept"), protobufRegistered())
+	switch f {
+	case formatOpenMetrics:
+		_ = p.WriteOpenMetrics(buf)
+	case formatProtobuf:
+		if err := p.WriteProtobuf(buf); err != nil {
+			// The encoder was removed since negotiate, or failed: the
+			// text format, which needs none.
+			buf.Reset()
+			f = formatText
+			p.WritePrometheus(buf)
+		}
+	default:
+		p.WritePrometheus(buf)
+	}
 	h := w.Header()
-	h.Set("Content-Type", ContentType)
+	h.Set("Content-Type", f.contentType())
+	h.Add("Vary", "Accept")
 	h.Add("Vary", "Accept-Encoding")
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
