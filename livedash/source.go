@@ -19,8 +19,10 @@ func (f SourceFunc) Snapshot() []Family { return f() }
 
 // Family, Series and Bucket are the registry's snapshot types: a family
 // with its exposed name, type ("counter", "gauge" or "histogram"), help,
-// unit and series; a series with its labels and its value, or its count,
-// sum and cumulative buckets (+Inf last) for a histogram.
+// unit and series; a series with its labels and its value, or, for a
+// histogram, its count, sum, cumulative classic buckets (+Inf last) and
+// native buckets, which the dashboard's quantiles come from when every
+// series of a chart or row has them.
 type (
 	Family = prometheus.Family
 	Series = prometheus.Series

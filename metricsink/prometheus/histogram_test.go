@@ -240,3 +240,25 @@ func TestNativeConcurrent(t *testing.T) {
 	readers.Wait()
 	checkState(t, h, slices.Concat(vals...))
 }
+
+// The exemplar labels the expositions write: trace_id and span_id in
+// lowercase hex, the same as Exemplar.Labels.
+func TestExemplarLabels(t *testing.T) {
+	var e exemplarSlot
+	for i := range e.trace {
+		e.trace[i] = byte(0xf0 + i)
+	}
+	e.span[0], e.span[7], e.at = 0xab, 0x01, 1
+	got := string(e.appendLabels(nil))
+	want := `trace_id="f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",span_id="ab00000000000001"`
+	if got != want {
+		t.Errorf("appendLabels = %s, want %s", got, want)
+	}
+	l := e.exemplar().Labels()
+	if l[0].Value != "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff" || l[1].Value != "ab00000000000001" {
+		t.Errorf("Labels = %v", l)
+	}
+	if got := testing.AllocsPerRun(100, func() { _ = e.appendLabels(make([]byte, 0, 128)[:0]) }); got > 1 {
+		t.Errorf("appendLabels: %v allocations, want none but the buffer's", got)
+	}
+}
