@@ -41,6 +41,7 @@ import (
 	"github.com/realtimeserver/observability/internal/secret"
 	"github.com/realtimeserver/observability/livedash"
 	"github.com/realtimeserver/observability/metricsink"
+	_ "github.com/realtimeserver/observability/metricsink/prometheus/promproto" // /metrics in protobuf: native histograms
 	"github.com/realtimeserver/observability/operate/profiling"
 	_ "github.com/realtimeserver/observability/otlp" // OTEL_EXPORTER_OTLP_* export traces, logs and metrics
 	"github.com/realtimeserver/observability/wsmetrics"
