@@ -104,6 +104,12 @@ var scenarios = []scenario{
 		[]string{"ours", "client_golang"},
 		[]ratio{{row: "ours", base: "client_golang", max: 0.25}},
 		"One whole exposition of 10,000 counter series in 10 families, to `io.Discard`."},
+	{"BenchmarkScrapeProtobuf (10,000 series)",
+		[]string{"ours", "client_golang"},
+		[]ratio{{row: "ours", base: "client_golang", max: 0.5}},
+		"`BenchmarkScrape` in the protobuf format Prometheus asks for when it scrapes native histograms: " +
+			"ours through `WriteProtobuf` with `promproto` imported, client_golang through `Gather` and " +
+			"`expfmt`'s delimited encoder, as `promhttp` answers that `Accept` header."},
 	{"BenchmarkCounterHandle (Add on a handle with 2 tags)",
 		[]string{"ours", "vm", "client_golang"},
 		[]ratio{{row: "ours", base: "vm", max: 1.5}, {row: "ours", base: "client_golang"}},
