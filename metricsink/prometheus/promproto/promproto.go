@@ -68,24 +68,24 @@ var encoders = sync.Pool{New: func() any { return new(encoder) }}
 // being encoded (names, labels, values) rather than copying them.
 type encoder struct {
 	mf         dto.MetricFamily
-	metrics    arena[dto.Metric, *dto.Metric]
+	metrics    arena[dto.Metric]
 	metricPtrs ptrArena[dto.Metric]
-	labels     arena[dto.LabelPair, *dto.LabelPair]
+	labels     arena[dto.LabelPair]
 	labelPtrs  ptrArena[dto.LabelPair]
-	counters   arena[dto.Counter, *dto.Counter]
-	gauges     arena[dto.Gauge, *dto.Gauge]
-	untyped    arena[dto.Untyped, *dto.Untyped]
-	summaries  arena[dto.Summary, *dto.Summary]
-	quantiles  arena[dto.Quantile, *dto.Quantile]
+	counters   arena[dto.Counter]
+	gauges     arena[dto.Gauge]
+	untyped    arena[dto.Untyped]
+	summaries  arena[dto.Summary]
+	quantiles  arena[dto.Quantile]
 	quantPtrs  ptrArena[dto.Quantile]
-	histograms arena[dto.Histogram, *dto.Histogram]
-	buckets    arena[dto.Bucket, *dto.Bucket]
+	histograms arena[dto.Histogram]
+	buckets    arena[dto.Bucket]
 	bucketPtrs ptrArena[dto.Bucket]
-	spans      arena[dto.BucketSpan, *dto.BucketSpan]
+	spans      arena[dto.BucketSpan]
 	spanPtrs   ptrArena[dto.BucketSpan]
-	exemplars  arena[dto.Exemplar, *dto.Exemplar]
+	exemplars  arena[dto.Exemplar]
 	exPtrs     ptrArena[dto.Exemplar]
-	times      arena[timestamppb.Timestamp, *timestamppb.Timestamp]
+	times      arena[timestamppb.Timestamp]
 	strs       values[string] // exemplars' trace and span ids
 	buf        []byte
 }
@@ -297,35 +297,35 @@ func (e *encoder) exemplar(x *prometheus.Exemplar) *dto.Exemplar {
 	return ex
 }
 
-// message is a protobuf message type whose pointer is P.
-type message[T any] interface {
-	*T
-	Reset()
-}
-
 // arenaChunk is the length of an arena's chunks.
 const arenaChunk = 256
 
-// arena hands out messages of type T, reset, from chunks that it keeps
+// arena hands out zeroed messages of type T from chunks that it keeps
 // between uses: reset makes them all available again. A chunk never moves,
 // so that the pointers handed out stay valid until reset.
-type arena[T any, P message[T]] struct {
+//
+// A message is zeroed by assignment rather than by its Reset method, which
+// also stores its type's information in it with an atomic write: protobuf
+// reads that of the top-level message only, which e.mf is, and knows its
+// nested messages' from their fields.
+type arena[T any] struct {
 	chunks [][]T
 	c, i   int // the chunk in use and its next free item
 }
 
-func (a *arena[T, P]) reset() { a.c, a.i = 0, 0 }
+func (a *arena[T]) reset() { a.c, a.i = 0, 0 }
 
-func (a *arena[T, P]) one() P {
+func (a *arena[T]) one() *T {
 	if a.c < len(a.chunks) && a.i == len(a.chunks[a.c]) {
 		a.c, a.i = a.c+1, 0
 	}
 	if a.c == len(a.chunks) {
 		a.chunks = append(a.chunks, make([]T, arenaChunk))
 	}
-	p := P(&a.chunks[a.c][a.i])
+	p := &a.chunks[a.c][a.i]
 	a.i++
-	p.Reset()
+	var zero T
+	*p = zero
 	return p
 }
 
