@@ -594,9 +594,16 @@ func TestGrafanaProvisioning(t *testing.T) {
 // ddQuery matches a Datadog metric query: aggregation:metric{filters} by {tags}.
 var ddQuery = regexp.MustCompile(`^\s*(\w+):([A-Za-z][A-Za-z0-9_.]*)\{([^}]*)\}(?:\s*by\s*\{([^}]*)\})?`)
 
-// ddQueries returns every metric query string of a Datadog dashboard, in
-// nested group widgets too, and counts the log queries and log streams.
-func ddQueries(widgets []any) (metricQueries []string, logWidgets int) {
+// ddMetricQuery is a metric query of a Datadog dashboard, and the
+// aggregator that reduces it to one value in a scalar widget ("" in a
+// timeseries and in the older "q" form).
+type ddMetricQuery struct {
+	query, aggregator string
+}
+
+// ddQueries returns every metric query of a Datadog dashboard, in nested
+// group widgets too, and counts the log queries and log streams.
+func ddQueries(widgets []any) (metricQueries []ddMetricQuery, logWidgets int) {
 	for _, w := range widgets {
 		wm, _ := w.(map[string]any)
 		def, _ := wm["definition"].(map[string]any)
@@ -612,7 +619,7 @@ func ddQueries(widgets []any) (metricQueries []string, logWidgets int) {
 		for _, r := range reqs {
 			rm, _ := r.(map[string]any)
 			if q, ok := rm["q"].(string); ok {
-				metricQueries = append(metricQueries, q)
+				metricQueries = append(metricQueries, ddMetricQuery{query: q})
 			}
 			qs, _ := rm["queries"].([]any)
 			for _, q := range qs {
@@ -620,7 +627,8 @@ func ddQueries(widgets []any) (metricQueries []string, logWidgets int) {
 				switch qm["data_source"] {
 				case "metrics":
 					s, _ := qm["query"].(string)
-					metricQueries = append(metricQueries, s)
+					a, _ := qm["aggregator"].(string)
+					metricQueries = append(metricQueries, ddMetricQuery{query: s, aggregator: a})
 				case "logs":
 					logWidgets++
 				}
@@ -631,8 +639,25 @@ func ddQueries(widgets []any) (metricQueries []string, logWidgets int) {
 }
 
 // timingSuffixes are the series the Datadog Agent makes of a DogStatsD timing
-// or histogram with its default histogram_aggregates and percentiles.
+// or histogram with its default histogram_aggregates and percentiles. The
+// sink sends those only with Options.AgentHistograms.
 var timingSuffixes = []string{".avg", ".median", ".max", ".count", ".95percentile"}
+
+// ddAggregations are the space aggregations a Datadog metric query may
+// start with: avg, sum, min and max for every metric; count and the
+// percentiles (p50 to p99.99) for distributions only, which Datadog keeps
+// as sketches.
+var (
+	ddSpaceAggregations = []string{"avg", "sum", "min", "max"}
+	ddPercentile        = regexp.MustCompile(`^p(?:[1-9]?[0-9])(?:\.[0-9]{1,2})?$`)
+)
+
+// ddMetric is what the DogStatsD sink sent under a name Datadog stores: the
+// tag keys it carried, and whether it is a distribution.
+type ddMetric struct {
+	tags         []string
+	distribution bool
+}
 
 // agentTags are the tags every DogStatsD sample carries in Datadog besides its
 // own: host from the Agent, env, service and version from DD_ENV, DD_SERVICE,
@@ -686,17 +711,34 @@ func TestDatadogDashboards(t *testing.T) {
 					}
 				}
 			}
-			for _, q := range queries {
+			for _, mq := range queries {
+				q := mq.query
 				m := ddQuery.FindStringSubmatch(q)
 				if m == nil {
 					t.Errorf("metric query %q is not aggregation:metric{filters}[ by {tags}]", q)
 					continue
 				}
-				name, filters, by := m[2], m[3], m[4]
-				tags, ok := emitted[name]
+				agg, name, filters, by := m[1], m[2], m[3], m[4]
+				sent, ok := emitted[name]
 				if !ok {
 					t.Errorf("query %q uses %s, which the DogStatsD sink does not send under that name", q, name)
 					continue
+				}
+				tags := sent.tags
+				// The aggregation exists for what the sink sends: a
+				// percentile of a distribution, not of a gauge, count or
+				// Agent histogram series; and a scalar widget reduces a
+				// percentile with the percentile aggregator (another
+				// shows no data).
+				percentile := ddPercentile.MatchString(agg)
+				switch {
+				case (percentile || agg == "count") && !sent.distribution:
+					t.Errorf("query %q takes %s of %s, which the sink does not send as a distribution", q, agg, name)
+				case !percentile && agg != "count" && !slices.Contains(ddSpaceAggregations, agg):
+					t.Errorf("query %q: %s is no Datadog aggregation", q, agg)
+				}
+				if a := mq.aggregator; a != "" && (a == "percentile") != percentile {
+					t.Errorf("query %q has aggregator %q; a percentile query takes \"percentile\", others not", q, a)
 				}
 				var keys []string
 				for f := range strings.SplitSeq(filters, ",") {
@@ -754,10 +796,11 @@ var rootMetrics = []string{"log.records", "datadog.logs.sent", "datadog.logs.dro
 // pool gauges, and a coder/websocket connection tracked by wsmetrics. Only
 // the rows of rootMetrics are sent from the table. It checks that every row
 // of the table arrived with at least the table's tags, and returns the
-// names a Datadog query can use, with the tag keys each carries. Timings and
-// histograms become the Agent's aggregate series (name.avg,
-// name.95percentile, ...).
-func dogstatsdEmitted(t *testing.T) map[string][]string {
+// names a Datadog query can use, with the tag keys each carries. A
+// distribution keeps its name (p95:name); a timing or histogram of the
+// Agent would become its aggregate series (name.avg, name.95percentile,
+// ...). Durations must be distributions, as the sink sends them by default.
+func dogstatsdEmitted(t *testing.T) map[string]ddMetric {
 	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -820,7 +863,7 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 
 	// Wait until every metric has arrived, or give up after a while.
 	deadline := time.Now().Add(5 * time.Second)
-	emitted := make(map[string][]string)
+	emitted := make(map[string]ddMetric)
 	sentRoutes := make(map[string]bool)
 	for {
 		mu.Lock()
@@ -856,10 +899,12 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 			switch fields[1] {
 			case "ms", "h":
 				for _, s := range timingSuffixes {
-					emitted[name+s] = keys
+					emitted[name+s] = ddMetric{tags: keys}
 				}
+			case "d":
+				emitted[name] = ddMetric{tags: keys, distribution: true}
 			default:
-				emitted[name] = keys
+				emitted[name] = ddMetric{tags: keys}
 			}
 		}
 		missing := 0
@@ -902,12 +947,17 @@ func dogstatsdEmitted(t *testing.T) map[string][]string {
 	}
 	lastSentRoutes = sentRoutes
 
-	// The table's tags are the ones the packages really send.
+	// The table's tags are the ones the packages really send, and its
+	// durations go out as distributions.
 	for _, m := range metrics {
-		keys, ok := emitted[m.name]
+		sent, ok := emitted[m.name]
 		if !ok {
-			keys = emitted[m.name+".avg"]
+			sent = emitted[m.name+".avg"]
 		}
+		if m.method == "Duration" && !sent.distribution {
+			t.Errorf("%s is sent as a timing or histogram, not as a distribution", m.name)
+		}
+		keys := sent.tags
 		for _, k := range m.tags {
 			if !slices.Contains(keys, k) {
 				t.Errorf("%s arrived with tags %q, without the table's %q", m.name, keys, k)

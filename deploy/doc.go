@@ -25,7 +25,8 @@
 // module exposes and that every Grafana panel uses the datasource variable,
 // and check that every metric a Datadog dashboard queries is one the
 // DogStatsD sink sends, from real traffic through httpmetrics, dbmetrics
-// and wsmetrics to a UDP listener. An integration test runs Debian's
+// and wsmetrics to a UDP listener, with an aggregation Datadog has for it
+// (percentiles such as p95: of distributions only). An integration test runs Debian's
 // prometheus against the demo under simulated traffic and evaluates every
 // panel and alert expression through its HTTP API.
 package deploy

@@ -40,8 +40,9 @@ func (k Kind) String() string {
 // Backends honour a Desc as follows. Prometheus: Help is the # HELP line,
 // Unit is appended to the exposed name ("http.request.duration" with Unit
 // "seconds" is exposed as http_request_duration_seconds, then "_total" for
-// counters) and Buckets are the histogram's. DogStatsD: the kind, and a
-// histogram is sent as a distribution when Distribution is set.
+// counters) and Buckets are the histogram's. DogStatsD: the kind, and
+// Distribution, which keeps a histogram a distribution when the sink
+// sends Agent histograms (its Options.AgentHistograms).
 type Desc struct {
 	// Name is the metric's name, as given to the Sink methods
 	// ("comments.created").
@@ -61,9 +62,10 @@ type Desc struct {
 	// seconds from 5 ms to 10 s).
 	Buckets []float64
 	// Distribution makes DogStatsD send a histogram as a distribution
-	// (aggregated by Datadog across hosts) rather than a histogram
-	// (aggregated per host by the Agent). Default: the DogStatsD sink's
-	// Options.Distributions.
+	// (aggregated by Datadog across hosts) even when the DogStatsD sink
+	// keeps histograms aggregated per host by the Agent
+	// (Options.AgentHistograms). Default: false, the sink's choice, which
+	// is distributions unless AgentHistograms is set.
 	Distribution bool
 }
 

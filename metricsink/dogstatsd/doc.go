@@ -19,9 +19,10 @@
 //     integers at random, in proportion, so totals stay right on average
 //     (0.25 sent four times adds 1 on average).
 //   - Gauge sends a gauge (|g).
-//   - Histogram sends a histogram (|h), or a distribution (|d) when the name
-//     was declared with Desc.Distribution or [Options.Distributions] is set.
-//   - Duration sends a timing (|ms) in milliseconds.
+//   - Histogram sends a distribution (|d); with [Options.AgentHistograms],
+//     a histogram (|h).
+//   - Duration sends a distribution (|d) in milliseconds; with
+//     [Options.AgentHistograms], a timing (|ms) in milliseconds.
 //   - Handles (metricsink.NewCounter and the like) send the same, the name
 //     and tags converted once; a gauge handle keeps its value, so that Add
 //     sends the new value.
@@ -48,6 +49,29 @@
 //
 // [Sink.Stats] reports the counts by drop.Reason; the first drop of each
 // reason is also logged once through [slog.Default].
+//
+// # Distributions or Agent histograms
+//
+// Durations and histograms are sent as distributions by default, because
+// that is how Datadog gives correct percentiles. The Agent forwards every
+// value of a distribution; Datadog merges them from every host into one
+// sketch (DDSketch, a bounded relative error) per tag combination, so
+// p50:http.request.duration{*} by {route} is the median of every request
+// of the route, on any number of hosts, over any time span. Turn the
+// percentiles on once per metric in Datadog's Metrics Summary ("Advanced"
+// or "percentile aggregations"); avg, count, sum, min and max need
+// nothing.
+//
+// A histogram or timing, instead, is summarised by each Agent every flush
+// interval into fixed series per host (name.avg, name.median,
+// name.95percentile, name.max, name.count): a dashboard can only average
+// those across hosts and time, and an average of 95th percentiles is no
+// percentile at all. [Options.AgentHistograms] keeps them, for dashboards
+// and monitors already built on those series; Desc.Distribution still
+// makes a declared name a distribution. A name is stored by Datadog as one
+// type: the histogram series are name.avg and so on, the distribution is
+// name, so switching does not mix them, but old dashboards must change
+// their queries (avg:name.95percentile becomes p95:name).
 //
 // # Address
 //

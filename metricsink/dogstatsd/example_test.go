@@ -52,6 +52,6 @@ func Example() {
 		fmt.Println(l)
 	}
 	// Output:
-	// realtime.http.request.duration:2.500000|ms|#route:/comments/_id,method:get,status:200
+	// realtime.http.request.duration:2.5|d|#route:/comments/_id,method:get,status:200
 	// realtime.http.requests:2|c|#route:/comments/_id,method:get,status:200
 }

@@ -41,23 +41,37 @@ func TestOneKindPerName(t *testing.T) {
 	}
 }
 
-// A declared histogram is sent as a distribution when its Desc says so.
+// With AgentHistograms, a declared histogram is still sent as a
+// distribution when its Desc says so, by the Sink methods and the handles,
+// for observations and durations; others are histograms and timings.
 func TestDeclaredDistribution(t *testing.T) {
 	l := listen(t)
-	s := newTestSink(t, l, nil)
-	if err := metricsink.Declare(s, metricsink.Desc{Name: "body.bytes", Kind: metricsink.Histogram, Unit: "bytes", Distribution: true}); err != nil {
-		t.Fatal(err)
+	s := newTestSink(t, l, &Options{AgentHistograms: true})
+	for _, d := range []metricsink.Desc{
+		{Name: "body.bytes", Kind: metricsink.Histogram, Unit: "bytes", Distribution: true},
+		{Name: "took", Kind: metricsink.Histogram, Unit: "seconds", Distribution: true},
+	} {
+		if err := metricsink.Declare(s, d); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Histogram("body.bytes", 120, metricsink.Tags{})
+	metricsink.NewHistogram(s, "body.bytes", metricsink.KV("k", "handle")).Observe(3)
+	s.Duration("took", time.Millisecond, metricsink.Tags{})
+	metricsink.NewTimer(s, "took", metricsink.KV("k", "handle")).Observe(time.Millisecond)
 	s.Histogram("other.size", 3, metricsink.Tags{})
-	got := l.waitFor(wait, func(x line) bool { return x.Name == "other.size" })
-	got = l.waitFor(wait, func(x line) bool { return x.Name == "body.bytes" })
-	for _, x := range got {
-		switch {
-		case x.Name == "body.bytes" && x.Type != "d":
-			t.Errorf("declared distribution sent as %v", x)
-		case x.Name == "other.size" && x.Type != "h":
-			t.Errorf("undeclared histogram sent as %v", x)
+	metricsink.NewHistogram(s, "other.size", metricsink.KV("k", "handle")).Observe(3)
+	s.Duration("other.took", time.Millisecond, metricsink.Tags{})
+	metricsink.NewTimer(s, "other.took", metricsink.KV("k", "handle")).Observe(time.Millisecond)
+	want := map[string]string{"body.bytes": "d", "took": "d", "other.size": "h", "other.took": "ms"}
+	for name := range want {
+		for _, handle := range []bool{false, true} {
+			l.waitFor(wait, func(x line) bool { return x.Name == name && (len(x.Tags) == 1) == handle })
+		}
+	}
+	for _, x := range l.received() {
+		if w := want[x.Name]; x.Type != w {
+			t.Errorf("%v: sent as |%s, want |%s", x, x.Type, w)
 		}
 	}
 }

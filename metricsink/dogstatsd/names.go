@@ -22,7 +22,7 @@ const maxKeyLen = 1024
 type series struct {
 	name   string
 	tags   []string
-	dist   bool        // histograms are sent as distributions
+	dist   bool        // histograms and durations are sent as distributions
 	reason drop.Reason // 0 when the series can be sent
 	detail string      // why not
 }

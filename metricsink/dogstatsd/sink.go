@@ -52,10 +52,15 @@ type Options struct {
 	// be empty nor contain '|', ',', '#', CR or LF.
 	Tags []string
 
-	// Distributions makes Histogram send distributions (|d), aggregated
-	// across hosts by Datadog, instead of histograms (|h), aggregated per
-	// host by the Agent. Default: false (histograms).
-	Distributions bool
+	// AgentHistograms makes Histogram send histograms (|h) and Duration
+	// timings (|ms), which each Agent aggregates into fixed series per
+	// host (name.avg, name.median, name.95percentile, name.max,
+	// name.count), instead of distributions (|d), which Datadog aggregates
+	// across hosts and from which it computes any percentile (p50:name,
+	// p99:name). A name declared with Desc.Distribution is still sent as a
+	// distribution. Default: false (distributions); see the package
+	// documentation for the choice.
+	AgentHistograms bool
 
 	// PollInterval is how often GaugeFunc and CounterFunc functions are
 	// read. Default: DefaultPollInterval. Negative values are an error.
@@ -85,10 +90,10 @@ type Options struct {
 // DogStatsD. Build it with New. It is safe for concurrent use; its methods
 // never block on the network and never panic.
 type Sink struct {
-	client        *statsd.Client
-	distributions bool
-	namespaceLen  int
-	pollInterval  time.Duration
+	client          *statsd.Client
+	agentHistograms bool
+	namespaceLen    int
+	pollInterval    time.Duration
 
 	// lookup finds the converted series of a raw op, name and tags without
 	// a lock: the one lookup structure, bounded by Options.MaxSeries.
@@ -125,7 +130,7 @@ var (
 )
 
 // kindInfo is what the Sink keeps for a name of its kind table: whether
-// its histograms are sent as distributions.
+// its histograms or durations are sent as distributions.
 type kindInfo struct {
 	dist bool
 }
@@ -163,11 +168,11 @@ func New(opts *Options) (*Sink, error) {
 	}
 
 	s := &Sink{
-		distributions: o.Distributions,
-		pollInterval:  o.PollInterval,
-		lookup:        metricsink.NewLookup[*series](o.MaxSeries, maxKeyLen),
-		guard:         metricsink.NewGuard(maxValueBytes),
-		drops:         metricsink.NewDrops("dogstatsd", nil),
+		agentHistograms: o.AgentHistograms,
+		pollInterval:    o.PollInterval,
+		lookup:          metricsink.NewLookup[*series](o.MaxSeries, maxKeyLen),
+		guard:           metricsink.NewGuard(maxValueBytes),
+		drops:           metricsink.NewDrops("dogstatsd", nil),
 	}
 	s.funcs = metricsink.NewFuncs(o.CallbackTimeout, s.drops, true)
 	s.kinds = metricsink.NewKinds("dogstatsd", s.drops, "Options.MaxSeries", o.MaxSeries, math.MaxInt, math.MaxInt)
@@ -212,15 +217,17 @@ func (s *Sink) Gauge(name string, value float64, tags metricsink.Tags) {
 	s.record(opGauge, name, &tags, value)
 }
 
-// Histogram sends value as a histogram sample, or a distribution sample
-// when the name was declared with Distribution or Options.Distributions
-// is set. NaN and infinite values are dropped and counted.
+// Histogram sends value as a distribution sample, or a histogram sample
+// when Options.AgentHistograms is set and the name was not declared with
+// Distribution. NaN and infinite values are dropped and counted.
 func (s *Sink) Histogram(name string, value float64, tags metricsink.Tags) {
 	s.record(opHistogram, name, &tags, value)
 }
 
-// Duration sends d as a timing in milliseconds (fractions kept). Negative
-// durations are dropped and counted.
+// Duration sends d in milliseconds (fractions kept) as a distribution
+// sample, or a timing when Options.AgentHistograms is set and the name was
+// not declared with Distribution. Negative durations are dropped and
+// counted.
 func (s *Sink) Duration(name string, d time.Duration, tags metricsink.Tags) {
 	if d < 0 {
 		s.dropValue(opTiming, name)
@@ -287,12 +294,17 @@ func (s *Sink) send(o op, sr *series, value float64) {
 			s.sent(s.client.Histogram(sr.name, value, sr.tags, 1))
 		}
 	case opTiming:
-		s.sent(s.client.TimeInMilliseconds(sr.name, value, sr.tags, 1))
+		if sr.dist {
+			s.sent(s.client.Distribution(sr.name, value, sr.tags, 1))
+		} else {
+			s.sent(s.client.TimeInMilliseconds(sr.name, value, sr.tags, 1))
+		}
 	}
 }
 
 // Declare fixes the kind of d.Name (first use or declaration wins) and,
-// for a histogram, whether it is sent as a distribution. It returns an
+// for a histogram, whether it is sent as a distribution even when
+// Options.AgentHistograms is set (Desc.Distribution). It returns an
 // error when d is invalid or the name already has another kind or unit.
 // Help and Buckets have no DogStatsD equivalent.
 func (s *Sink) Declare(d metricsink.Desc) error {
@@ -303,15 +315,15 @@ func (s *Sink) Declare(d metricsink.Desc) error {
 	defer s.mu.Unlock()
 	m, existed, err := s.kinds.Declare(d, s.create)
 	if err == nil && existed && d.Kind == metricsink.Histogram {
-		m.Data = kindInfo{dist: d.Distribution || s.distributions}
+		m.Data = kindInfo{dist: d.Distribution || !s.agentHistograms}
 	}
 	return err
 }
 
 // create is the Sink's part of a new metric of its kind table: whether its
-// histograms are sent as distributions.
+// histograms or durations are sent as distributions.
 func (s *Sink) create(m *metricsink.Metric) (*metricsink.Metric, drop.Reason, string) {
-	m.Data = kindInfo{dist: m.Desc.Distribution || s.distributions}
+	m.Data = kindInfo{dist: m.Desc.Distribution || !s.agentHistograms}
 	return nil, 0, ""
 }
 

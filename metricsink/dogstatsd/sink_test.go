@@ -94,18 +94,31 @@ func TestSamples(t *testing.T) {
 			want: []line{{Name: "queue.length", Value: "-1", Type: "g"}},
 		},
 		{
-			name: "histogram",
-			send: func(s *Sink) { s.Histogram("message.size", 42, metricsink.Tags{}) },
-			want: []line{{Name: "message.size", Value: "42", Type: "h"}},
-		},
-		{
-			name: "histogram as distribution",
-			opts: Options{Distributions: true},
+			name: "histogram is a distribution",
 			send: func(s *Sink) { s.Histogram("message.size", 0.25, metricsink.Tags{}) },
 			want: []line{{Name: "message.size", Value: "0.25", Type: "d"}},
 		},
 		{
-			name: "duration is a timing in milliseconds",
+			name: "histogram of the Agent",
+			opts: Options{AgentHistograms: true},
+			send: func(s *Sink) { s.Histogram("message.size", 42, metricsink.Tags{}) },
+			want: []line{{Name: "message.size", Value: "42", Type: "h"}},
+		},
+		{
+			name: "duration is a distribution in milliseconds",
+			send: func(s *Sink) {
+				s.Duration("db.query.duration", 1500*time.Microsecond, kv("source", "comments", "operation", "select"))
+			},
+			want: []line{{Name: "db.query.duration", Value: "1.5", Type: "d", Tags: []string{"source:comments", "operation:select"}}},
+		},
+		{
+			name: "duration below a millisecond keeps its fraction",
+			send: func(s *Sink) { s.Duration("http.request.duration", 420*time.Microsecond, metricsink.Tags{}) },
+			want: []line{{Name: "http.request.duration", Value: "0.42", Type: "d"}},
+		},
+		{
+			name: "duration as a timing of the Agent",
+			opts: Options{AgentHistograms: true},
 			send: func(s *Sink) {
 				s.Duration("db.query.duration", 1500*time.Microsecond, kv("source", "comments", "operation", "select"))
 			},
@@ -114,7 +127,7 @@ func TestSamples(t *testing.T) {
 		{
 			name: "zero duration",
 			send: func(s *Sink) { s.Duration("d", 0, metricsink.Tags{}) },
-			want: []line{{Name: "d", Value: "0", Type: "ms"}},
+			want: []line{{Name: "d", Value: "0", Type: "d"}},
 		},
 		{
 			name: "namespace and global tags",

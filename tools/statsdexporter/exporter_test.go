@@ -253,7 +253,10 @@ type query struct {
 // computes from one DogStatsD histogram or timing.
 var histogramAggregates = []string{".95percentile", ".99percentile", ".median", ".avg", ".max", ".min", ".count", ".sum"}
 
-var queryRE = regexp.MustCompile(`\b(?:avg|sum|min|max|count):([A-Za-z0-9_.]+)\{([^}]*)\}(?:\s+by\s+\{([^}]*)\})?`)
+// queryRE matches a metric query: a space aggregation (avg, sum, min, max,
+// and for distributions count and percentiles such as p95), the metric,
+// its filters and its "by" tags.
+var queryRE = regexp.MustCompile(`\b(?:avg|sum|min|max|count|p[0-9]{1,2}(?:\.[0-9]{1,2})?):([A-Za-z0-9_.]+)\{([^}]*)\}(?:\s+by\s+\{([^}]*)\})?`)
 
 // dashboardQueries reads every metric query of deploy/datadog/*.json, with
 // the tag keys it needs: those of its filter (template variables resolved to
