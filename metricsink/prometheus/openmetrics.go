@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ func (p *Registry) WriteOpenMetrics(w io.Writer) error {
 	b := buf.Bytes()[:0]
 	var err error
 	for i := range sc.fams {
-		b = appendOpenMetricsFamily(b, &sc.fams[i])
+		b = appendOpenMetricsFamily(b, &sc.fams[i], sc.fams)
 		if len(b) > 64<<10 {
 			if _, err = w.Write(b); err != nil {
 				break
@@ -46,18 +47,25 @@ func (p *Registry) WriteOpenMetrics(w io.Writer) error {
 	return err
 }
 
-// appendOpenMetricsFamily appends f's metadata and samples.
-func appendOpenMetricsFamily(b []byte, f *Family) []byte {
+// appendOpenMetricsFamily appends f's metadata and samples; all are the
+// families of the exposition, sorted by name.
+func appendOpenMetricsFamily(b []byte, f *Family, all []Family) []byte {
 	if len(f.Series) == 0 {
 		return b
 	}
 	name, typ := f.Name, f.Type
 	if typ == "counter" {
-		if base, ok := strings.CutSuffix(name, "_total"); ok {
+		base, ok := strings.CutSuffix(name, "_total")
+		_, taken := slices.BinarySearchFunc(all, base, func(f Family, n string) int { return strings.Compare(f.Name, n) })
+		if ok && !taken {
 			name = base
 		} else {
-			// OpenMetrics requires a counter's sample to end in _total;
-			// one that does not is exposed under its own name as unknown.
+			// OpenMetrics names a counter without the _total its sample
+			// ends in; one that lacks it, or whose name without it is
+			// another family's (go_memstats_alloc_bytes is a gauge beside
+			// the counter go_memstats_alloc_bytes_total), is exposed
+			// under its own name as unknown, so that no two families
+			// share a name.
 			typ = "unknown"
 		}
 	}
