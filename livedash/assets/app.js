@@ -683,7 +683,7 @@
     openTrace = open;
     function waterfall(card, id, spans, truncated) {
       if (!spans.length) {
-        card.append(el('p', { cls: 'muted', text: 'No span of this trace is kept (the ring keeps the latest spans only).' }));
+        card.append(el('p', { cls: 'muted', text: 'No span of this trace is kept: the ring keeps the latest spans only, and while nobody watches what the note above says.' }));
         return;
       }
       const byId = new Map(spans.map((s) => [s.span, s]));
@@ -711,10 +711,14 @@
         const bar = el('div', { cls: 'wf-bar' + (ok ? '' : ' error') });
         bar.style.left = ((s.start - t0) / span) * 100 + '%';
         bar.style.width = Math.max(((s.end - s.start) / span) * 100, 0.3) + '%';
+        const begin = ((s.start - t0) / span) * 100;
         const end = ((s.end - t0) / span) * 100;
-        const label = el('span', { cls: end > 85 ? 'wf-dur in' : 'wf-dur', text: fmt((s.end - s.start) / 1e6, 's') });
-        // After the bar, or inside its end when there is no room after it.
-        if (end > 85) label.style.right = 100 - end + '%';
+        // After the bar; inside its end when there is no room after it;
+        // before its start when the bar is too short to hold it.
+        const where = end <= 85 ? '' : end - begin >= 12 ? ' in' : ' before';
+        const label = el('span', { cls: 'wf-dur' + where, text: fmt((s.end - s.start) / 1e6, 's') });
+        if (where === ' in') label.style.right = 100 - end + '%';
+        else if (where === ' before') label.style.right = 100 - begin + '%';
         else label.style.left = end + '%';
         const name = el('div', { cls: 'wf-name' }, el('span', { cls: 'kind', text: s.kind }), s.name,
           ok ? null : el('span', { cls: 'lvl ERROR', text: 'error' }));
@@ -800,11 +804,11 @@
   // ---- profiles (Options.Profiles) ----------------------------------------
   function profileLinks() {
     const p = `${BASE}/debug/pprof/`;
-    const a = (href, text, file) => el('a', Object.assign({ href, cls: 'rid' }, file ? { download: file } : { target: '_blank', rel: 'noopener' }), text);
-    return el('div', { cls: 'card wide', id: 'profiles' }, el('h2', { text: 'Profiles' }),
-      el('p', {}, a(p + 'profile?seconds=10', 'CPU profile (10 s)', 'cpu.pprof'), ' · ', a(p + 'heap', 'heap profile', 'heap.pprof'), ' · ',
-        a(p + 'goroutine?debug=2', 'goroutine dump'), ' · ', a(p, 'every profile')),
-      el('p', { cls: 'muted note' }, 'Open a downloaded profile with ', el('code', { text: 'go tool pprof -http=: cpu.pprof' }), '.'));
+    const a = (href, text, file) => el('a', Object.assign({ href }, file ? { download: file } : { target: '_blank', rel: 'noopener' }), text);
+    return el('p', { cls: 'card wide', id: 'profiles' }, el('b', { text: 'Profiles: ' }),
+      a(p + 'profile?seconds=10', 'CPU profile (10 s)', 'cpu.pprof'), ' · ', a(p + 'heap', 'heap profile', 'heap.pprof'), ' · ',
+      a(p + 'goroutine?debug=2', 'goroutine dump'), ' · ', a(p, 'every profile'),
+      el('span', { cls: 'muted' }, ' — open a downloaded one with ', el('code', { text: 'go tool pprof -http=: cpu.pprof' })));
   }
 
   const TRACES = body.dataset.traces === '1';
