@@ -8,13 +8,18 @@ import (
 )
 
 // turnOnDashboard shows the live dashboard unless DASHBOARD says otherwise
-// or there is no metrics listener to serve it on.
+// or there is no metrics listener to serve it on; as DASHBOARD=true would,
+// it installs the provider globally, so that the demo's spans reach the
+// Traces page.
 func turnOnDashboard(cfg *observability.Config, lookup func(string) (string, bool)) {
 	if v, set := lookup("DASHBOARD"); set && v != "" {
 		return
 	}
 	prom := cfg.MetricsBackends == nil || slices.Contains(cfg.MetricsBackends, observability.BackendPrometheus)
 	cfg.Dashboard = prom && !cfg.DisablePrometheusListener
+	if cfg.Dashboard {
+		cfg.OTel.SetGlobal = true
+	}
 }
 
 // dashboardLine is the start-up line that names the dashboard, or "".

@@ -179,6 +179,17 @@ func eval[T any](b *browser, js string) T {
 	return v
 }
 
+// await evaluates js, a promise, in the page and returns what it
+// resolves to.
+func await[T any](b *browser, js string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
 // until polls cond every 250 ms until it returns "", or fails the test
 // with its last answer after limit.
 func (b *browser) until(limit time.Duration, what string, cond func() string) {
@@ -294,8 +305,10 @@ func TestDashboardInChromium(t *testing.T) {
 				checkMetricsPage(t, b)
 			case "logs":
 				checkLogFilter(t, b)
+				checkLevelControl(t, b)
 			case "runtime":
 				checkRuntimePage(t, b)
+				checkProfileLinks(t, b)
 			}
 		})
 	}
@@ -330,9 +343,12 @@ func TestDashboardInChromium(t *testing.T) {
 		b := &browser{t: t, ctx: b.ctx}
 		b.run(chromedp.Navigate(dash))
 		if !eval[bool](b, `!!document.querySelector('nav a[href$="/traces"]')`) {
-			t.Skip("the demo feeds no spans to the dashboard (Options.Spans): no Traces page")
+			t.Fatal("no Traces page in the dashboard's navigation")
 		}
 		b.run(chromedp.Navigate(dash + "traces"))
+		if off := eval[string](b, `document.body.dataset.tracesOff || ''`); off != "" {
+			t.Fatalf("the Traces page says traces are off: %s", off)
+		}
 		// A comment posted: the server span, the store, its INSERT and
 		// the broadcast, in one waterfall.
 		checkTracesPage(t, b, dash, "POST /api/videos/", []string{"store comment", "INSERT comments", "broadcast"})
@@ -531,6 +547,63 @@ func checkLogFilter(t *testing.T, b *browser) {
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	if !strings.Contains(loc, "request_id="+rid) {
 		t.Errorf("after clicking a request id the address is %q, want it to name the request", loc)
+	}
+}
+
+// checkLevelControl: the Logs page shows the logger's level, sets
+// another for a while, as the level endpoint then says, and sets it back.
+func checkLevelControl(t *testing.T, b *browser) {
+	t.Helper()
+	state := func() string {
+		return eval[string](b, `(document.getElementById('log-level-state') || {}).textContent || ''`)
+	}
+	b.until(10*time.Second, "the level shown", func() string {
+		if s := state(); !strings.Contains(s, "logging at INFO") {
+			return fmt.Sprintf("the level control says %q", s)
+		}
+		return ""
+	})
+	set := func(level, dur string) {
+		t.Helper()
+		b.run(chromedp.SetValue(chromedp.CSS("#log-level"), level), chromedp.SetValue(chromedp.CSS("#log-level-for"), dur),
+			chromedp.Click(chromedp.CSS("#log-level-set")))
+	}
+	set("debug", "1m")
+	b.until(10*time.Second, "DEBUG for a minute", func() string {
+		if s := state(); !regexp.MustCompile(`logging at DEBUG until \d\d:\d\d:\d\d, then INFO`).MatchString(s) {
+			return fmt.Sprintf("the level control says %q", s)
+		}
+		return ""
+	})
+	// The level in force is the logger's: the endpoint says so too.
+	got := await[string](b, `fetch(document.body.dataset.base + '/api/level', {headers: {Accept: 'application/json'}}).then(r => r.text())`)
+	if !strings.Contains(got, `"level":"debug"`) || !strings.Contains(got, `"revert_to":"info"`) {
+		t.Errorf("after setting DEBUG for 1 min, /api/level says %s", got)
+	}
+	set("info", "")
+	b.until(10*time.Second, "INFO again", func() string {
+		if s := state(); s != "logging at INFO and above, every backend" {
+			return fmt.Sprintf("the level control says %q", s)
+		}
+		return ""
+	})
+}
+
+// checkProfileLinks: the Runtime page links a 10 s CPU profile, a heap
+// profile and a goroutine dump, which answer with the dashboard's cookie.
+func checkProfileLinks(t *testing.T, b *browser) {
+	t.Helper()
+	links := eval[[]string](b, `[...document.querySelectorAll('#profiles a')].map(a => a.getAttribute('href'))`)
+	for _, want := range []string{"/dashboard/debug/pprof/profile?seconds=10", "/dashboard/debug/pprof/heap", "/dashboard/debug/pprof/goroutine?debug=2"} {
+		if !slices.Contains(links, want) {
+			t.Errorf("the Runtime page's profile links %v lack %s", links, want)
+		}
+	}
+	// Fetched as a click would, with the cookie: the heap profile and the
+	// goroutine dump (the CPU profile takes its 10 s).
+	got := await[[]string](b, `Promise.all(['/dashboard/debug/pprof/heap', '/dashboard/debug/pprof/goroutine?debug=2'].map(u => fetch(u).then(r => r.status + ' ' + r.headers.get('Content-Type'))))`)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "200 application/octet-stream") || !strings.HasPrefix(got[1], "200 text/plain") {
+		t.Errorf("the heap profile and the goroutine dump answer %v", got)
 	}
 }
 
