@@ -38,6 +38,9 @@ var (
 	compressions  = []string{"gzip", "none"}
 	temporalities = []string{"cumulative", "delta", "lowmemory"}
 	propagators   = []string{"tracecontext", "baggage", "none"}
+	// histogramAggregations are the values of
+	// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION.
+	histogramAggregations = []string{"base2_exponential_bucket_histogram", "explicit_bucket_histogram"}
 )
 
 // OTelConfig configures export over OTLP/HTTP, as the OpenTelemetry
@@ -108,6 +111,13 @@ type OTelConfig struct {
 	// (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE; Datadog's
 	// OTLP intake prefers delta). Default: cumulative.
 	MetricsTemporality string
+	// MetricsHistogramAggregation is base2_exponential_bucket_histogram
+	// or explicit_bucket_histogram
+	// (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION): how
+	// histograms are exported. Default: base-2 exponential, which keeps
+	// quantiles within a few percent at any scale; explicit buckets are
+	// the declared ones or the kit's default duration buckets.
+	MetricsHistogramAggregation string
 	// MetricExportInterval is the time between two metric exports
 	// (OTEL_METRIC_EXPORT_INTERVAL, milliseconds). Default: 60 s.
 	MetricExportInterval time.Duration
@@ -385,6 +395,12 @@ func otelFromLookup(get func(string) (string, bool), cfg *Config) []error {
 			bad("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", v, "cumulative, delta, lowmemory")
 		}
 	}
+	if v, ok := get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"); ok {
+		o.MetricsHistogramAggregation = strings.ToLower(v)
+		if !slices.Contains(histogramAggregations, o.MetricsHistogramAggregation) {
+			bad("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", v, "base2_exponential_bucket_histogram, explicit_bucket_histogram")
+		}
+	}
 	millis := func(name string, dst *time.Duration) {
 		if v, ok := get(name); ok {
 			d, err := parseMillis(v)
@@ -490,6 +506,9 @@ func (c *OTelConfig) validate() []error {
 	}
 	if c.MetricsTemporality != "" && !slices.Contains(temporalities, c.MetricsTemporality) {
 		bad("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", c.MetricsTemporality, "cumulative, delta, lowmemory")
+	}
+	if c.MetricsHistogramAggregation != "" && !slices.Contains(histogramAggregations, c.MetricsHistogramAggregation) {
+		bad("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", c.MetricsHistogramAggregation, "base2_exponential_bucket_histogram, explicit_bucket_histogram")
 	}
 	for _, d := range []struct {
 		name string

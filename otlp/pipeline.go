@@ -567,6 +567,8 @@ func (o *Pipeline) buildMetrics(ctx context.Context, cfg *observability.OTelConf
 		Resource: o.resource,
 		Interval: cfg.MetricExportInterval,
 		Timeout:  cfg.MetricExportTimeout,
+		// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION
+		ExplicitBuckets: cfg.MetricsHistogramAggregation == "explicit_bucket_histogram",
 	})
 	if err != nil {
 		return fmt.Errorf("otlp metrics: %w", err)

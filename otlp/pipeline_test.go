@@ -752,3 +752,25 @@ func TestEchoedHeadersScrubbed(t *testing.T) {
 		}
 	}
 }
+
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION chooses the
+// metrics sink's histograms: exponential unless it says explicit buckets.
+func TestHistogramAggregationFromConfig(t *testing.T) {
+	for agg, explicit := range map[string]bool{"": false, "base2_exponential_bucket_histogram": false, "explicit_bucket_histogram": true} {
+		p, err := New(context.Background(), &observability.OTelConfig{
+			Endpoint:                    "http://127.0.0.1:1",
+			TracesExporter:              "none",
+			LogsExporter:                "none",
+			MetricsHistogramAggregation: agg,
+		}, enrich.Options{}, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", agg, err)
+		}
+		if p.Metrics() == nil || p.Metrics().explicit != explicit {
+			t.Errorf("%q: explicit buckets %v, want %v", agg, p.Metrics() != nil && p.Metrics().explicit, explicit)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = p.Close(ctx)
+		cancel()
+	}
+}
