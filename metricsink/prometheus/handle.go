@@ -37,7 +37,7 @@ func (p *Registry) NewHistogram(name string, tags metricsink.Tags) metricsink.Ob
 	if e.s == nil {
 		return d
 	}
-	return &histogramHandle{p: p, s: e.s, ov: e.ov, name: name}
+	return &histogramHandle{p: p, s: e.s, h: e.s.hist, ov: e.ov, name: name}
 }
 
 // NewTimer returns the handle of the timing name with tags, recorded in
@@ -47,7 +47,7 @@ func (p *Registry) NewTimer(name string, tags metricsink.Tags) metricsink.Durati
 	if e.s == nil {
 		return d
 	}
-	return &histogramHandle{p: p, s: e.s, ov: e.ov, name: name}
+	return &histogramHandle{p: p, s: e.s, h: e.s.hist, ov: e.ov, name: name}
 }
 
 func (p *Registry) handleEntry(op metricsink.Op, name string, tags *metricsink.Tags) (*entry, *dropHandle) {
@@ -107,6 +107,7 @@ func (h *gaugeHandle) Add(d float64) {
 type histogramHandle struct {
 	p    *Registry
 	s    *series
+	h    *histogram // s.hist
 	ov   *series
 	name string
 }
@@ -116,7 +117,7 @@ func (h *histogramHandle) Observe(v float64) {
 		h.p.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "histogram observations must be finite and not negative")
 		return
 	}
-	h.s.hist.observe(v)
+	h.h.observe(v)
 	if h.ov != nil {
 		h.ov.ints.Add(1)
 	}
@@ -127,7 +128,7 @@ func (h *histogramHandle) ObserveDuration(d time.Duration) {
 		h.p.drops.Drop(drop.InvalidValue, metricsink.Histogram, h.name, "durations must not be negative")
 		return
 	}
-	h.s.hist.observe(d.Seconds())
+	h.h.observe(d.Seconds())
 	if h.ov != nil {
 		h.ov.ints.Add(1)
 	}

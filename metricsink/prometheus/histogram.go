@@ -164,6 +164,30 @@ func newHistogram(set *bucketSet, maxNative int) *histogram {
 	return &histogram{set: set, bounds: set.bounds, maxNative: maxNative, classic: make([]uint64, len(set.bounds)+1)}
 }
 
+// classicIndexAt returns the classic bucket of v, above the zero
+// threshold and of schema-3 index k3: from the bucketSet's lookup, a
+// comparison or two, or by classicIndex.
+func (h *histogram) classicIndexAt(v float64, k3 int) int {
+	set := h.set
+	j := k3 - set.first
+	switch {
+	case set.below == nil:
+		return h.classicIndex(v)
+	case j < 0:
+		// v is below the native bucket of the lowest bound above the
+		// zero threshold: above those at most the threshold alone.
+		j = int(set.below[0])
+	case j >= len(set.below):
+		return len(h.bounds) // v is above the highest bound's native bucket
+	default:
+		j = int(set.below[j])
+	}
+	for j < len(h.bounds) && v > h.bounds[j] {
+		j++
+	}
+	return j
+}
+
 // classicIndex returns the classic bucket of v.
 func (h *histogram) classicIndex(v float64) int {
 	i := 0
@@ -193,11 +217,13 @@ func (h *histogram) observe(v float64) { h.record(v, nil, 0) }
 // exemplar of v's bucket and the latest one, stamped at (Unix
 // nanoseconds).
 func (h *histogram) record(v float64, ex *metricsink.Exemplar, at int64) {
-	i := h.classicIndex(v)
+	var i, k3 int
 	zero := v <= nativeZeroThreshold
-	k3 := 0
-	if !zero {
+	if zero {
+		i = h.classicIndex(v)
+	} else {
 		k3 = key3(v)
+		i = h.classicIndexAt(v, k3)
 	}
 	var slots *exemplarSlots
 	if ex != nil {

@@ -262,3 +262,44 @@ func TestExemplarLabels(t *testing.T) {
 		t.Errorf("appendLabels: %v allocations, want none but the buffer's", got)
 	}
 }
+
+// The classic bucket found through the native index is the one the
+// binary search finds, for the default bounds and for odd ones: dense,
+// zero and negative, tiny and huge, too wide for a lookup.
+func TestClassicIndexAt(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	sets := [][]float64{
+		DefaultBuckets(),
+		{0.1, 0.5},
+		{1},
+		{-10, -1, 0, 0x1p-128, 1e-3, 1e-3 * 1.01, 1},
+		{1, 1.01, 1.02, 1.03}, // four in one native bucket: no lookup
+		{1e-300, 1e300},       // too wide: no lookup
+		{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		{math.Nextafter(1, 2), 2, math.Nextafter(2, 3)},
+	}
+	for _, b := range sets {
+		h := newHistogram(newBucketSet(b), DefaultMaxNativeBuckets)
+		vs := []float64{math.MaxFloat64, math.Nextafter(nativeZeroThreshold, 1)}
+		for _, x := range b {
+			vs = append(vs, x, math.Nextafter(x, math.Inf(-1)), math.Nextafter(x, math.Inf(1)))
+		}
+		for range 20000 {
+			vs = append(vs, math.Exp2(-140+r.Float64()*200))
+		}
+		for _, v := range vs {
+			if v <= nativeZeroThreshold {
+				continue
+			}
+			if got, want := h.classicIndexAt(v, key3(v)), h.classicIndex(v); got != want {
+				t.Fatalf("bounds %v: classic bucket of %v = %d, want %d", b, v, got, want)
+			}
+		}
+	}
+	if newBucketSet(DefaultBuckets()).below == nil {
+		t.Errorf("the default buckets have no lookup")
+	}
+	if newBucketSet([]float64{1, 1.01, 1.02, 1.03}).below != nil {
+		t.Errorf("four bounds in one native bucket have a lookup")
+	}
+}

@@ -36,7 +36,22 @@ type family struct {
 type bucketSet struct {
 	bounds []float64
 	le     []string // formatted bounds, then "+Inf"
+
+	// below[k-first] is the number of bounds at most the lower bound of
+	// the schema-3 native bucket k, for k from first to first+len-1:
+	// where a value's classic bucket search starts once its native index
+	// is known (classicIndex). nil when the bounds span too many native
+	// buckets or too many share one.
+	first int
+	below []uint16
 }
+
+// Bounds of a bucketSet's lookup: its length, and the most bounds one
+// native bucket may hold, each costing a comparison.
+const (
+	maxBelow       = 1024
+	maxBoundsInOne = 2
+)
 
 func newBucketSet(b []float64) *bucketSet {
 	bs := &bucketSet{bounds: slices.Clone(b), le: make([]string, 0, len(b)+1)}
@@ -44,7 +59,44 @@ func newBucketSet(b []float64) *bucketSet {
 		bs.le = append(bs.le, strconv.FormatFloat(v, 'g', -1, 64))
 	}
 	bs.le = append(bs.le, "+Inf")
+	bs.first, bs.below = bucketLookup(bs.bounds)
 	return bs
+}
+
+// bucketLookup returns the lookup of a bucketSet with bounds (see
+// bucketSet.below), or nil.
+func bucketLookup(bounds []float64) (first int, below []uint16) {
+	var lo, hi int
+	any := false
+	for _, b := range bounds {
+		if b > nativeZeroThreshold && b <= math.MaxFloat64 {
+			k := key3(b)
+			if !any {
+				lo, any = k, true
+			}
+			hi = k
+		}
+	}
+	if !any || hi-lo+1 > maxBelow || len(bounds) > math.MaxUint16 {
+		return 0, nil
+	}
+	below = make([]uint16, hi-lo+1)
+	n := 0
+	for k := lo; k <= hi; k++ {
+		lower := nativeBound(int32(k-1), nativeStartSchema)
+		start := n
+		for n < len(bounds) && bounds[n] <= lower {
+			n++
+		}
+		below[k-lo] = uint16(n)
+		if k > lo && n-start > maxBoundsInOne { // in bucket k-1
+			return 0, nil
+		}
+	}
+	if len(bounds)-n > maxBoundsInOne { // in bucket hi
+		return 0, nil
+	}
+	return lo, below
 }
 
 func (f *family) setBuckets(b []float64) { f.buckets.Store(newBucketSet(b)) }
