@@ -15,11 +15,11 @@ const kitModule = "github.com/realtimeserver/observability"
 
 // build compiles the program in dir (relative to this package), stripped,
 // as a user's build would: outside the repository's workspace, from the
-// benchmarks module's requirements.
-func build(t *testing.T, dir string) (path string, size int64, modules []string) {
+// benchmarks module's requirements, with the build tags given.
+func build(t *testing.T, dir string, tags ...string) (path string, size int64, modules []string) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), filepath.Base(dir))
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", path, "./"+dir)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+strings.Join(tags, ","), "-o", path, "./"+dir)
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./%s: %v\n%s", dir, err, out)
@@ -57,10 +57,11 @@ func thirdParty(modules, leave []string) []string {
 
 func TestFootprint(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds three programs")
+		t.Skip("builds four programs")
 	}
 	_, _, sqlite := build(t, "sqliteonly")
 	_, kitSize, kitMods := build(t, "kit")
+	_, protoSize, protoMods := build(t, "kit", "promproto")
 	_, plainSize, plainMods := build(t, "plain")
 	kit, plain := thirdParty(kitMods, sqlite), thirdParty(plainMods, sqlite)
 	ratio := float64(kitSize) / float64(plainSize)
@@ -68,6 +69,11 @@ func TestFootprint(t *testing.T) {
 	t.Logf("kit:   %.1f MB stripped, %d third-party modules: %s", float64(kitSize)/1e6, len(kit), strings.Join(kit, " "))
 	t.Logf("plain: %.1f MB stripped, %d third-party modules: %s", float64(plainSize)/1e6, len(plain), strings.Join(plain, " "))
 	t.Logf("size ratio kit/plain: %.2f (bound %.2f)", ratio, MaxRatio)
+	// The protobuf exposition is opt-in (metricsink/prometheus/promproto):
+	// what importing it costs is reported, not bounded.
+	proto := thirdParty(protoMods, sqlite)
+	t.Logf("kit with promproto: %.1f MB stripped (+%.1f MB), %d third-party modules, ratio to plain %.2f",
+		float64(protoSize)/1e6, float64(protoSize-kitSize)/1e6, len(proto), float64(protoSize)/float64(plainSize))
 	if len(kit) > MaxModules {
 		t.Errorf("the kit's program links %d third-party modules besides the SQLite driver's; the bound is %d", len(kit), MaxModules)
 	}
