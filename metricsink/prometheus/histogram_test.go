@@ -254,7 +254,7 @@ func TestExemplarLabels(t *testing.T) {
 	if got != want {
 		t.Errorf("appendLabels = %s, want %s", got, want)
 	}
-	l := e.exemplar().Labels()
+	l := e.into(nil).Labels()
 	if l[0].Value != "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff" || l[1].Value != "ab00000000000001" {
 		t.Errorf("Labels = %v", l)
 	}

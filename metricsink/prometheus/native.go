@@ -48,14 +48,6 @@ func (e Exemplar) Labels() []metricsink.Tag {
 	return []metricsink.Tag{{Key: "trace_id", Value: e.TraceID.String()}, {Key: "span_id", Value: e.SpanID.String()}}
 }
 
-// exemplar returns the slot as an Exemplar, or nil when it is empty.
-func (e *exemplarSlot) exemplar() *Exemplar {
-	if e.at == 0 {
-		return nil
-	}
-	return &Exemplar{Exemplar: metricsink.Exemplar{TraceID: e.trace, SpanID: e.span}, Value: e.value, Time: time.Unix(0, e.at)}
-}
-
 // appendLabels appends the slot's labels as the expositions write them,
 // trace_id="…",span_id="…", without allocating.
 func (e *exemplarSlot) appendLabels(b []byte) []byte {

@@ -3,7 +3,6 @@ package prometheus
 import (
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/realtimeserver/observability/metricsink"
 )
@@ -132,67 +131,15 @@ func classicQuantile(q float64, buckets []Bucket) float64 {
 // Every call returns fresh slices and exemplars, Labels, Buckets and
 // native Counts included, which the caller owns and may keep or modify.
 func (p *Registry) Snapshot() []Family {
-	vals := p.collect()
-	fams := *p.sorted.Load()
-	var rt []Family
-	if p.runtime {
-		rt = p.runtimeFamilies()
-	}
-	out := make([]Family, 0, len(fams)+len(rt))
-	var st histState
-	for _, f := range fams {
-		list := *f.list.Load()
-		if len(list) == 0 {
-			continue
-		}
-		fam := Family{Name: f.name, Type: f.kind.String(), Help: f.getHelp(), Unit: f.unit, Series: make([]Series, 0, len(list))}
-		for _, s := range list {
-			ss := Series{Labels: slices.Clone(s.labels)}
-			switch {
-			case s.fn != nil:
-				v, ok := vals[s]
-				if !ok {
-					continue
-				}
-				ss.Value = v
-			case s.read != nil:
-				ss.Value = s.read()
-			case f.kind == metricsink.Counter:
-				ss.Value = s.counterValue()
-			case f.kind == metricsink.Gauge:
-				ss.Value = math.Float64frombits(s.bits.Load())
-			default:
-				s.hist.load(&st, true, true)
-				st.series(&ss, s.hist.bounds)
-			}
-			fam.Series = append(fam.Series, ss)
-		}
-		if len(fam.Series) > 0 {
-			out = append(out, fam)
+	// The scrapes' reader, into a scratch of its own: every slice it
+	// fills is new, but for the labels, which it shares with the registry.
+	var sc scrapeScratch
+	p.snapshotInto(&sc)
+	for i := range sc.fams {
+		for j := range sc.fams[i].Series {
+			s := &sc.fams[i].Series[j]
+			s.Labels = slices.Clone(s.Labels)
 		}
 	}
-	out = append(out, rt...)
-	slices.SortStableFunc(out, func(a, b Family) int { return strings.Compare(a.Name, b.Name) })
-	return slices.Clip(out)
-}
-
-// series fills s from st, a histogram's state with its native buckets
-// and exemplars, and bounds, its classic upper bounds.
-func (st *histState) series(s *Series, bounds []float64) {
-	s.Count, s.Sum = st.count, st.sum
-	s.Buckets = make([]Bucket, len(st.classic))
-	var cum uint64
-	for i, c := range st.classic {
-		cum += c
-		ub := math.Inf(1)
-		if i < len(bounds) {
-			ub = bounds[i]
-		}
-		s.Buckets[i] = Bucket{UpperBound: ub, Count: cum}
-		if i < len(st.exemplars) {
-			s.Buckets[i].Exemplar = st.exemplars[i].exemplar()
-		}
-	}
-	s.Native = &NativeHistogram{Schema: st.schema, ZeroThreshold: nativeZeroThreshold, ZeroCount: st.zero,
-		Offset: int32(st.offset), Counts: slices.Clone(st.native), Exemplar: st.latest.exemplar()}
+	return slices.Clip(sc.fams)
 }
