@@ -85,7 +85,7 @@ func appendOpenMetricsFamily(b []byte, f *Family, all []Family) []byte {
 		b = append(b, "# HELP "...)
 		b = append(b, name...)
 		b = append(b, ' ')
-		b = appendOpenMetricsHelp(b, f.Help)
+		b = appendLabelValue(b, f.Help) // OpenMetrics escapes a help text as a label value
 		b = append(b, '\n')
 	}
 	for i := range f.Series {
@@ -190,40 +190,11 @@ func appendTimestamp(b []byte, t time.Time) []byte {
 	return b
 }
 
-// appendOpenMetricsLabel appends key="value", the value escaped as
-// OpenMetrics escapes it (backslash, double quote and line feed).
+// appendOpenMetricsLabel appends key="value", the value escaped as both
+// text formats escape it.
 func appendOpenMetricsLabel(b []byte, key, value string) []byte {
 	b = append(b, key...)
 	b = append(b, `="`...)
-	for i := 0; i < len(value); i++ {
-		switch c := value[i]; c {
-		case '\\':
-			b = append(b, `\\`...)
-		case '"':
-			b = append(b, `\"`...)
-		case '\n':
-			b = append(b, `\n`...)
-		default:
-			b = append(b, c)
-		}
-	}
+	b = appendLabelValue(b, value)
 	return append(b, '"')
-}
-
-// appendOpenMetricsHelp appends a help text, escaped as OpenMetrics
-// escapes it (backslash, double quote and line feed).
-func appendOpenMetricsHelp(b []byte, help string) []byte {
-	for i := 0; i < len(help); i++ {
-		switch c := help[i]; c {
-		case '\\':
-			b = append(b, `\\`...)
-		case '"':
-			b = append(b, `\"`...)
-		case '\n':
-			b = append(b, `\n`...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }
