@@ -173,11 +173,22 @@ exporters:
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j := &jaeger{OTLP: "http://" + otlpAddr, Query: "http://" + queryAddr, out: new(testenv.Buffer)}
-	cmd := exec.Command(bin, "--config", path)
-	cmd.Stdout, cmd.Stderr = j.out, j.out
+	j := &jaeger{OTLP: "http://" + otlpAddr, Query: "http://" + queryAddr}
+	j.out = startProcess(t, "jaeger", exec.Command(bin, "--config", path))
+	waitTCP(t, otlpAddr)
+	waitTCP(t, queryAddr)
+	return j
+}
+
+// startProcess starts cmd, its output kept in the returned buffer; the
+// test's cleanup interrupts it (kills it after 10 s) and, when the test
+// failed, logs the end of its output.
+func startProcess(t *testing.T, name string, cmd *exec.Cmd) *testenv.Buffer {
+	t.Helper()
+	out := new(testenv.Buffer)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -190,12 +201,10 @@ exporters:
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("jaeger output:\n%s", tail(j.out.String(), 4000))
+			t.Logf("%s output:\n%s", name, tail(out.String(), 4000))
 		}
 	})
-	waitTCP(t, otlpAddr)
-	waitTCP(t, queryAddr)
-	return j
+	return out
 }
 
 func tail(s string, n int) string {
