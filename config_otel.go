@@ -142,7 +142,10 @@ type OTelConfig struct {
 	// by hand leaves it false, and Setup touches no global. Setup never
 	// sets a global when it builds no provider: when traces are not
 	// exported and no dashboard keeps spans (or the program does not
-	// import OTLPImportPath). Shutdown puts the
+	// import OTLPImportPath). When the dashboard alone takes the spans,
+	// the provider is the global one only while a dashboard page is open
+	// (and 15 minutes after): at other times the instrumentation finds no
+	// provider and does no span's work. Shutdown puts the
 	// previous provider back, unless another was installed since; the
 	// propagator stays. Default: false.
 	SetGlobal bool

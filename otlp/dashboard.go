@@ -5,8 +5,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -149,7 +151,10 @@ func (p *dashboardProcessor) Shutdown(context.Context) error { return nil }
 // the dashboard alone: while spans wants no span at all
 // (livedash.SpansOptions.NothingWhenIdle, nobody watching) it makes none,
 // as a no-op provider would (a child keeps its parent's span context),
-// and costs a check; at other times the SDK's provider makes them.
+// and costs a check; at other times the SDK's provider makes them. With
+// OTelConfig.SetGlobal it is the global provider only while spans wants
+// spans (followWatch): the kit's instrumentation then finds no provider
+// at all while nobody watches, and does no span's work.
 type watchedProvider struct {
 	embedded.TracerProvider
 	sdk   *sdktrace.TracerProvider
@@ -174,4 +179,55 @@ func (t *watchedTracer) Start(ctx context.Context, name string, opts ...trace.Sp
 		return t.sdk.Start(ctx, name, opts...)
 	}
 	return idleTracer.Start(ctx, name, opts...)
+}
+
+// followEvery is how often followWatch looks at the dashboard: a page that
+// opens sees the instrumentation's spans within it.
+const followEvery = 200 * time.Millisecond
+
+// globalFollower installs a watchedProvider as the global provider while
+// its spans want spans, and puts back the provider it found while they
+// want none, from one goroutine until stop.
+type globalFollower struct {
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// followWatch starts a globalFollower of p over prev, the global provider
+// found, looking every interval. It changes the global provider only
+// from one of the two to the other, never one a program installed since.
+func followWatch(p *watchedProvider, prev trace.TracerProvider, every time.Duration) *globalFollower {
+	f := &globalFollower{quit: make(chan struct{}), done: make(chan struct{})}
+	apply := func() {
+		want := p.spans.Wants(livedash.StatusError)
+		switch cur := otel.GetTracerProvider(); {
+		case want && cur == prev:
+			otel.SetTracerProvider(p)
+		case !want && cur == trace.TracerProvider(p):
+			otel.SetTracerProvider(prev)
+		}
+	}
+	apply()
+	go func() {
+		defer close(f.done)
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-f.quit:
+				return
+			case <-tk.C:
+				apply()
+			}
+		}
+	}()
+	return f
+}
+
+// stop ends the goroutine and waits for it; the global provider stays as
+// it is.
+func (f *globalFollower) stop() {
+	f.once.Do(func() { close(f.quit) })
+	<-f.done
 }

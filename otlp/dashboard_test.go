@@ -232,8 +232,8 @@ func TestSetupDashboardSpans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tel.Spans == nil || From(tel) == nil || otel.GetTracerProvider() != tel.TracerProvider {
-		t.Fatalf("Spans %v, pipeline %v, global provider installed %v", tel.Spans, From(tel), otel.GetTracerProvider() == tel.TracerProvider)
+	if tel.Spans == nil || From(tel) == nil || otel.GetTracerProvider() != before {
+		t.Fatalf("Spans %v, pipeline %v, global provider installed while nobody watches %v", tel.Spans, From(tel), otel.GetTracerProvider() != before)
 	}
 	get := func(path string) *http.Response {
 		t.Helper()
@@ -250,15 +250,17 @@ func TestSetupDashboardSpans(t *testing.T) {
 	// provider.
 	carrier := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	remote := propagation.TraceContext{}.Extract(context.Background(), carrier)
-	_, idle := otel.Tracer("t").Start(remote, "POST /failed")
+	_, idle := tel.TracerProvider.Tracer("t").Start(remote, "POST /failed")
 	idle.SetStatus(codes.Error, "no")
 	idle.End()
 	if st := tel.Spans.Stats(); st.Added != 0 || idle.IsRecording() || idle.SpanContext().SpanID().String() != "00f067aa0ba902b7" {
 		t.Errorf("nobody watching: kept %d spans; the span records %v, has the context %v", st.Added, idle.IsRecording(), idle.SpanContext())
 	}
-	// A page open: every span is made and kept.
+	// A page open: the provider is the global one, and every span is
+	// made and kept.
 	stream := get("/api/stream?page=traces")
 	defer stream.Body.Close()
+	waitGlobal(t, tel.TracerProvider)
 	ctx, root := otel.Tracer("t").Start(context.Background(), "GET /fine")
 	_, child := otel.Tracer("t").Start(ctx, "SELECT")
 	recording := root.IsRecording()
@@ -389,3 +391,72 @@ type discardSpans struct{}
 
 func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardSpans) Shutdown(context.Context) error                             { return nil }
+
+// waitGlobal waits until tp is the global provider.
+func waitGlobal(t *testing.T, tp trace.TracerProvider) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); otel.GetTracerProvider() != tp; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the global provider is %T %p, not %p, after 10 s", otel.GetTracerProvider(), otel.GetTracerProvider(), tp)
+		}
+	}
+}
+
+// With SetGlobal and the dashboard alone taking spans, the provider is
+// the global one while a page is open (and IdleAfter past it), and the
+// one found before at other times, so that the instrumentation takes its
+// cheapest path; Close leaves the one found.
+func TestDashboardProviderGlobalWhileWatched(t *testing.T) {
+	before := otel.GetTracerProvider()
+	spans := newSpans(t, &livedash.SpansOptions{NothingWhenIdle: true, IdleAfter: 50 * time.Millisecond})
+	p, err := New(context.Background(), &observability.OTelConfig{SetGlobal: true}, enrich.Options{}, &Options{Spans: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if otel.GetTracerProvider() != before {
+		t.Error("installed while nobody watches")
+	}
+	d, err := livedash.New(&livedash.Options{Spans: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	defer func() {
+		srv.Close()
+		d.Close(context.Background())
+	}()
+	resp, err := http.Get(srv.URL + livedash.DefaultPath + "/api/stream?page=traces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitGlobal(t, p.TracerProvider())
+	_, s := otel.Tracer("t").Start(context.Background(), "watched")
+	s.End()
+	resp.Body.Close()
+	waitGlobal(t, before)
+	_, s = otel.Tracer("t").Start(context.Background(), "idle")
+	s.End()
+	if st := spans.Stats(); st.Added != 1 {
+		t.Errorf("kept %d spans, want the one made while watched", st.Added)
+	}
+	// A provider the program installs meanwhile is left alone.
+	mine := sdktrace.NewTracerProvider()
+	defer mine.Shutdown(context.Background())
+	otel.SetTracerProvider(mine)
+	resp, err = http.Get(srv.URL + livedash.DefaultPath + "/api/stream?page=traces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * followEvery)
+	resp.Body.Close()
+	if otel.GetTracerProvider() != mine {
+		t.Error("the program's own provider was replaced")
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if otel.GetTracerProvider() != mine {
+		t.Error("Close replaced the program's own provider")
+	}
+	otel.SetTracerProvider(before)
+}

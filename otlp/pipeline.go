@@ -98,6 +98,9 @@ type Pipeline struct {
 	// shutdown; globalSet says whether it did.
 	globalSet bool
 	prevTP    trace.TracerProvider
+	// follow installs provider globally only while the dashboard wants
+	// spans, when it alone takes them; nil otherwise.
+	follow *globalFollower
 }
 
 // Options configures what a Pipeline writes locally. A nil *Options, or
@@ -270,7 +273,14 @@ func newPipeline(ctx context.Context, cfg *observability.OTelConfig, names enric
 	}
 	if cfg.SetGlobal && o.tp != nil {
 		o.prevTP = otel.GetTracerProvider()
-		otel.SetTracerProvider(o.provider)
+		if w, ok := o.provider.(*watchedProvider); ok {
+			// Installed only while the dashboard wants spans: at other
+			// times the instrumentation reading the global provider finds
+			// none, and takes its cheapest path.
+			o.follow = followWatch(w, o.prevTP, followEvery)
+		} else {
+			otel.SetTracerProvider(o.provider)
+		}
 		otel.SetTextMapPropagator(textMapPropagator(cfg.Propagators))
 		o.globalSet = true
 	}
@@ -710,6 +720,9 @@ func (o *Pipeline) Close(ctx context.Context) error {
 	// unless the program has installed another provider since. The
 	// propagator stays: it holds nothing, and the global one that was
 	// there before delegates to it for good once set.
+	if o.follow != nil {
+		o.follow.stop()
+	}
 	if o.globalSet && otel.GetTracerProvider() == o.provider {
 		otel.SetTracerProvider(o.prevTP)
 	}
