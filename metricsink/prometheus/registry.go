@@ -361,14 +361,7 @@ func (p *Registry) Histogram(name string, value float64, tags metricsink.Tags) {
 		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "histogram observations must be finite and not negative")
 		return
 	}
-	if e := p.lookup.Find(metricsink.OpHistogram, name, &tags, (*resolver)(p)); e.s == nil {
-		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
-	} else {
-		e.s.observe(value)
-		if e.ov != nil {
-			e.ov.addCounter(1)
-		}
-	}
+	p.observe(metricsink.OpHistogram, name, value, &tags, nil)
 }
 
 // Duration records d, in seconds, in the histogram name with "_seconds"
@@ -381,14 +374,7 @@ func (p *Registry) Duration(name string, d time.Duration, tags metricsink.Tags) 
 		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "durations must not be negative")
 		return
 	}
-	if e := p.lookup.Find(metricsink.OpDuration, name, &tags, (*resolver)(p)); e.s == nil {
-		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
-	} else {
-		e.s.observe(d.Seconds())
-		if e.ov != nil {
-			e.ov.addCounter(1)
-		}
-	}
+	p.observe(metricsink.OpDuration, name, d.Seconds(), &tags, nil)
 }
 
 // HistogramExemplar records value as Histogram does, with ex as the
@@ -400,14 +386,7 @@ func (p *Registry) HistogramExemplar(name string, value float64, tags metricsink
 		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "histogram observations must be finite and not negative")
 		return
 	}
-	if e := p.lookup.Find(metricsink.OpHistogram, name, &tags, (*resolver)(p)); e.s == nil {
-		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
-	} else {
-		e.s.observeExemplar(value, &ex)
-		if e.ov != nil {
-			e.ov.addCounter(1)
-		}
-	}
+	p.observe(metricsink.OpHistogram, name, value, &tags, &ex)
 }
 
 // DurationExemplar records d as Duration does, with ex as
@@ -417,10 +396,20 @@ func (p *Registry) DurationExemplar(name string, d time.Duration, tags metricsin
 		p.drops.Drop(drop.InvalidValue, metricsink.Histogram, name, "durations must not be negative")
 		return
 	}
-	if e := p.lookup.Find(metricsink.OpDuration, name, &tags, (*resolver)(p)); e.s == nil {
+	p.observe(metricsink.OpDuration, name, d.Seconds(), &tags, &ex)
+}
+
+// observe records v, checked, in the histogram series of op, name and
+// tags, with ex when it is not nil.
+func (p *Registry) observe(op metricsink.Op, name string, v float64, tags *metricsink.Tags, ex *metricsink.Exemplar) {
+	if e := p.lookup.Find(op, name, tags, (*resolver)(p)); e.s == nil {
 		p.drops.Add(e.why, 1) // a rejected sample the lookup remembers; 0: counted already
 	} else {
-		e.s.observeExemplar(d.Seconds(), &ex)
+		if ex != nil {
+			e.s.observeExemplar(v, ex)
+		} else {
+			e.s.observe(v)
+		}
 		if e.ov != nil {
 			e.ov.addCounter(1)
 		}
