@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/realtimeserver/observability/internal/budget"
 	"github.com/realtimeserver/observability/metricsink"
@@ -252,13 +254,21 @@ func (a *App) socketReader(ctx context.Context, conn wsConn, sub *subscriber, vi
 				a.socketError(ctx, conn, in.Ref, reason, msg)
 				continue
 			}
-			c, err := a.createComment(ctx, videoID, *req.UserID, *req.Body, "ws")
+			// Each message is a trace of its own, linked to the request
+			// that opened the socket: the socket outlives that request,
+			// whose span would otherwise gather every message's spans.
+			mctx, mspan := tracer.Start(ctx, "ws comment.create", trace.WithNewRoot(),
+				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(trace.LinkFromContext(ctx)),
+				trace.WithAttributes(attribute.String("channel", "video")))
+			c, err := a.createComment(mctx, videoID, *req.UserID, *req.Body, "ws")
 			if err != nil {
-				a.socketReply(ctx, conn, event{Event: "error", Ref: in.Ref,
+				a.socketReply(mctx, conn, event{Event: "error", Ref: in.Ref,
 					Payload: map[string]string{"reason": "store_failed", "message": "the comment could not be stored"}})
+				mspan.End()
 				continue
 			}
-			a.socketReply(ctx, conn, event{Event: "ack", Ref: in.Ref, Payload: c})
+			a.socketReply(mctx, conn, event{Event: "ack", Ref: in.Ref, Payload: c})
+			mspan.End()
 		default:
 			a.socketError(ctx, conn, in.Ref, "unknown_event", `unknown event; accepted: "comment.create"`)
 		}
