@@ -154,13 +154,8 @@ func (h NativeHistogram) Spans() (spans []BucketSpan, deltas []int64) {
 // by a whole bucket (9%). In the zero bucket the estimate is linear from
 // 0.
 func (h NativeHistogram) Quantile(q float64) float64 {
-	switch {
-	case math.IsNaN(q):
-		return math.NaN()
-	case q < 0:
-		return math.Inf(-1)
-	case q > 1:
-		return math.Inf(1)
+	if v, out := quantileOutside(q); out {
+		return v
 	}
 	n := h.Count()
 	if n == 0 {

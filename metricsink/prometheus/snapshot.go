@@ -65,13 +65,10 @@ type Objective struct {
 // when it has none. It is NaN when there are no observations and for a
 // counter or gauge, -Inf for q below 0 and +Inf above 1.
 func (s Series) Quantile(q float64) float64 {
+	if v, out := quantileOutside(q); out {
+		return v
+	}
 	switch {
-	case math.IsNaN(q):
-		return math.NaN()
-	case q < 0:
-		return math.Inf(-1)
-	case q > 1:
-		return math.Inf(1)
 	case s.Native != nil && s.Native.Count() > 0:
 		return s.Native.Quantile(q)
 	case len(s.Objectives) > 0:
@@ -83,6 +80,21 @@ func (s Series) Quantile(q float64) float64 {
 		return math.NaN()
 	}
 	return classicQuantile(q, s.Buckets)
+}
+
+// quantileOutside returns the answer of every quantile function for a q
+// outside [0, 1], and false for one inside: NaN for NaN, -Inf below 0 and
+// +Inf above 1, as Prometheus' histogram_quantile answers.
+func quantileOutside(q float64) (float64, bool) {
+	switch {
+	case math.IsNaN(q):
+		return math.NaN(), true
+	case q < 0:
+		return math.Inf(-1), true
+	case q > 1:
+		return math.Inf(1), true
+	}
+	return 0, false
 }
 
 // classicQuantile is histogram_quantile over cumulative buckets, +Inf
