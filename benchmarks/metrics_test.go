@@ -143,50 +143,61 @@ func BenchmarkHistogram(b *testing.B) {
 
 const scrapeFamilies, scrapeSeriesPerFamily = 10, 1000
 
+// scrapeRegistry returns our registry holding the scrape benchmarks'
+// 10,000 counter series.
+func scrapeRegistry(b *testing.B) *promsink.Registry {
+	p, err := promsink.New(&promsink.Options{DisableRuntimeMetrics: true, MaxSeriesPerMetric: scrapeSeriesPerFamily})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s metricsink.Sink = p
+	for f := range scrapeFamilies {
+		name := fmt.Sprintf("family%d.events", f)
+		for i := range scrapeSeriesPerFamily {
+			s.Increment(name, float64(i), metricsink.KV("instance", fmt.Sprintf("host-%d", i), "kind", "a"))
+		}
+	}
+	return p
+}
+
+// scrapeClientGolang measures client_golang's scrape of the same series
+// in format, as promhttp answers: Gather, then expfmt's encoder.
+func scrapeClientGolang(b *testing.B, format expfmt.FormatType) {
+	reg := prometheus.NewRegistry()
+	for f := range scrapeFamilies {
+		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: fmt.Sprintf("family%d_events_total", f), Help: "Events."}, []string{"instance", "kind"})
+		reg.MustRegister(cv)
+		for i := range scrapeSeriesPerFamily {
+			cv.WithLabelValues(fmt.Sprintf("host-%d", i), "a").Add(float64(i))
+		}
+	}
+	f := expfmt.NewFormat(format)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		mfs, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc := expfmt.NewEncoder(io.Discard, f)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkScrape measures one whole exposition of 10,000 counter series in
 // 10 families, written to io.Discard.
 func BenchmarkScrape(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
-		p, err := promsink.New(&promsink.Options{DisableRuntimeMetrics: true, MaxSeriesPerMetric: scrapeSeriesPerFamily})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var s metricsink.Sink = p
-		for f := range scrapeFamilies {
-			name := fmt.Sprintf("family%d.events", f)
-			for i := range scrapeSeriesPerFamily {
-				s.Increment(name, float64(i), metricsink.KV("instance", fmt.Sprintf("host-%d", i), "kind", "a"))
-			}
-		}
+		p := scrapeRegistry(b)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
 			p.WritePrometheus(io.Discard)
 		}
 	})
-	b.Run("client_golang", func(b *testing.B) {
-		reg := prometheus.NewRegistry()
-		for f := range scrapeFamilies {
-			cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: fmt.Sprintf("family%d_events_total", f), Help: "Events."}, []string{"instance", "kind"})
-			reg.MustRegister(cv)
-			for i := range scrapeSeriesPerFamily {
-				cv.WithLabelValues(fmt.Sprintf("host-%d", i), "a").Add(float64(i))
-			}
-		}
-		format := expfmt.NewFormat(expfmt.TypeTextPlain)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			mfs, err := reg.Gather()
-			if err != nil {
-				b.Fatal(err)
-			}
-			enc := expfmt.NewEncoder(io.Discard, format)
-			for _, mf := range mfs {
-				if err := enc.Encode(mf); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
+	b.Run("client_golang", func(b *testing.B) { scrapeClientGolang(b, expfmt.TypeTextPlain) })
 }

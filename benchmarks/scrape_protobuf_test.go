@@ -1,15 +1,11 @@
 package benchmarks
 
 import (
-	"fmt"
 	"io"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/realtimeserver/observability/metricsink"
-	promsink "github.com/realtimeserver/observability/metricsink/prometheus"
 	_ "github.com/realtimeserver/observability/metricsink/prometheus/promproto" // the protobuf encoder
 )
 
@@ -21,17 +17,7 @@ import (
 // what promhttp does for that Accept header.
 func BenchmarkScrapeProtobuf(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
-		p, err := promsink.New(&promsink.Options{DisableRuntimeMetrics: true, MaxSeriesPerMetric: scrapeSeriesPerFamily})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var s metricsink.Sink = p
-		for f := range scrapeFamilies {
-			name := fmt.Sprintf("family%d.events", f)
-			for i := range scrapeSeriesPerFamily {
-				s.Increment(name, float64(i), metricsink.KV("instance", fmt.Sprintf("host-%d", i), "kind", "a"))
-			}
-		}
+		p := scrapeRegistry(b)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
@@ -40,29 +26,5 @@ func BenchmarkScrapeProtobuf(b *testing.B) {
 			}
 		}
 	})
-	b.Run("client_golang", func(b *testing.B) {
-		reg := prometheus.NewRegistry()
-		for f := range scrapeFamilies {
-			cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: fmt.Sprintf("family%d_events_total", f), Help: "Events."}, []string{"instance", "kind"})
-			reg.MustRegister(cv)
-			for i := range scrapeSeriesPerFamily {
-				cv.WithLabelValues(fmt.Sprintf("host-%d", i), "a").Add(float64(i))
-			}
-		}
-		format := expfmt.NewFormat(expfmt.TypeProtoDelim)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			mfs, err := reg.Gather()
-			if err != nil {
-				b.Fatal(err)
-			}
-			enc := expfmt.NewEncoder(io.Discard, format)
-			for _, mf := range mfs {
-				if err := enc.Encode(mf); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
+	b.Run("client_golang", func(b *testing.B) { scrapeClientGolang(b, expfmt.TypeProtoDelim) })
 }
