@@ -230,7 +230,7 @@ func (p *Registry) writeRuntime(w io.Writer) {
 	b := buf.Bytes()
 	fams := p.runtimeFamilies()
 	for i := range fams {
-		b = appendFamily(b, &fams[i])
+		b = appendFamily(b, &fams[i], false, nil)
 	}
 	_, _ = w.Write(b)
 	*buf = *bytes.NewBuffer(b[:0])
@@ -245,53 +245,109 @@ func (p *Registry) runtimeFamilies() []Family {
 	return r.fams
 }
 
-// appendFamily appends f in the text format: # HELP, # TYPE and its
-// samples. A histogram's buckets are written as given (cumulative, +Inf
-// last), its _sum and _count unless its sum is NaN; a summary's
-// objectives with their quantile label, then _sum and _count.
-func appendFamily(b []byte, f *Family) []byte {
-	b = append(b, "# HELP "...)
-	b = append(b, f.Name...)
-	b = append(b, ' ')
-	b = appendHelp(b, f.Help)
-	b = append(b, "\n# TYPE "...)
-	b = append(b, f.Name...)
-	b = append(b, ' ')
-	b = append(b, f.Type...)
-	b = append(b, '\n')
+// appendFamily appends f in the text format, or in OpenMetrics when om is
+// set: # HELP, # TYPE (and in OpenMetrics # UNIT) and its samples. A
+// histogram's buckets are written as given (cumulative, +Inf last), in
+// OpenMetrics each with its exemplar; its _sum unless its sum is NaN, and
+// its _count (in the text format only beside its _sum); a summary's
+// objectives with their quantile label, then _sum and _count alike. all
+// are the exposition's families, sorted by name: OpenMetrics names a
+// counter without its _total unless another family has that name.
+func appendFamily(b []byte, f *Family, om bool, all []Family) []byte {
+	if len(f.Series) == 0 {
+		return b
+	}
+	name := f.Name // of the metadata and of the histogram and summary samples
+	if om {
+		var typ string
+		name, typ = openMetricsName(f, all)
+		b = append(b, "# TYPE "...)
+		b = append(b, name...)
+		b = append(b, ' ')
+		b = append(b, typ...)
+		b = append(b, '\n')
+		if f.Unit != "" && strings.HasSuffix(name, "_"+f.Unit) {
+			b = append(b, "# UNIT "...)
+			b = append(b, name...)
+			b = append(b, ' ')
+			b = append(b, f.Unit...)
+			b = append(b, '\n')
+		}
+		if f.Help != "" {
+			b = append(b, "# HELP "...)
+			b = append(b, name...)
+			b = append(b, ' ')
+			b = appendLabelValue(b, f.Help) // OpenMetrics escapes a help text as a label value
+			b = append(b, '\n')
+		}
+	} else {
+		b = append(b, "# HELP "...)
+		b = append(b, f.Name...)
+		b = append(b, ' ')
+		b = appendHelp(b, f.Help)
+		b = append(b, "\n# TYPE "...)
+		b = append(b, f.Name...)
+		b = append(b, ' ')
+		b = append(b, f.Type...)
+		b = append(b, '\n')
+	}
+	var le [32]byte
 	for i := range f.Series {
 		s := &f.Series[i]
-		labels := string(appendLabelPairs(nil, s.Labels))
 		switch f.Type {
 		case "histogram":
 			for _, bk := range s.Buckets {
-				le := "+Inf"
+				bound := append(le[:0], "+Inf"...)
 				if !math.IsInf(bk.UpperBound, 1) {
-					le = strconv.FormatFloat(bk.UpperBound, 'g', -1, 64)
+					bound = strconv.AppendFloat(le[:0], bk.UpperBound, 'g', -1, 64)
 				}
-				b = appendName(b, f.Name, "_bucket", labels, le)
-				b = strconv.AppendUint(b, bk.Count, 10)
+				b = appendSampleOf(b, name, "_bucket", s.Labels, "le", bound, float64(bk.Count))
+				if om && bk.Exemplar != nil {
+					b = appendExemplar(b, bk.Exemplar)
+				}
 				b = append(b, '\n')
 			}
 		case "summary":
 			for _, o := range s.Objectives {
-				q := labels
-				if q != "" {
-					q += ","
-				}
-				q += `quantile="` + strconv.FormatFloat(o.Quantile, 'g', -1, 64) + `"`
-				b = appendSample(b, f.Name, "", q, "", o.Value)
+				b = appendSampleOf(b, name, "", s.Labels, "quantile", strconv.AppendFloat(le[:0], o.Quantile, 'g', -1, 64), o.Value)
+				b = append(b, '\n')
 			}
 		default:
-			b = appendSample(b, f.Name, "", labels, "", s.Value)
+			b = appendSampleOf(b, f.Name, "", s.Labels, "", nil, s.Value)
+			b = append(b, '\n')
 			continue
 		}
 		if !math.IsNaN(s.Sum) {
-			b = appendSample(b, f.Name, "_sum", labels, "", s.Sum)
-			b = appendName(b, f.Name, "_count", labels, "")
-			b = strconv.AppendUint(b, s.Count, 10)
+			b = appendSampleOf(b, name, "_sum", s.Labels, "", nil, s.Sum)
+			b = append(b, '\n')
+		}
+		if om || !math.IsNaN(s.Sum) {
+			b = appendSampleOf(b, name, "_count", s.Labels, "", nil, float64(s.Count))
 			b = append(b, '\n')
 		}
 	}
 	return b
+}
+
+// appendSampleOf appends name+suffix{labels,key="value"} v, without the
+// line's end (an exemplar may follow); key "" adds no label.
+func appendSampleOf(b []byte, name, suffix string, labels []Tag, key string, value []byte, v float64) []byte {
+	b = append(b, name...)
+	b = append(b, suffix...)
+	if len(labels) > 0 || key != "" {
+		b = append(b, '{')
+		b = appendLabelPairs(b, labels)
+		if key != "" {
+			if len(labels) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, key...)
+			b = append(b, `="`...)
+			b = append(b, value...) // a number: nothing to escape
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	return appendFloat(b, v)
 }

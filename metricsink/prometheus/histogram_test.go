@@ -249,16 +249,17 @@ func TestExemplarLabels(t *testing.T) {
 		e.trace[i] = byte(0xf0 + i)
 	}
 	e.span[0], e.span[7], e.at = 0xab, 0x01, 1
-	got := string(e.appendLabels(nil))
+	x := e.into(nil)
+	got := string(x.appendLabels(nil))
 	want := `trace_id="f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",span_id="ab00000000000001"`
 	if got != want {
 		t.Errorf("appendLabels = %s, want %s", got, want)
 	}
-	l := e.into(nil).Labels()
+	l := x.Labels()
 	if l[0].Value != "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff" || l[1].Value != "ab00000000000001" {
 		t.Errorf("Labels = %v", l)
 	}
-	if got := testing.AllocsPerRun(100, func() { _ = e.appendLabels(make([]byte, 0, 128)[:0]) }); got > 1 {
+	if got := testing.AllocsPerRun(100, func() { _ = x.appendLabels(make([]byte, 0, 128)[:0]) }); got > 1 {
 		t.Errorf("appendLabels: %v allocations, want none but the buffer's", got)
 	}
 }

@@ -48,13 +48,13 @@ func (e Exemplar) Labels() []metricsink.Tag {
 	return []metricsink.Tag{{Key: "trace_id", Value: e.TraceID.String()}, {Key: "span_id", Value: e.SpanID.String()}}
 }
 
-// appendLabels appends the slot's labels as the expositions write them,
-// trace_id="…",span_id="…", without allocating.
-func (e *exemplarSlot) appendLabels(b []byte) []byte {
+// appendLabels appends the exemplar's labels as the OpenMetrics
+// exposition writes them, trace_id="…",span_id="…", without allocating.
+func (e *Exemplar) appendLabels(b []byte) []byte {
 	b = append(b, `trace_id="`...)
-	b = hex.AppendEncode(b, e.trace[:])
+	b = hex.AppendEncode(b, e.TraceID[:])
 	b = append(b, `",span_id="`...)
-	b = hex.AppendEncode(b, e.span[:])
+	b = hex.AppendEncode(b, e.SpanID[:])
 	return append(b, '"')
 }
 
