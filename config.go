@@ -424,9 +424,14 @@ func (c Config) LogValue() slog.Value {
 }
 
 // String implements fmt.Stringer, leaving out the API keys.
-func (c Config) String() string {
+func (c Config) String() string { return groupString(c.LogValue()) }
+
+// groupString writes a group's attributes as key=value pairs separated by
+// spaces: the String of a configuration is its LogValue, so that neither
+// can show what the other hides.
+func groupString(v slog.Value) string {
 	var b strings.Builder
-	for i, a := range c.LogValue().Group() {
+	for i, a := range v.Group() {
 		if i > 0 {
 			b.WriteByte(' ')
 		}

@@ -662,18 +662,7 @@ func (c OTelConfig) LogValue() slog.Value {
 }
 
 // String implements fmt.Stringer with LogValue's content.
-func (c OTelConfig) String() string {
-	var b strings.Builder
-	for i, a := range c.LogValue().Group() {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(a.Key)
-		b.WriteByte('=')
-		b.WriteString(a.Value.String())
-	}
-	return b.String()
-}
+func (c OTelConfig) String() string { return groupString(c.LogValue()) }
 
 // GoString implements fmt.GoStringer so that %#v cannot print the headers.
 func (c OTelConfig) GoString() string { return "observability.OTelConfig{" + c.String() + "}" }
