@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
@@ -36,6 +39,9 @@ var logCases = []logCase{
 	{"fanout-2", benchInfo(handler.Fanout(jsonHandler(), jsonHandler()))},
 	{"redact", benchInfo(handler.Redact(jsonHandler(), nil))},
 	{"console", benchInfo(handler.Console(io.Discard, nil))},
+	{"enrich-storm", benchInfo(stormOver(enrich.New(jsonHandler(), &benchOptions)))},
+	{"setup", benchSetup},
+	{"suppressed", benchSuppressed},
 	{"disabled-slog-json", benchDisabledBaseline},
 	{"disabled", benchDisabled},
 	{"zap", benchZap},
@@ -105,6 +111,73 @@ func benchDisabled(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		logger.Debug("message", "a", 1, "b", 2, "c", "three")
+	}
+}
+
+// stormOver puts storm control in front of next with limits no benchmark
+// reaches, so that every record passes: what the limiter costs a record
+// that is not part of a storm.
+func stormOver(next slog.Handler) slog.Handler {
+	s, err := handler.NewStorm(next, &handler.StormOptions{Rate: math.MaxInt, Burst: math.MaxInt})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// setupLogger returns the logger observability.Setup builds (JSON format,
+// to io.Discard, no metrics backend or listener) with storm control set to
+// limit, shut down when b ends.
+func setupLogger(b *testing.B, limit handler.StormOptions) *slog.Logger {
+	tel, err := observability.Setup(context.Background(), observability.Config{
+		LogFormat:                 observability.FormatJSON,
+		LogOutput:                 io.Discard,
+		LogLevel:                  slog.LevelInfo,
+		LogRateLimit:              limit,
+		MetricsBackends:           []string{},
+		DisablePrometheusListener: true,
+		ServiceName:               benchOptions.Service,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tel.Shutdown(context.Background()) })
+	return tel.Logger
+}
+
+// benchSetup is the setup row: the record through Setup's whole pipeline
+// (storm control, enrichment, redaction, the level counts, the JSON
+// writer) with limits no benchmark reaches, so that every record passes.
+func benchSetup(b *testing.B) {
+	logger := setupLogger(b, handler.StormOptions{Rate: math.MaxInt, Burst: math.MaxInt})
+	b.ReportAllocs()
+	for b.Loop() {
+		logger.Info("message", "a", 1, "b", 2, "c", "three")
+	}
+}
+
+// benchSuppressed is the suppressed row: a record refused by Setup's storm
+// control (a limit of one record a second from a site, spent before the
+// loop), handed to the handler of Setup's logger. It measures what the
+// kit spends on a record it suppresses. What slog.Logger spends making the
+// record (the caller's PC from runtime.Callers, the Record and its
+// attributes) comes before any handler and is the same whatever the
+// handler; BenchmarkStorm in the handler package shows it
+// (logger-baseline).
+func benchSuppressed(b *testing.B) {
+	h := setupLogger(b, handler.StormOptions{Rate: 1, Burst: 1}).Handler()
+	var pcs [1]uintptr
+	runtime.Callers(1, pcs[:])
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "message", pcs[0])
+	r.AddAttrs(slog.Int("a", 1), slog.Int("b", 2), slog.String("c", "three"))
+	ctx := context.Background()
+	if !h.Enabled(ctx, r.Level) {
+		b.Fatal("the record's level is disabled")
+	}
+	h.Handle(ctx, r) // spends the site's burst
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Handle(ctx, r)
 	}
 }
 

@@ -185,6 +185,11 @@ func scrapeClientGolang(b *testing.B, format expfmt.FormatType) {
 				b.Fatal(err)
 			}
 		}
+		if c, ok := enc.(expfmt.Closer); ok { // OpenMetrics' "# EOF"
+			if err := c.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
 
@@ -200,4 +205,22 @@ func BenchmarkScrape(b *testing.B) {
 		}
 	})
 	b.Run("client_golang", func(b *testing.B) { scrapeClientGolang(b, expfmt.TypeTextPlain) })
+}
+
+// BenchmarkScrapeOpenMetrics is BenchmarkScrape in OpenMetrics 1.0.0, the
+// format Prometheus asks for first when it does not scrape native
+// histograms: ours through WriteOpenMetrics, client_golang through Gather
+// and expfmt's OpenMetrics encoder, as promhttp answers that Accept header.
+func BenchmarkScrapeOpenMetrics(b *testing.B) {
+	b.Run("ours", func(b *testing.B) {
+		p := scrapeRegistry(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if err := p.WriteOpenMetrics(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("client_golang", func(b *testing.B) { scrapeClientGolang(b, expfmt.TypeOpenMetrics) })
 }

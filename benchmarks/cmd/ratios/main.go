@@ -40,10 +40,15 @@ import (
 
 // ratio is one compared row: ours over base, or, with overhead set, the
 // overhead of ours over bare divided by the overhead of base over bare.
+// With no base it is a bound on the row's own figures, for a promise no
+// ratio expresses: its median time at most maxNs and its median
+// allocations at most maxAllocs.
 type ratio struct {
 	row, base string
 	bare      string  // for overhead ratios: the row both are measured over
 	max       float64 // target: the ratio must be at most this; 0: none
+
+	maxNs, maxAllocs float64 // with no base: the bounds on the row itself
 }
 
 type scenario struct {
@@ -55,13 +60,15 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{"BenchmarkLog (one Info record, three attributes, to io.Discard)",
-		[]string{"slog-json", "json", "enrich", "slog-json-ids", "enrich-span", "enrich-span-json", "redact", "console", "fanout-2", "datadog", "zap", "zerolog", "disabled-slog-json", "disabled"},
+		[]string{"slog-json", "json", "enrich", "enrich-storm", "slog-json-ids", "enrich-span", "enrich-span-json", "setup", "redact", "console", "fanout-2", "datadog", "zap", "zerolog", "disabled-slog-json", "disabled", "suppressed"},
 		[]ratio{
 			{row: "json", base: "slog-json"},
 			{row: "enrich", base: "slog-json", max: 1.10},
+			{row: "enrich-storm", base: "slog-json", max: 1.10},
 			{row: "slog-json-ids", base: "slog-json"},
 			{row: "enrich-span", base: "slog-json"},
 			{row: "enrich-span-json", base: "slog-json", max: 1.15},
+			{row: "setup", base: "slog-json"},
 			{row: "redact", base: "slog-json", max: 1.15},
 			{row: "console", base: "slog-json", max: 1.20},
 			{row: "fanout-2", base: "slog-json"},
@@ -69,6 +76,7 @@ var scenarios = []scenario{
 			{row: "zap", base: "slog-json"},
 			{row: "zerolog", base: "slog-json"},
 			{row: "disabled", base: "disabled-slog-json", max: 1.25},
+			{row: "suppressed", maxNs: 50},
 		},
 		"`slog-json` is the standard library's JSON handler, the baseline. `json` is `handler.JSON`, the " +
 			"writer of `LOG_FORMAT=json` (the same bytes). `enrich` is `enrich.New` over slog's JSON handler, " +
@@ -77,8 +85,13 @@ var scenarios = []scenario{
 			"`enrich` under a span over slog's handler, `enrich-span-json` the same over `handler.JSON`, " +
 			"which is what `Setup` builds. `redact`, `console`, `fanout-2` (two slog JSON handlers) and " +
 			"`datadog` (queued for a local intake) are the other handlers; `zap` and `zerolog` log the same " +
-			"record their own way. `disabled` is a record below the level through the kit's gate, beside " +
-			"slog's handler's."},
+			"record their own way. `enrich-storm` is `enrich` behind storm control (`handler.NewStorm`) with " +
+			"limits no benchmark reaches, so that every record passes the limiter; `setup` is the record through " +
+			"the logger `Setup` builds (JSON, storm control with such limits, enrichment, redaction, the level " +
+			"counts). `disabled` is a record below the level through the kit's gate, beside slog's handler's. " +
+			"`suppressed` is a record Setup's storm control refuses, handed to the logger's handler: what the kit " +
+			"spends on a record it suppresses (slog.Logger's own work to make a record comes before any handler; " +
+			"`BenchmarkStorm` in the handler package shows it)."},
 	{"BenchmarkDatadogShip (records delivered end to end to a local intake, gzip)",
 		[]string{"baseline-sync", "datadog"},
 		[]ratio{{row: "datadog", base: "baseline-sync"}},
@@ -104,6 +117,12 @@ var scenarios = []scenario{
 		[]string{"ours", "client_golang"},
 		[]ratio{{row: "ours", base: "client_golang", max: 0.25}},
 		"One whole exposition of 10,000 counter series in 10 families, to `io.Discard`."},
+	{"BenchmarkScrapeOpenMetrics (10,000 series)",
+		[]string{"ours", "client_golang"},
+		[]ratio{{row: "ours", base: "client_golang", max: 0.25}},
+		"`BenchmarkScrape` in OpenMetrics 1.0.0, which Prometheus asks for first when it does not scrape " +
+			"native histograms: ours through `WriteOpenMetrics`, client_golang through `Gather` and `expfmt`'s " +
+			"OpenMetrics encoder, as `promhttp` answers that `Accept` header."},
 	{"BenchmarkScrapeProtobuf (10,000 series)",
 		[]string{"ours", "client_golang"},
 		[]ratio{{row: "ours", base: "client_golang", max: 0.5}},
@@ -254,6 +273,10 @@ type ratioResult struct {
 	lo, hi float64
 	max    float64
 	missed bool
+
+	// A bound on a row's own figures (maxNs > 0): value, lo and hi are
+	// times in ns, allocs the median allocations.
+	maxNs, maxAllocs, allocs float64
 }
 
 type result struct {
@@ -290,6 +313,24 @@ func analyze(data map[string][]sample) (results []result, missed int, orphans []
 				med(s, func(x sample) float64 { return x.allocs }), len(s)})
 		}
 		for _, r := range sc.ratios {
+			if r.base == "" {
+				a, ok := get(r.row)
+				if !ok {
+					continue
+				}
+				xs := make([]float64, len(a))
+				for i, x := range a {
+					xs[i] = x.ns
+				}
+				rr := ratioResult{label: r.row, value: median(xs), lo: slices.Min(xs), hi: slices.Max(xs),
+					allocs: med(a, func(x sample) float64 { return x.allocs }), maxNs: r.maxNs, maxAllocs: r.maxAllocs}
+				rr.missed = rr.value > r.maxNs || rr.allocs > r.maxAllocs
+				if rr.missed {
+					missed++
+				}
+				res.ratios = append(res.ratios, rr)
+				continue
+			}
 			a, ok1 := get(r.row)
 			b, ok2 := get(r.base)
 			if !ok1 || !ok2 {
@@ -352,9 +393,18 @@ func writeScenario(w io.Writer, res result) {
 	for _, r := range res.rows {
 		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %d |\n", r.name, ns(r.ns), r.bytes, r.allocs, r.rounds)
 	}
-	fmt.Fprintf(w, "\n| ratio | median | rounds' range | target | |\n| --- | ---: | ---: | --- | --- |\n")
+	fmt.Fprintf(w, "\n| ratio (or row, for a bound on its own figures) | median | rounds' range | target | |\n| --- | ---: | ---: | --- | --- |\n")
 	for _, r := range res.ratios {
 		target, verdict := "", ""
+		if r.maxNs > 0 {
+			verdict = "met"
+			if r.missed {
+				verdict = "**not met**"
+			}
+			fmt.Fprintf(w, "| %s (%.0f allocs/op) | %s | %s to %s | ≤ %s, ≤ %.0f allocs/op | %s |\n", r.label, r.allocs,
+				ns(r.value), ns(r.lo), ns(r.hi), ns(r.maxNs), r.maxAllocs, verdict)
+			continue
+		}
 		if r.max > 0 {
 			target = fmt.Sprintf("≤ %.2f×", r.max)
 			verdict = "met"

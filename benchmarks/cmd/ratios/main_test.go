@@ -157,3 +157,34 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// A bound on a row's own figures is judged on the row's median time and
+// allocations, and a row past either is counted as a target not met.
+func TestAnalyzeRowBound(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		rounds  []sample
+		missed  int
+		verdict string
+	}{
+		{"within", []sample{{ns: 20}, {ns: 60}, {ns: 30}}, 0, "| suppressed (0 allocs/op) | 30.00 ns | 20.00 ns to 60.00 ns | ≤ 50.00 ns, ≤ 0 allocs/op | met |"},
+		{"slow", []sample{{ns: 55}, {ns: 60}, {ns: 30}}, 1, "| suppressed (0 allocs/op) | 55.00 ns | 30.00 ns to 60.00 ns | ≤ 50.00 ns, ≤ 0 allocs/op | **not met** |"},
+		{"allocates", []sample{{ns: 20, allocs: 1}, {ns: 20, allocs: 1}}, 1, "| suppressed (1 allocs/op) | 20.00 ns | 20.00 ns to 20.00 ns | ≤ 50.00 ns, ≤ 0 allocs/op | **not met** |"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := map[string][]sample{
+				"BenchmarkLog/slog-json":  {{ns: 600}},
+				"BenchmarkLog/suppressed": tt.rounds,
+			}
+			results, missed, _ := analyze(data)
+			if missed != tt.missed {
+				t.Errorf("missed = %d, want %d", missed, tt.missed)
+			}
+			var page strings.Builder
+			writeTables(&page, results, missed)
+			if !strings.Contains(page.String(), tt.verdict) {
+				t.Errorf("the table has no line\n\t%s\n%s", tt.verdict, page.String())
+			}
+		})
+	}
+}
