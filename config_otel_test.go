@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/realtimeserver/observability/enrich"
-	"github.com/realtimeserver/observability/livedash"
 )
 
 // linkOTLP stands in for importing the otlp package, which this module's
@@ -20,7 +18,7 @@ import (
 func linkOTLP(t *testing.T) {
 	otlpMu.Lock()
 	prev := otlpBuilder
-	otlpBuilder = func(context.Context, *Config, enrich.Options, *livedash.Spans) (OTLPExporter, error) {
+	otlpBuilder = func(context.Context, OTLPBuild) (OTLPExporter, error) {
 		return nil, errors.New("the otlp package is not linked into these tests")
 	}
 	otlpMu.Unlock()

@@ -54,13 +54,26 @@ type OTLPExporter interface {
 	Close(ctx context.Context) error
 }
 
-// OTLPBuilder builds the pipeline cfg.OTel describes for the service
-// names identifies (defaults filled in), writing its own diagnostics to
-// cfg.LogOutput in cfg.LogFormat, as the Datadog handler does. When spans
-// is not nil (the dashboard keeps spans) its TracerProvider also feeds
-// spans, sampling as configured, and it is built even when cfg.OTel
-// exports nothing.
-type OTLPBuilder func(ctx context.Context, cfg *Config, names enrich.Options, spans *livedash.Spans) (OTLPExporter, error)
+// OTLPBuild is what Setup gives an OTLPBuilder.
+type OTLPBuild struct {
+	// Config is Setup's configuration; Config.OTel says what to export.
+	Config *Config
+	// Names is the service's identity, defaults filled in.
+	Names enrich.Options
+	// Spans, when not nil, is the dashboard's ring of recent spans: the
+	// pipeline's TracerProvider also feeds it, sampling as configured,
+	// and the pipeline is built even when Config.OTel exports nothing.
+	Spans *livedash.Spans
+	// Diagnostics is the logger's local handler (the console or JSON
+	// lines), never the logger itself: the pipeline's outage and
+	// recovery lines go to it, as the Datadog handler's do, so that they
+	// read as the program's other lines and never queue for the receiver
+	// that fails.
+	Diagnostics slog.Handler
+}
+
+// OTLPBuilder builds the pipeline b describes.
+type OTLPBuilder func(ctx context.Context, b OTLPBuild) (OTLPExporter, error)
 
 var (
 	otlpMu      sync.Mutex
@@ -86,17 +99,17 @@ func otlpLinked() bool {
 // that feeds spans when spans is not nil, or returns nil when it asks for
 // none. Without the otlp package linked, spans stays empty: the Traces
 // page says how to fill it.
-func newOTLP(ctx context.Context, cfg *Config, names enrich.Options, spans *livedash.Spans) (OTLPExporter, error) {
+func newOTLP(ctx context.Context, build OTLPBuild) (OTLPExporter, error) {
 	otlpMu.Lock()
 	b := otlpBuilder
 	otlpMu.Unlock()
-	if !cfg.OTel.Enabled() && (spans == nil || b == nil) {
+	if !build.Config.OTel.Enabled() && (build.Spans == nil || b == nil) {
 		return nil, nil
 	}
 	if b == nil {
 		return nil, ErrOTLPNotLinked
 	}
-	x, err := b(ctx, cfg, names, spans)
+	x, err := b(ctx, build)
 	if err != nil {
 		return nil, fmt.Errorf("otlp: %w", err)
 	}

@@ -156,14 +156,14 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	out := cmp.Or[io.Writer](cfg.LogOutput, os.Stderr)
 	cfg.LogOutput, t.Config.LogOutput = out, out
 	identity := names.Attrs()
-	var backends []slog.Handler
-	var console slog.Handler
+	var console, local slog.Handler // the console; the local output's handler, console or JSON
 	if cfg.LogFormat == FormatJSON {
-		backends = append(backends, handler.JSON(out, &handler.JSONOptions{Level: t.Level}).WithAttrs(identity))
+		local = handler.JSON(out, &handler.JSONOptions{Level: t.Level}).WithAttrs(identity)
 	} else {
 		console = handler.Console(out, &handler.ConsoleOptions{Level: t.Level})
-		backends = append(backends, console)
+		local = console
 	}
+	backends := []slog.Handler{local}
 	if cfg.EnableDatadog {
 		dd, err := datadog.New(&datadog.Options{
 			APIKey:   cfg.DatadogAPIKey,
@@ -174,10 +174,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			Version:  names.Version,
 			Hostname: names.Host,
 			Level:    t.Level,
-			// Outage warnings go to the local output, in its format,
-			// never through the logger (they would queue for Datadog).
-			ErrorOutput: out,
-			ErrorJSON:   cfg.LogFormat == FormatJSON,
+			// Outage warnings go to the local output's handler, never
+			// through the logger (they would queue for Datadog).
+			ErrorHandler: local,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("datadog logs: %w", err)
@@ -192,7 +191,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		t.Spans, _ = livedash.NewSpans(&livedash.SpansOptions{ // valid bounds: no error
 			NothingWhenIdle: cfg.OTel.Export(SignalTraces).Endpoint == ""})
 	}
-	otl, err := newOTLP(ctx, &cfg, names, t.Spans)
+	otl, err := newOTLP(ctx, OTLPBuild{Config: &cfg, Names: names, Spans: t.Spans, Diagnostics: local})
 	if err != nil {
 		t.closeEarly()
 		return nil, err

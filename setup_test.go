@@ -477,17 +477,7 @@ func TestTelemetryConfigHasDefaults(t *testing.T) {
 // Setup's Datadog backend warns on the local output, in its format (every
 // line valid JSON with LOG_FORMAT=json), and says when delivery recovers.
 func TestSetupDatadogOutageWarningsInTheLocalFormat(t *testing.T) {
-	var failing atomic.Bool
-	failing.Store(true)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		if failing.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer srv.Close()
+	srv, failing := failingIntake(t)
 	out := &testenv.Buffer{}
 	tel, err := Setup(context.Background(), Config{
 		LogFormat: FormatJSON, LogOutput: out, DisablePrometheusListener: true,
@@ -497,27 +487,74 @@ func TestSetupDatadogOutageWarningsInTheLocalFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	tel.Logger.Info("record during the outage")
-	waitFor := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(out.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q on the local output after 10 s:\n%s", what, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitFor("log delivery is failing")
+	waitForOutput(t, out, "log delivery is failing")
 	failing.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := tel.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown = %v, want every record delivered once the intake recovered", err)
 	}
-	waitFor("log delivery recovered")
+	waitForOutput(t, out, "log delivery recovered")
 	for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if !json.Valid([]byte(line)) {
 			t.Errorf("line %d of the JSON output is not JSON: %s", i+1, line)
 		}
+	}
+}
+
+// TestSetupDatadogOutageWarningsOnTheConsole: on the console, the outage
+// and recovery lines are console lines (a WRN line, not another format),
+// and they come even when the level hides warnings, so that a program
+// logging at ERROR still learns that Datadog is failing.
+func TestSetupDatadogOutageWarningsOnTheConsole(t *testing.T) {
+	srv, failing := failingIntake(t)
+	out := &testenv.Buffer{}
+	tel, err := Setup(context.Background(), Config{
+		LogFormat: FormatConsole, LogOutput: out, LogLevel: slog.LevelError, DisablePrometheusListener: true,
+		EnableDatadog: true, DatadogAPIKey: "k", DatadogLogsURL: srv.URL + "/api/v2/logs",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel.Logger.Error("record during the outage")
+	waitForOutput(t, out, " WRN datadog: log delivery is failing")
+	failing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v, want every record delivered once the intake recovered", err)
+	}
+	waitForOutput(t, out, " INF datadog: log delivery recovered")
+	if strings.Contains(out.String(), "level=") {
+		t.Errorf("a line in slog's text form on the console:\n%s", out)
+	}
+}
+
+// failingIntake is a Datadog intake that answers 503 until its flag is
+// cleared, then 202.
+func failingIntake(t *testing.T) (*httptest.Server, *atomic.Bool) {
+	failing := new(atomic.Bool)
+	failing.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, failing
+}
+
+// waitForOutput waits up to 10 s for what to appear in out.
+func waitForOutput(t *testing.T, out *testenv.Buffer, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), what) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q on the local output after 10 s:\n%s", what, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

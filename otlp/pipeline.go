@@ -114,6 +114,14 @@ type Options struct {
 	// ErrorJSON writes them as JSON objects with slog.JSONHandler's keys.
 	// Default: slog.TextHandler's form.
 	ErrorJSON bool
+	// ErrorHandler, when not nil, receives the same diagnostics as records
+	// instead of ErrorOutput (ErrorJSON is then unused): the program's
+	// local console or JSON handler, so that they read as its other lines
+	// do. Its Handle is called directly, whatever its level, with no lock
+	// held; a panic in it is recovered. It must not lead back into the
+	// pipeline (the OTLP log handler would queue the line for the
+	// receiver that fails).
+	ErrorHandler slog.Handler
 	// Spans, when not nil, is the live dashboard's ring of recent spans:
 	// the pipeline's TracerProvider feeds it (DashboardProcessor), sampling
 	// as configured, whether or not traces are exported, so that the
@@ -362,14 +370,15 @@ func sampler(cfg *observability.OTelConfig) sdktrace.Sampler {
 func (o *Pipeline) delivery(cfg *observability.OTelConfig, sig observability.Signal, endpoint, noun string) (deliver.Options, *http.Client) {
 	exp := cfg.Export(sig)
 	do := deliver.Options{
-		Name:        "otlp " + sig.String(),
-		Activity:    "export",
-		Noun:        noun,
-		TargetKey:   "endpoint",
-		Timeout:     exp.Timeout,
-		ErrorOutput: o.opts.ErrorOutput,
-		ErrorJSON:   o.opts.ErrorJSON,
-		Secrets:     slices.Collect(maps.Values(exp.Headers)),
+		Name:         "otlp " + sig.String(),
+		Activity:     "export",
+		Noun:         noun,
+		TargetKey:    "endpoint",
+		Timeout:      exp.Timeout,
+		ErrorOutput:  o.opts.ErrorOutput,
+		ErrorJSON:    o.opts.ErrorJSON,
+		ErrorHandler: o.opts.ErrorHandler,
+		Secrets:      slices.Collect(maps.Values(exp.Headers)),
 		AuthHint: "the endpoint refused the credentials: check OTEL_EXPORTER_OTLP_HEADERS (and OTEL_EXPORTER_OTLP_" +
 			strings.ToUpper(sig.String()) + "_HEADERS). " + strings.ToUpper(noun[:1]) + noun[1:] + " are dropped and counted as rejected",
 	}

@@ -5,16 +5,18 @@ import (
 
 	"github.com/realtimeserver/observability"
 	"github.com/realtimeserver/observability/enrich"
-	"github.com/realtimeserver/observability/livedash"
 )
 
 func init() {
-	observability.RegisterOTLP(func(ctx context.Context, cfg *observability.Config, names enrich.Options, spans *livedash.Spans) (observability.OTLPExporter, error) {
-		// Outage and recovery lines go where the logger's local output
-		// goes, in its format, as the Datadog handler's do. The dashboard's
-		// spans, when it keeps them, come from the pipeline's provider.
-		opts := &Options{ErrorOutput: cfg.LogOutput, ErrorJSON: cfg.LogFormat == observability.FormatJSON, Spans: spans}
-		p, err := newPipeline(ctx, &cfg.OTel, names, opts)
+	observability.RegisterOTLP(func(ctx context.Context, b observability.OTLPBuild) (observability.OTLPExporter, error) {
+		// Outage and recovery lines go to the logger's local handler, as
+		// the Datadog handler's do. The dashboard's spans, when it keeps
+		// them, come from the pipeline's provider.
+		opts := &Options{ErrorHandler: b.Diagnostics, Spans: b.Spans}
+		if b.Diagnostics == nil {
+			opts.ErrorOutput, opts.ErrorJSON = b.Config.LogOutput, b.Config.LogFormat == observability.FormatJSON
+		}
+		p, err := newPipeline(ctx, &b.Config.OTel, b.Names, opts)
 		if err != nil || p == nil {
 			return nil, err
 		}

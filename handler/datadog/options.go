@@ -170,6 +170,14 @@ type Options struct {
 	// for an ErrorOutput shared with JSON logs. Default false: one line of
 	// text in slog.TextHandler's form.
 	ErrorJSON bool
+
+	// ErrorHandler, when not nil, receives the same diagnostics as records
+	// instead of ErrorOutput (ErrorJSON is then unused): the program's
+	// local console or JSON handler, so that they read as its other lines
+	// do. Its Handle is called directly, whatever its level, by the sender
+	// goroutine with no lock held; a panic in it is recovered. It must not
+	// lead back to this handler.
+	ErrorHandler slog.Handler
 }
 
 // config is Options with defaults applied and checked.
@@ -195,6 +203,7 @@ type config struct {
 	ownTransport    *http.Transport // closed by Close when the client is ours
 	errorOutput     io.Writer
 	errorJSON       bool
+	errorHandler    slog.Handler
 	intakeHost      string // the intake's host, for diagnostics
 }
 
@@ -238,6 +247,7 @@ func newConfig(o *Options) (*config, error) {
 		client:          o.HTTPClient,
 		errorOutput:     o.ErrorOutput,
 		errorJSON:       o.ErrorJSON,
+		errorHandler:    o.ErrorHandler,
 	}
 	c.apiKey = strings.TrimSpace(c.apiKey)
 	if err := CheckAPIKey(c.apiKey); err != nil {

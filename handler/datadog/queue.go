@@ -99,6 +99,7 @@ func newCore(cfg *config, hooks ...func(*core)) *core {
 		MaxRetryAfter:   MaxRetryAfter,
 		ErrorOutput:     cfg.errorOutput,
 		ErrorJSON:       cfg.errorJSON,
+		ErrorHandler:    cfg.errorHandler,
 		Secrets:         []string{cfg.apiKey},
 		AuthHint:        "the logs intake refused the API key: it is wrong or lacks permission for this site; check DATADOG_API_KEY and DATADOG_SITE. Records are dropped and counted as rejected",
 	}

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -104,6 +105,15 @@ type Options struct {
 	// ErrorJSON writes them as JSON objects with slog.JSONHandler's keys.
 	// Default: slog.TextHandler's form.
 	ErrorJSON bool
+	// ErrorHandler, when not nil, receives the outage, recovery and hint
+	// lines as records instead (ErrorOutput and ErrorJSON are then
+	// unused): the program's local console or JSON handler, so that they
+	// read as its other lines do. Its Handle is called directly, whatever
+	// its level, so that a program logging at ERROR still learns of an
+	// outage; a panic in it is recovered and the line lost. It must not
+	// lead back to this delivery (a handler that ships to the failing
+	// backend would queue the line for it).
+	ErrorHandler slog.Handler
 	// Secrets are kept out of every error text, diagnostic line and
 	// Stats.LastError, in every form secret.Scrubber covers for a key.
 	Secrets []string

@@ -22,7 +22,7 @@ const maxErrorText = 1024
 // uses for its queue.
 type link struct {
 	o     Options
-	diag  *slog.Logger // over ErrorOutput, never the user's handlers
+	diag  slog.Handler // ErrorHandler, or a handler over ErrorOutput
 	scrub *secret.Scrubber
 	// queued returns the items queued, with mu held; nil without a queue.
 	queued func() int64
@@ -61,13 +61,14 @@ func (l *link) init(opts *Options) {
 		o = *opts
 	}
 	l.o = o.withDefaults()
-	var h slog.Handler
-	if l.o.ErrorJSON {
-		h = slog.NewJSONHandler(l.o.ErrorOutput, nil)
-	} else {
-		h = slog.NewTextHandler(l.o.ErrorOutput, nil)
+	switch {
+	case l.o.ErrorHandler != nil:
+		l.diag = l.o.ErrorHandler
+	case l.o.ErrorJSON:
+		l.diag = slog.NewJSONHandler(l.o.ErrorOutput, nil)
+	default:
+		l.diag = slog.NewTextHandler(l.o.ErrorOutput, nil)
 	}
-	l.diag = slog.New(h)
 	l.scrub = secret.New(l.o.Secrets, nil)
 }
 
@@ -198,7 +199,7 @@ func (l *link) failed(out outcome, r Result, msg string, timedOut bool) {
 	if queued >= 0 {
 		attrs = append(attrs, slog.Int64("queued", queued))
 	}
-	l.diag.LogAttrs(context.Background(), slog.LevelWarn, l.o.Name+": "+l.o.Activity+" is failing: "+what, attrs...)
+	l.say(slog.LevelWarn, l.o.Name+": "+l.o.Activity+" is failing: "+what, attrs)
 	if out == outAuth {
 		l.warnAuth(r.Status)
 	}
@@ -237,7 +238,7 @@ func (l *link) succeeded(n int) {
 	if queued >= 0 {
 		attrs = append(attrs, slog.Int64("queued", queued))
 	}
-	l.diag.LogAttrs(context.Background(), slog.LevelInfo, l.o.Name+": "+l.o.Activity+" recovered", attrs...)
+	l.say(slog.LevelInfo, l.o.Name+": "+l.o.Activity+" recovered", attrs)
 }
 
 // warnAuth writes, once, why every batch is being rejected.
@@ -256,7 +257,16 @@ func (l *link) warnAuth(status int) {
 	if l.o.Target != "" {
 		attrs = append([]slog.Attr{slog.String(l.o.TargetKey, l.o.Target)}, attrs...)
 	}
-	l.diag.LogAttrs(context.Background(), slog.LevelError, l.o.Name+": "+l.o.AuthHint, attrs...)
+	l.say(slog.LevelError, l.o.Name+": "+l.o.AuthHint, attrs)
+}
+
+// say hands one diagnostic line to the diagnostics handler, whatever its
+// level, and survives a panic in it. No lock is held when it is called.
+func (l *link) say(level slog.Level, msg string, attrs []slog.Attr) {
+	defer func() { _ = recover() }() // a diagnostic is never worth the process
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.diag.Handle(context.Background(), r)
 }
 
 // stats returns the counters; l.mu is held.

@@ -3,7 +3,9 @@ package deliver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,5 +72,70 @@ func TestLinkDoDeadline(t *testing.T) {
 	})
 	if err != nil || calls != 2 {
 		t.Errorf("Do = %v after %d calls, want delivery by the retry", err, calls)
+	}
+}
+
+// recordSink keeps the records handed to it; it is enabled at no level, as
+// the handler of a program that logs at ERROR is at WARN, and panics on a
+// record whose message contains "recovered" when panics is set.
+type recordSink struct {
+	mu      sync.Mutex
+	recs    []slog.Record
+	panics  bool
+	enabled bool
+}
+
+func (h *recordSink) Enabled(context.Context, slog.Level) bool { return h.enabled }
+func (h *recordSink) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h *recordSink) WithGroup(string) slog.Handler           { return h }
+func (h *recordSink) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.recs = append(h.recs, r.Clone())
+	h.mu.Unlock()
+	if h.panics && strings.Contains(r.Message, "recovered") {
+		panic("the diagnostics handler panics")
+	}
+	return nil
+}
+
+// TestErrorHandler: with ErrorHandler set, the outage, hint and recovery
+// lines are records handed to it whatever its level (a program logging at
+// ERROR still learns of an outage), ErrorOutput stays empty, the secret is
+// scrubbed from the attributes, and a handler that panics costs the line,
+// not the process.
+func TestErrorHandler(t *testing.T) {
+	out := &testenv.Buffer{}
+	h := &recordSink{panics: true}
+	l := NewLink(fast(Options{Name: "otlp logs", Activity: "export", Secrets: []string{"hdr-secret-value"},
+		AuthHint: "check the headers", ErrorOutput: out, ErrorHandler: h}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.Do(ctx, 1, func(context.Context) Result { return Result{Status: 401, Err: errors.New("echo hdr-secret-value")} })
+	if err := l.Do(ctx, 1, func(context.Context) Result { return Result{} }); err != nil {
+		t.Fatalf("Do = %v, want delivered", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var got []string
+	for _, r := range h.recs {
+		got = append(got, r.Level.String()+" "+r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			if strings.Contains(a.Value.String(), "hdr-secret") {
+				t.Errorf("record %q: attribute %s holds the secret", r.Message, a)
+			}
+			return true
+		})
+	}
+	want := []string{"WARN otlp logs: export is failing: the endpoint rejects items", "ERROR otlp logs: check the headers", "INFO otlp logs: export recovered"}
+	if len(got) != len(want) {
+		t.Fatalf("records %q, want %q", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("record %d = %q, want %q…", i, got[i], want[i])
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("ErrorOutput = %q, want nothing: the handler took the lines", out)
 	}
 }
