@@ -204,7 +204,7 @@ type stormState struct {
 	dropped   drop.Counter
 	closed    atomic.Bool
 
-	mu      sync.Mutex // running, closing; wg.Add against Close's Wait
+	mu      sync.Mutex // running, closing; wg.Add (the loop, a Flush) against Close's Wait
 	running bool
 	closing bool
 	quit    chan struct{} // closed by Close
@@ -328,14 +328,26 @@ func (h *Storm) Stats() StormStats {
 // Flush writes a summary now for every site with records suppressed since
 // its last summary, and returns nil: it does not wait for summaries being
 // written by the Storm's goroutine at the same moment. ctx is not
-// consulted; the next handler's Handle is what bounds it.
+// consulted; the next handler's Handle is what bounds it. Once Close has
+// begun, Flush returns at once: Close writes the last summaries, and
+// waits for those a Flush is writing.
 func (h *Storm) Flush(ctx context.Context) error {
-	h.st.sweep()
+	st := h.st
+	st.mu.Lock()
+	if st.closing {
+		st.mu.Unlock()
+		return nil
+	}
+	st.wg.Add(1) // Close waits for this sweep's summaries
+	st.mu.Unlock()
+	defer st.wg.Done()
+	st.sweep()
 	return nil
 }
 
-// Close stops the goroutine that writes summaries, waiting for it at most
-// until ctx ends, then writes the last summaries; from then on records
+// Close stops the goroutine that writes summaries, waiting for it and for
+// the summaries of Flush calls in progress at most until ctx ends, then
+// writes the last summaries; from then on records
 // pass on unlimited. When ctx ends first, it returns an error that says
 // how many suppressed records were left out of summaries (counted in
 // Stats.Dropped as drop.Closed). The summaries cover every record whose
