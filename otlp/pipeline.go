@@ -60,9 +60,10 @@ const InstrumentationName = "github.com/realtimeserver/observability"
 // 5xx and network errors are retried with a backoff; 413 splits a batch;
 // 404 and other final answers are rejected), pauses a signal's exports
 // for a Retry-After across batches, writes one line to
-// Options.ErrorOutput when a signal's export starts failing (naming the
-// status, connection refused, timeout) and one when it recovers (and,
-// once, a hint about the headers when the receiver answers 401 or 403), keeps
+// Options.ErrorOutput (or Options.ErrorHandler) when a signal's export
+// starts failing (naming the status, connection refused, timeout) and one
+// when it recovers (and, once, a hint about the headers when the receiver
+// answers 401 or 403), keeps
 // the OTLP header values (OTEL_EXPORTER_OTLP_HEADERS) out of every error,
 // line and Stats in any form, and retries on Flush and Close until their
 // deadline. What does not fit, or cannot be delivered, is dropped and

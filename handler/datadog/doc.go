@@ -57,7 +57,8 @@
 // compressed with gzip at its fastest level. Answers 408, 429 and 5xx and
 // network errors are retried until MaxRetryElapsed; 413 splits the batch
 // in halves; 400, other final 4xx and 3xx answers drop the batch (401 and
-// 403 also write, once, a hint about the API key to Options.ErrorOutput).
+// 403 also write, once, a hint about the API key to Options.ErrorOutput,
+// or Options.ErrorHandler when set).
 //
 // The sender respects the intake: after any answer that is not an
 // acceptance, the whole sender pauses before its next request, whatever
@@ -83,9 +84,10 @@
 // that comes back before the deadline receives every record.
 //
 // Outages are visible while they happen: the first failed request writes
-// one warning to Options.ErrorOutput (the intake's host, a reason naming
-// what happened: the status, connection refused, timeout; the status or
-// error, how many records are queued), and the first accepted request
+// one warning to Options.ErrorOutput or Options.ErrorHandler (the
+// intake's host, a reason naming what happened: the status, connection
+// refused, timeout; the status or error, how many records are queued),
+// and the first accepted request
 // after it one line saying how long delivery was down and how many
 // records were delivered and dropped meanwhile. Stats.LastDelivery and
 // Stats.Retries say the same to metrics.
@@ -107,7 +109,7 @@
 // package drop that DropReasons lists); at every moment
 // Sent + Dropped.Total() + QueueLength == Enqueued.
 //
-// The API key reaches no error, Stats.LastError or ErrorOutput line, even
+// The API key reaches no error, Stats.LastError or diagnostic line, even
 // when the intake echoes it back: not as it is, not in another case, not
 // a prefix of 8 bytes or more of it, not base64 or URL encoded.
 package datadog
