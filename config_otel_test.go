@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // linkOTLP stands in for importing the otlp package, which this module's

@@ -86,8 +86,8 @@ type recordSink struct {
 }
 
 func (h *recordSink) Enabled(context.Context, slog.Level) bool { return h.enabled }
-func (h *recordSink) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *recordSink) WithGroup(string) slog.Handler           { return h }
+func (h *recordSink) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recordSink) WithGroup(string) slog.Handler            { return h }
 func (h *recordSink) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	h.recs = append(h.recs, r.Clone())
