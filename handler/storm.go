@@ -347,12 +347,12 @@ func (h *Storm) Flush(ctx context.Context) error {
 
 // Close stops the goroutine that writes summaries, waiting for it and for
 // the summaries of Flush calls in progress at most until ctx ends, then
-// writes the last summaries; from then on records
-// pass on unlimited. When ctx ends first, it returns an error that says
-// how many suppressed records were left out of summaries (counted in
-// Stats.Dropped as drop.Closed). The summaries cover every record whose
-// Handle returned before Close was called. Calling it again returns the
-// first call's result, once that call has returned.
+// writes the last summaries; from then on records pass on unlimited.
+// When ctx ends first, it returns an error that says how many suppressed
+// records were left out of summaries (counted in Stats.Dropped as
+// drop.Closed). The summaries cover every record whose Handle returned
+// before Close was called. Calling it again returns the first call's
+// result, once that call has returned.
 func (h *Storm) Close(ctx context.Context) error {
 	st := h.st
 	st.closeOnce.Do(func() { st.closeErr = st.close(ctx) })
