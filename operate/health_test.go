@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,15 +245,31 @@ func TestHealthConcurrent(t *testing.T) {
 	}
 }
 
-// TestNoPprofDependency: the library packages a program imports for the
-// log level, health and storm control do not link net/http/pprof, so
-// they put nothing on http.DefaultServeMux.
+// TestNoPprofDependency: no package of the kit's module but
+// operate/profiling links net/http/pprof (Setup, the handlers, the
+// dashboard and these operations included), so that a program that does
+// not ask for profiles never has them on http.DefaultServeMux, where
+// net/http/pprof's init puts them (operate/profiling's doc says what that
+// means for a program that imports it).
 func TestNoPprofDependency(t *testing.T) {
 	goTool := testenv.Binary(t, "go", "the go command, to list dependencies")
-	for _, pkg := range []string{
-		"github.com/realtimeserver/observability/operate",
-		"github.com/realtimeserver/observability/handler",
-	} {
+	const module = "github.com/realtimeserver/observability"
+	// The kit's module alone: in the workspace, module/... also matches the
+	// modules below it (the demo asks for profiles).
+	out, err := exec.Command(goTool, "list", "-f", `{{if eq .Module.Path "`+module+`"}}{{.ImportPath}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %s/...: %v\n%s", module, err, out)
+	}
+	var pkgs []string
+	for line := range strings.Lines(string(out)) {
+		if p := strings.TrimSpace(line); p != "" && p != module+"/operate/profiling" {
+			pkgs = append(pkgs, p)
+		}
+	}
+	if len(pkgs) < 20 || !slices.Contains(pkgs, module) || !slices.Contains(pkgs, module+"/operate") {
+		t.Fatalf("go list %s/... gave %d packages (%v), want the module's", module, len(pkgs), pkgs)
+	}
+	for _, pkg := range pkgs {
 		out, err := exec.Command(goTool, "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
@@ -262,5 +279,9 @@ func TestNoPprofDependency(t *testing.T) {
 				t.Errorf("%s imports net/http/pprof", pkg)
 			}
 		}
+	}
+	out, err = exec.Command(goTool, "list", "-deps", module+"/operate/profiling").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "net/http/pprof\n") {
+		t.Errorf("go list -deps operate/profiling: %v, want net/http/pprof among its dependencies (the check above would prove nothing)", err)
 	}
 }
