@@ -100,10 +100,11 @@ func TestNativeHistogramsInPrometheus(t *testing.T) {
 		t.Fatalf("%s gave no value", q)
 	}
 	// What Prometheus answers is what its interpolation gives over the
-	// demo's schema-3 buckets of the very durations the test sent: the
-	// stored histogram holds every observation in its bucket.
-	if model := linearNativeQuantile(durations, 0.99, 3); math.Abs(p99-model) > 1e-9*model {
-		t.Errorf("%s = %.9g s; interpolating in the schema-3 buckets of the access log's durations gives %.9g s", q, p99, model)
+	// demo's native buckets (schema 3, at most 160 of them) of the very
+	// durations the test sent: the stored histogram holds every
+	// observation in its bucket.
+	if model := linearNativeQuantile(durations, 0.99, 3, 160); math.Abs(p99-model) > 1e-9*model {
+		t.Errorf("%s = %.9g s; interpolating in the native buckets of the access log's durations gives %.9g s", q, p99, model)
 	}
 	if rel := math.Abs(p99-exact) / exact; rel > 0.05 {
 		t.Errorf("%s = %.6g s; the exact p99 of the %d requests is %.6g s (relative error %.1f%%, bound 5%%)", q, p99, n, exact, 100*rel)
@@ -171,23 +172,33 @@ func accessLogDurations(t *testing.T, d *demo, method, route string, n int) []fl
 }
 
 // linearNativeQuantile is the q-quantile Prometheus 2.42's
-// histogram_quantile gives for a native histogram of xs (all positive) at
-// schema: the bucket (2^((k-1)/2^schema), 2^(k/2^schema)] in which the
-// rank q·len(xs) falls, and a linear interpolation inside it.
-func linearNativeQuantile(xs []float64, q float64, schema int) float64 {
-	counts := map[int]float64{}
-	scale := math.Exp2(float64(schema))
-	for _, x := range xs {
+// histogram_quantile gives for a native histogram of xs (all positive)
+// that starts at schema and, as the registry does, lowers it while its
+// buckets span more than maxBuckets: the bucket
+// (2^((k-1)/2^schema), 2^(k/2^schema)] in which the rank q·len(xs) falls,
+// and a linear interpolation inside it.
+func linearNativeQuantile(xs []float64, q float64, schema, maxBuckets int) float64 {
+	log2 := func(x float64) float64 {
 		frac, exp := math.Frexp(x) // x = frac·2^exp, frac in [0.5, 1)
-		k := int(math.Ceil((float64(exp) + math.Log2(frac)) * scale))
-		if frac == 0.5 { // a power of two is the upper bound of its bucket
-			k = (exp - 1) * int(scale)
+		if frac == 0.5 {
+			return float64(exp - 1) // exact: a power of two is the upper bound of its bucket
 		}
-		counts[k]++
+		return float64(exp) + math.Log2(frac)
 	}
-	keys := slices.Sorted(maps.Keys(counts))
+	var counts map[int]float64
+	var scale float64
+	for ; ; schema-- {
+		counts, scale = map[int]float64{}, math.Exp2(float64(schema))
+		for _, x := range xs {
+			counts[int(math.Ceil(log2(x)*scale))]++
+		}
+		keys := slices.Sorted(maps.Keys(counts))
+		if keys[len(keys)-1]-keys[0]+1 <= maxBuckets || schema == -4 {
+			break
+		}
+	}
 	rank, below := q*float64(len(xs)), 0.0
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		if below+counts[k] >= rank {
 			lower, upper := math.Exp2(float64(k-1)/scale), math.Exp2(float64(k)/scale)
 			return lower + (upper-lower)*(rank-below)/counts[k]
@@ -310,4 +321,22 @@ func (p *nativeProm) exemplarTraceIDs(t *testing.T, selector string) []string {
 		}
 	}
 	return ids
+}
+
+// The model of Prometheus's interpolation: a power of two is the upper
+// bound of its bucket, the rank is interpolated linearly, and a span
+// wider than the bucket bound lowers the schema.
+func TestLinearNativeQuantile(t *testing.T) {
+	lower := math.Exp2(-1.0 / 8)
+	if got, want := linearNativeQuantile([]float64{1, 1, 1, 1}, 0.5, 3, 160), lower+(1-lower)*0.5; got != want {
+		t.Errorf("four observations of 1: p50 = %v, want %v, half way in (2^-1/8, 1]", got, want)
+	}
+	// 2^-20 and 2^10 span 30 octaves: 241 buckets at schema 3, 121 at 2.
+	xs := []float64{math.Exp2(-20), math.Exp2(10)}
+	if got, want := linearNativeQuantile(xs, 1, 3, 160), math.Exp2(10); got != want {
+		t.Errorf("p100 = %v, want %v, the upper bound of 2^10's bucket", got, want)
+	}
+	if got, want := linearNativeQuantile(xs, 0.25, 3, 160), math.Exp2(-20.25)+(math.Exp2(-20)-math.Exp2(-20.25))*0.5; math.Abs(got-want) > 1e-15 {
+		t.Errorf("p25 = %v, want %v, half way in 2^-20's schema-2 bucket", got, want)
+	}
 }
