@@ -86,17 +86,7 @@ func BenchmarkHistogramNative(b *testing.B) {
 	route, method := "/videos/{id}/comments", "POST"
 	values := [...]float64{0.0004, 0.003, 0.02, 0.07, 0.2, 0.9, 3}
 	b.Run("ours", func(b *testing.B) {
-		h := metricsink.NewHistogram(newOurs(b), "http.request.latency_seconds", metricsink.KV("route", route, "method", method))
-		for _, v := range values { // the series' native window, allocated once
-			h.Observe(v)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		i := 0
-		for b.Loop() {
-			h.Observe(values[i%len(values)])
-			i++
-		}
+		observeLoop(b, metricsink.NewHistogram(newOurs(b), "http.request.latency_seconds", metricsink.KV("route", route, "method", method)), values[:])
 	})
 	clientGolang := func(buckets []float64) func(b *testing.B) {
 		return func(b *testing.B) {
@@ -105,19 +95,24 @@ func BenchmarkHistogramNative(b *testing.B) {
 				NativeHistogramBucketFactor: 1.1, NativeHistogramMaxBucketNumber: 160,
 			}, []string{"route", "method"})
 			prometheus.NewRegistry().MustRegister(hv)
-			h := hv.WithLabelValues(route, method)
-			for _, v := range values { // the series' native buckets, allocated once
-				h.Observe(v)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			i := 0
-			for b.Loop() {
-				h.Observe(values[i%len(values)])
-				i++
-			}
+			observeLoop(b, hv.WithLabelValues(route, method), values[:])
 		}
 	}
 	b.Run("client_golang", clientGolang(nil))
 	b.Run("client_golang-classic", clientGolang(promsink.DefaultBuckets()))
+}
+
+// observeLoop observes every value once (so that the series' native
+// buckets are allocated before the timer starts), then values in turn.
+func observeLoop(b *testing.B, h interface{ Observe(float64) }, values []float64) {
+	for _, v := range values {
+		h.Observe(v)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		h.Observe(values[i%len(values)])
+		i++
+	}
 }

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace"
 
@@ -175,16 +173,7 @@ func TestExemplarsConcurrent(t *testing.T) {
 // exponential histogram data point, decoded with the protocol's own types.
 func TestExemplarOverHTTP(t *testing.T) {
 	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(srv.URL+"/v1/metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSink(&SinkOptions{Exporter: exp, Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := httpSink(t, rc, SinkOptions{Interval: time.Hour})
 	ctx, tid, sid := spanCtx(41, true)
 	metricsink.DurationContext(ctx, s, "http.request.duration", 420*time.Microsecond, metricsink.KV("route", "/x"))
 	s.Duration("http.request.duration", 3*time.Millisecond, metricsink.KV("route", "/x"))

@@ -562,19 +562,28 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-func TestExportOverHTTP(t *testing.T) {
-	rc := &receiver{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
+// httpSink returns a Sink built with opts that exports over OTLP/HTTP to
+// a test server running h, closed when the test ends.
+func httpSink(t *testing.T, h http.Handler, opts SinkOptions) *Sink {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
 	exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(srv.URL+"/v1/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := resource.NewSchemaless(attribute.String("service.name", "otlp-test"))
-	s, err := NewSink(&SinkOptions{Exporter: exp, Resource: res, Interval: time.Hour})
+	opts.Exporter = exp
+	s, err := NewSink(&opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestExportOverHTTP(t *testing.T) {
+	rc := &receiver{}
+	res := resource.NewSchemaless(attribute.String("service.name", "otlp-test"))
+	s := httpSink(t, rc, SinkOptions{Resource: res, Interval: time.Hour})
 	s.Increment("comments.created", 4, metricsink.KV("channel", "video"))
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -605,20 +614,11 @@ func TestExportOverHTTP(t *testing.T) {
 
 func TestExportFailureCounted(t *testing.T) {
 	rc := &receiver{status: http.StatusBadRequest} // permanent: no retries
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(srv.URL+"/v1/metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSink(&SinkOptions{Exporter: exp, Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := httpSink(t, rc, SinkOptions{Interval: time.Hour})
 	s.Increment("a", 1, metricsink.Tags{})
 	s.Gauge("b", 1, metricsink.KV("k", "1"))
 	s.Gauge("b", 1, metricsink.KV("k", "2"))
-	err = s.Close(context.Background())
+	err := s.Close(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "3 data points failed to export") {
 		t.Errorf("Close = %v; want an error counting 3 data points", err)
 	}
@@ -632,22 +632,13 @@ func TestExportFailureCounted(t *testing.T) {
 // Close past its context.
 func TestCloseHonoursDeadline(t *testing.T) {
 	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
-	defer srv.Close()
-	defer close(block)
-	exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(srv.URL+"/v1/metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSink(&SinkOptions{Exporter: exp, Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer close(block) // before the server's Close, which httpSink leaves to t.Cleanup
+	s := httpSink(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }), SinkOptions{Interval: time.Hour})
 	s.Increment("a", 1, metricsink.Tags{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = s.Close(ctx)
+	err := s.Close(ctx)
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("Close took %v past a 300ms deadline", took)
 	}
